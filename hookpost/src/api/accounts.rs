@@ -1,0 +1,105 @@
+//! Accounts: created by the operator (admin token); read, configured and keyed by
+//! their own API key.
+
+use super::auth::{Admin, Caller};
+use super::error::ApiError;
+use super::parse::JsonBody;
+use super::views::timestamp;
+use super::AppState;
+use crate::delivery::signing::public_keys;
+use crate::domain::settings::WebhookSettings;
+use crate::domain::validate::FieldError;
+use crate::secrets::{new_api_key, SigningKeys};
+use crate::storage::{Account, NewAccount};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts", post(create))
+        .route("/v1/account", get(show))
+        .route("/v1/account/settings", put(set_settings).get(show_settings))
+        .route("/v1/account/keys", get(keys))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAccount {
+    name: String,
+    #[serde(default)]
+    settings: WebhookSettings,
+}
+
+fn account_view(a: &Account) -> Value {
+    json!({"id": a.id, "name": a.name, "settings": a.settings.masked(), "created_at": timestamp(a.created_at)})
+}
+
+async fn create(
+    _: Admin,
+    State(app): State<AppState>,
+    JsonBody(req): JsonBody<CreateAccount>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(FieldError::new("name", "must be 1 to 200 printable characters").into());
+    }
+    app.check_settings(&req.settings)
+        .map_err(|f| f.within("settings"))?;
+    let (api_key, api_key_hash) = new_api_key();
+    let account = Account {
+        id: format!("acc_{}", uuid::Uuid::now_v7().simple()),
+        name: name.to_string(),
+        settings: req.settings,
+        keys: SigningKeys::generate(),
+        created_at: chrono::Utc::now(),
+    };
+    let mut view = account_view(&account);
+    app.store
+        .create_account(NewAccount {
+            account,
+            api_key_hash,
+        })
+        .await?;
+    view["api_key"] = Value::String(api_key.expose().to_string());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn show(Caller(account): Caller) -> Json<Value> {
+    Json(account_view(&account))
+}
+
+async fn show_settings(Caller(account): Caller) -> Json<Value> {
+    Json(json!(account.settings.masked()))
+}
+
+async fn set_settings(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    JsonBody(settings): JsonBody<WebhookSettings>,
+) -> Result<Json<Value>, ApiError> {
+    app.check_settings(&settings)?;
+    app.store
+        .set_account_settings(&account.id, &settings)
+        .await?;
+    Ok(Json(json!(settings.masked())))
+}
+
+/// The keys receivers verify with: the HMAC secret (`whsec_`, Standard Webhooks
+/// `v1`) and the Ed25519 public key (Telnyx, and `whpk_` for Standard `v1a`).
+async fn keys(Caller(account): Caller) -> Result<Json<Value>, ApiError> {
+    let public = public_keys(&account.keys).map_err(|e| {
+        tracing::error!(error = %e, account = %account.id, "stored keys do not decode");
+        ApiError::Internal
+    })?;
+    let secrets: Vec<&str> = account.keys.hmac.iter().map(|s| s.expose()).collect();
+    Ok(Json(json!({
+        "webhook_secret": secrets.first(),
+        "public_key": public.first(),
+        "standard_public_key": public.first().map(|k| format!("whpk_{k}")),
+    })))
+}

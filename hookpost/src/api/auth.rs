@@ -1,0 +1,60 @@
+//! Who is calling: an account (by its API key) or the operator (admin token).
+//! API keys are looked up by their SHA-256, never stored or compared in clear.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::secrets::{hash_token, token_matches, Secret};
+use crate::storage::Account;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+/// The account whose API key authorized the request.
+pub struct Caller(pub Account);
+
+/// The request carries the admin token.
+pub struct Admin;
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "missing `Authorization: Bearer <key>` header",
+        ))?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <key>`",
+        ))?;
+    Ok(token.trim())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts)?;
+        match state.store.account_by_key(hash_token(key)).await? {
+            Some(account) => Ok(Caller(account)),
+            None => Err(ApiError::Unauthorized("invalid API key")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        if token_matches(token, &Secret::new(state.config.admin_token.clone())) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::Unauthorized("invalid admin token"))
+        }
+    }
+}

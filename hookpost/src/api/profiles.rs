@@ -1,0 +1,97 @@
+//! Profiles: named scopes inside an account, each with its own webhook settings.
+//! The id is the caller's (`+13125550000`, a UUID…).
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::parse::{JsonBody, QueryParams};
+use super::views::{Page, ProfileView};
+use super::AppState;
+use crate::domain::settings::WebhookSettings;
+use crate::domain::validate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Largest page of profiles.
+const MAX_PAGE: u32 = 1000;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/profiles", get(list)).route(
+        "/v1/profiles/{id}",
+        get(show).put(put_profile).delete(delete),
+    )
+}
+
+async fn put_profile(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(settings): JsonBody<WebhookSettings>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    validate::profile_id(&id)?;
+    app.check_settings(&settings)?;
+    let (profile, created) = app.store.put_profile(&account.id, &id, &settings).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!(ProfileView::from(&profile)))))
+}
+
+async fn show(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match app.store.profile(&account.id, &id).await? {
+        Some(p) => Ok(Json(json!(ProfileView::from(&p)))),
+        None => Err(ApiError::NotFound(format!(
+            "no profile `{id}` in this account"
+        ))),
+    }
+}
+
+async fn delete(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if app.store.delete_profile(&account.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no profile `{id}` in this account"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = super::page_limit(q.limit, MAX_PAGE)?;
+    let profiles = app
+        .store
+        .list_profiles(&account.id, q.cursor.as_deref(), limit)
+        .await?;
+    let next_cursor = (profiles.len() == limit as usize)
+        .then(|| profiles.last().map(|p| p.id.clone()))
+        .flatten();
+    Ok(Json(json!(Page {
+        data: profiles.iter().map(ProfileView::from).collect(),
+        next_cursor
+    })))
+}

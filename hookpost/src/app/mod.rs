@@ -1,0 +1,65 @@
+//! The application services between the HTTP edge and storage: publishing (with
+//! target resolution and the hand-off to the worker) and the checks every stored
+//! setting passes. Handlers call these; these call the domain and the store.
+
+pub mod publish;
+
+use crate::config::ServeConfig;
+use crate::delivery::address::AddressPolicy;
+use crate::delivery::worker::Deliverer;
+use crate::domain::settings::WebhookSettings;
+use crate::domain::validate::FieldError;
+use crate::domain::webhook_url::WebhookUrl;
+use crate::storage::Store;
+use std::net::IpAddr;
+use std::sync::Arc;
+use url::Host;
+
+/// Everything a request handler may need, shared by all of them.
+pub struct App {
+    /// Where everything is kept.
+    pub store: Arc<dyn Store>,
+    /// The local delivery worker (publish hands new events to it).
+    pub deliverer: Arc<Deliverer>,
+    /// The server's configuration.
+    pub config: ServeConfig,
+    /// Which addresses deliveries may reach.
+    pub policy: AddressPolicy,
+}
+
+impl App {
+    /// Checks settings before they are stored or used: the rules of the settings
+    /// themselves, then each URL against what this server can deliver to.
+    pub fn check_settings(&self, settings: &WebhookSettings) -> Result<(), FieldError> {
+        settings
+            .validate()
+            .map_err(|(field, message)| FieldError::new(field, message))?;
+        for (field, url) in settings.urls() {
+            self.check_url(url)
+                .map_err(|message| FieldError::new(field, message))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses at once what could never be delivered: e-mail without a relay, and
+    /// a literal address in a blocked range.
+    fn check_url(&self, url: &WebhookUrl) -> Result<(), String> {
+        if url.is_mailto() {
+            return Err(
+                "e-mail (mailto:) targets need an SMTP relay, and this server has none configured"
+                    .into(),
+            );
+        }
+        let ip = match url.url().host() {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        self.policy.check(ip).map_err(|range| {
+            format!(
+                "{ip} is a {} address, which deliveries may not reach (an operator can allow it with --allow-targets)",
+                range.as_str()
+            )
+        })
+    }
+}

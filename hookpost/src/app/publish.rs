@@ -1,0 +1,267 @@
+//! Publishing: validate, resolve the target, store durably, and hand the event to
+//! the local worker if it has a free slot.
+
+use super::App;
+use crate::domain::event::{Category, EventStatus, NewEvent};
+use crate::domain::settings::WebhookSettings;
+use crate::domain::target::{lease_for, resolve_target, Levels, Target};
+use crate::domain::validate::{self, FieldError};
+use crate::storage::{Account, ClaimedEvent, Published, StoreError};
+use chrono::{SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+
+/// One event as a publisher sends it. Webhook settings (`webhook_url`, `format`,
+/// `timeout`…) may sit beside the event fields; they override the profile's and
+/// the account's for this event.
+#[derive(Debug, Deserialize)]
+pub struct PublishRequest {
+    /// e.g. `fax.delivered`.
+    pub event_type: String,
+    /// A JSON object, kept byte for byte.
+    pub payload: Box<RawValue>,
+    /// RFC 3339; defaults to now.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+    /// Profile whose settings apply.
+    #[serde(default)]
+    pub profile_id: Option<String>,
+    /// De-duplication key.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Payloads per version.
+    #[serde(default)]
+    pub payloads: Option<Box<RawValue>>,
+    /// Every other field: read as webhook settings, which refuse unknown names.
+    #[serde(flatten)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What happened to one published event.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Stored; `target` is `None` for `no_target`.
+    Accepted {
+        /// The new event's id.
+        id: String,
+        /// `pending`, `no_target` or `filtered`.
+        status: EventStatus,
+        /// Where it goes.
+        target: Option<Target>,
+    },
+    /// Same idempotency key inside the window: nothing new was stored.
+    Duplicate {
+        /// The first event's id.
+        id: String,
+    },
+}
+
+/// Why a publish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A field is wrong; nothing was stored.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    /// Storage failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl App {
+    /// Publishes events atomically: all are stored, or none (a bad field anywhere
+    /// refuses the whole batch, naming the item).
+    pub async fn publish(
+        &self,
+        account: &Account,
+        requests: Vec<PublishRequest>,
+    ) -> Result<Vec<Outcome>, PublishError> {
+        let batch = requests.len() > 1;
+        let mut profiles = HashMap::new();
+        let mut events = Vec::with_capacity(requests.len());
+        for (i, request) in requests.into_iter().enumerate() {
+            let event = self.prepare(account, request, &mut profiles).await;
+            events.push(event.map_err(|e| match e {
+                PublishError::Field(f) if batch => {
+                    PublishError::Field(f.within(&format!("events[{i}]")))
+                }
+                other => other,
+            })?);
+        }
+        let mut slots: Vec<_> = events
+            .iter_mut()
+            .map(|e| {
+                let slot = (e.status == EventStatus::Pending)
+                    .then(|| self.deliverer.try_reserve())
+                    .flatten()?;
+                e.claimed_by = Some(self.deliverer.node().to_string());
+                e.due_at = e.created_at
+                    + chrono::Duration::from_std(lease_for(e.target.as_ref()?)).ok()?;
+                Some(slot)
+            })
+            .collect();
+        let stored = self
+            .store
+            .publish(events.clone(), self.config.idempotency_window)
+            .await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for ((event, published), slot) in events.into_iter().zip(stored).zip(slots.drain(..)) {
+            outcomes.push(match published {
+                Published::Duplicate { original_id } => Outcome::Duplicate { id: original_id },
+                Published::Created => {
+                    let outcome = Outcome::Accepted {
+                        id: event.id.clone(),
+                        status: event.status,
+                        target: event.target.clone(),
+                    };
+                    self.hand_off(event, slot);
+                    outcome
+                }
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Gives a stored pending event to the local worker, or wakes the scheduler to
+    /// claim it when no slot was free.
+    fn hand_off(&self, event: NewEvent, slot: Option<crate::delivery::worker::Slot>) {
+        let (Some(slot), Some(target)) = (slot, event.target) else {
+            if event.status == EventStatus::Pending {
+                self.deliverer.wake();
+            }
+            return;
+        };
+        let claimed = ClaimedEvent {
+            id: event.id,
+            account_id: event.account_id,
+            event_type: event.event_type,
+            payload: event.payload,
+            payloads: event.payloads,
+            occurred_at: event.occurred_at,
+            attempts_made: 0,
+            retries_left: target.retry_schedule.retries(),
+            target,
+        };
+        self.deliverer.start(claimed, slot);
+    }
+
+    async fn prepare(
+        &self,
+        account: &Account,
+        request: PublishRequest,
+        profiles: &mut HashMap<String, WebhookSettings>,
+    ) -> Result<NewEvent, PublishError> {
+        validate::event_type(&request.event_type)?;
+        validate::json_object("payload", &request.payload)?;
+        if let Some(p) = &request.payloads {
+            validate::versioned_payloads(p)?;
+        }
+        if let Some(key) = &request.idempotency_key {
+            validate::idempotency_key(key)?;
+        }
+        if let Some(at) = &request.occurred_at {
+            validate::timestamp("occurred_at", at)?;
+        }
+        let overrides = request_settings(request.settings)?;
+        self.check_settings(&overrides)?;
+        let profile = match &request.profile_id {
+            Some(id) => Some(self.profile_settings(account, id, profiles).await?),
+            None => None,
+        };
+        let target = resolve_target(&Levels {
+            request: &overrides,
+            profile: profile.as_ref(),
+            account: &account.settings,
+        });
+        let status = match &target {
+            None => EventStatus::NoTarget,
+            Some(t) if category(&request.event_type) == Category::Inflight && !t.inflight => {
+                EventStatus::Filtered
+            }
+            Some(_) => EventStatus::Pending,
+        };
+        let created_at = Utc::now();
+        Ok(NewEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            account_id: account.id.clone(),
+            profile_id: request.profile_id,
+            event_type: request.event_type,
+            payload: request.payload,
+            payloads: request.payloads,
+            occurred_at: request
+                .occurred_at
+                .unwrap_or_else(|| created_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            created_at,
+            idempotency_key: request.idempotency_key,
+            target,
+            status,
+            claimed_by: None,
+            due_at: created_at,
+        })
+    }
+
+    async fn profile_settings(
+        &self,
+        account: &Account,
+        id: &str,
+        cache: &mut HashMap<String, WebhookSettings>,
+    ) -> Result<WebhookSettings, PublishError> {
+        validate::profile_id(id)?;
+        if let Some(found) = cache.get(id) {
+            return Ok(found.clone());
+        }
+        let profile = self.store.profile(&account.id, id).await?.ok_or_else(|| {
+            FieldError::new(
+                "profile_id",
+                format!(
+                    "no profile `{id}` in this account; create it with PUT /v1/profiles/{{id}}"
+                ),
+            )
+        })?;
+        cache.insert(id.to_string(), profile.settings.clone());
+        Ok(profile.settings)
+    }
+}
+
+/// Event types are postflight until a registry of types says otherwise.
+fn category(_event_type: &str) -> Category {
+    Category::Postflight
+}
+
+/// Reads the settings fields of a publish request, naming the field at fault.
+fn request_settings(
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<WebhookSettings, FieldError> {
+    if fields.is_empty() {
+        return Ok(WebhookSettings::default());
+    }
+    crate::api::parse::from_value(serde_json::Value::Object(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_fields_keep_their_raw_payload_and_settings_are_set_apart() {
+        let r: PublishRequest = serde_json::from_str(
+            r#"{"event_type":"fax.delivered","payload":{"a": 1.50},"webhook_url":"https://x.example/","timeout":"2s"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.payload.get(), r#"{"a": 1.50}"#);
+        let s = request_settings(r.settings).unwrap();
+        assert_eq!(s.webhook_url.unwrap().masked(), "https://x.example/");
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let r: PublishRequest = serde_json::from_str(
+            r#"{"event_type":"x","payload":{},"webhook_ur":"https://x.example/"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            request_settings(r.settings).unwrap_err().field,
+            "webhook_ur"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! Server configuration: one typed struct, every field a flag and an environment
+//! variable, validated before anything starts.
+
+use crate::storage::sqlite::Durability;
+use clap::Args;
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How `hookpost serve` runs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address the HTTP API listens on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "HOOKPOST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of the embedded database.
+    #[arg(long, env = "HOOKPOST_DATA_DIR", default_value = "./hookpost-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: empty for the embedded store in --data-dir.
+    #[arg(long = "database", env = "HOOKPOST_DATABASE_URL", default_value = "")]
+    pub database_url: String,
+
+    /// Token that authorizes creating accounts (`Authorization: Bearer …`).
+    #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: String,
+
+    /// Networks exempt from the address block, comma-separated CIDRs
+    /// (e.g. `127.0.0.0/8,::1/128` for local development).
+    #[arg(long, env = "HOOKPOST_ALLOW_TARGETS", value_delimiter = ',', value_parser = parse_net)]
+    pub allow_targets: Vec<IpNet>,
+
+    /// How long an idempotency key is remembered.
+    #[arg(long, env = "HOOKPOST_IDEMPOTENCY_WINDOW", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idempotency_window: Duration,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "HOOKPOST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest number of events in one batch publish.
+    #[arg(long, env = "HOOKPOST_MAX_BATCH", default_value_t = 1000)]
+    pub max_batch: usize,
+
+    /// `full`: every acknowledged event survives power loss (commits are flushed,
+    /// concurrent publishes share one flush). `process`: survives a crash of
+    /// hookpost but not of the machine, for more speed.
+    #[arg(long, env = "HOOKPOST_DURABILITY", value_enum, default_value = "full")]
+    pub durability: Durability,
+
+    /// Most delivery attempts in flight at once on this node.
+    #[arg(long, env = "HOOKPOST_DELIVERY_CONCURRENCY", default_value_t = 512)]
+    pub delivery_concurrency: usize,
+
+    /// Longest pause between looks at the queue for due retries.
+    #[arg(long, env = "HOOKPOST_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+
+    /// Name of this node in delivery claims (default: a random one per start).
+    #[arg(long, env = "HOOKPOST_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "HOOKPOST_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not a network like 127.0.0.0/8 or an address"))
+}
+
+/// A configuration that cannot work, found before start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ServeConfig {
+    /// Refuses configurations that cannot work and warns on risky ones.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.admin_token.trim().is_empty() {
+            return Err(ConfigError(
+                "--admin-token (HOOKPOST_ADMIN_TOKEN) must not be empty".into(),
+            ));
+        }
+        if self.admin_token.len() < 16 {
+            tracing::warn!("the admin token is shorter than 16 characters; use a long random one");
+        }
+        if !self.database_url.is_empty() {
+            return Err(ConfigError(
+                "--database: only the embedded store is available in this version; leave it empty"
+                    .into(),
+            ));
+        }
+        if self.delivery_concurrency == 0 || self.max_batch == 0 || self.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "--delivery-concurrency and --max-batch must be at least 1, --max-body-bytes at least 1024".into(),
+            ));
+        }
+        for net in &self.allow_targets {
+            if net.prefix_len() == 0 {
+                tracing::warn!(%net, "the allowlist opens every address: deliveries can reach private networks");
+            }
+        }
+        Ok(())
+    }
+}

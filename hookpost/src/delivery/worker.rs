@@ -1,0 +1,319 @@
+//! The delivery worker: claims due events in batches, runs each attempt in its own
+//! task (so one slow receiver never delays another) and records the outcome.
+//!
+//! Concurrency is bounded by *slots*. The publish path takes a slot when one is
+//! free and hands a new event straight to [`Deliverer::start`] (its lease was set
+//! at insert), so a quiet system delivers without polling; whatever finds no slot
+//! waits in the database until the scheduler claims it.
+
+use super::envelope::{json_body, EventContent};
+use super::http::{HttpSender, Outgoing};
+use super::signing::AccountSigner;
+use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use crate::domain::event::select_payload;
+use crate::domain::retry::AfterFailure;
+use crate::domain::webhook_url::WebhookUrl;
+use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Most events claimed in one query.
+const CLAIM_BATCH: usize = 256;
+/// Longest wait after a storage error before trying again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A reserved place for one attempt in flight.
+pub type Slot = OwnedSemaphorePermit;
+
+/// Settings of the worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This node's name in claims.
+    pub node: String,
+    /// Most attempts in flight at once.
+    pub concurrency: usize,
+    /// Longest sleep between looks at the queue (other nodes may add work).
+    pub poll_interval: Duration,
+    /// How long shutdown waits for attempts in flight.
+    pub drain_timeout: Duration,
+}
+
+/// Delivers events. Shared by the publish path (fast hand-off) and the scheduler.
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    sender: HttpSender,
+    config: WorkerConfig,
+    signers: RwLock<HashMap<String, Arc<AccountSigner>>>,
+    slots: Arc<Semaphore>,
+    wake: Notify,
+    tasks: TaskTracker,
+}
+
+impl Deliverer {
+    /// A deliverer over `store`, sending with `sender`.
+    pub fn new(store: Arc<dyn Store>, sender: HttpSender, config: WorkerConfig) -> Arc<Self> {
+        Arc::new(Deliverer {
+            store,
+            sender,
+            slots: Arc::new(Semaphore::new(config.concurrency)),
+            config,
+            signers: RwLock::default(),
+            wake: Notify::new(),
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    /// This node's name, written into claims.
+    pub fn node(&self) -> &str {
+        &self.config.node
+    }
+
+    /// Asks the scheduler to look at the queue now (new or retried work).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A slot if one is free right now (never waits).
+    pub fn try_reserve(&self) -> Option<Slot> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
+
+    /// Runs one attempt of a claimed event in its own task.
+    pub fn start(self: &Arc<Self>, event: ClaimedEvent, slot: Slot) {
+        let this = self.clone();
+        self.tasks.spawn(async move {
+            if let Some(report) = this.attempt(&event).await {
+                this.record(report).await;
+            }
+            drop(slot);
+            this.wake.notify_one();
+        });
+    }
+
+    /// Claims due events until `shutdown`, then waits for attempts in flight (up to
+    /// the drain timeout; unfinished ones come due again when their lease lapses).
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut backoff = Duration::ZERO;
+        while !shutdown.is_cancelled() {
+            let wait = match self.claim_once().await {
+                Ok(true) => continue,
+                Ok(false) => {
+                    backoff = Duration::ZERO;
+                    self.until_next_due().await
+                }
+                Err(()) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(250), MAX_BACKOFF);
+                    backoff
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+        self.tasks.close();
+        if tokio::time::timeout(self.config.drain_timeout, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: attempts still in flight will be retried after their lease");
+        }
+    }
+
+    /// Claims one batch; `Ok(true)` when the batch was full (more may be due).
+    async fn claim_once(self: &Arc<Self>) -> Result<bool, ()> {
+        let free = self.slots.available_permits().min(CLAIM_BATCH);
+        if free == 0 {
+            return Ok(false);
+        }
+        let Ok(mut permits) = self.slots.clone().try_acquire_many_owned(free as u32) else {
+            return Ok(false);
+        };
+        let events = self
+            .store
+            .claim_due(self.node(), free as u32)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "could not claim due deliveries; backing off");
+            })?;
+        let full = events.len() == free;
+        for event in events {
+            let slot = permits
+                .split(1)
+                .expect("one permit was acquired per claimed event");
+            self.start(event, slot);
+        }
+        Ok(full)
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let poll = self.config.poll_interval;
+        match self.store.next_due().await {
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(poll),
+            _ => poll,
+        }
+    }
+
+    /// Writes the report, retrying while storage is down: an attempt that is never
+    /// recorded is simply made again after its lease.
+    async fn record(&self, report: AttemptReport) {
+        let mut backoff = Duration::from_millis(100);
+        for _ in 0..20 {
+            match self.store.record_attempt(report.clone()).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(event = %report.event_id, error = %e, "could not record an attempt; retrying")
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn signer(&self, account_id: &str) -> Option<Arc<AccountSigner>> {
+        if let Some(s) = self
+            .signers
+            .read()
+            .expect("signer cache poisoned")
+            .get(account_id)
+        {
+            return Some(s.clone());
+        }
+        let account = match self.store.account(account_id).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not load signing keys");
+                return None;
+            }
+        };
+        let signer = Arc::new(
+            AccountSigner::new(&account.keys)
+                .map_err(|e| tracing::error!(%e))
+                .ok()?,
+        );
+        self.signers
+            .write()
+            .expect("signer cache poisoned")
+            .insert(account_id.to_string(), signer.clone());
+        Some(signer)
+    }
+
+    /// One attempt: the primary, then the failover at once if the primary failed.
+    /// `None` when the keys could not be loaded (the lease will bring it back).
+    async fn attempt(&self, event: &ClaimedEvent) -> Option<AttemptReport> {
+        let signer = self.signer(&event.account_id).await?;
+        let target = &event.target;
+        let number = event.attempts_made + 1;
+        let content = EventContent {
+            id: &event.id,
+            event_type: &event.event_type,
+            occurred_at: &event.occurred_at,
+            payload: select_payload(
+                &event.payload,
+                event.payloads.as_deref(),
+                target.version.as_deref(),
+            ),
+        };
+        let legs = [
+            (Leg::Primary, Some(&target.primary)),
+            (Leg::Failover, target.failover.as_ref()),
+        ];
+        let mut records = Vec::with_capacity(2);
+        for (leg, url) in legs {
+            let Some(url) = url else { continue };
+            let record = self
+                .send_leg(&signer, event, &content, number, leg, url)
+                .await;
+            let delivered = record.succeeded();
+            records.push(record);
+            if delivered {
+                break;
+            }
+        }
+        let delivered = records.last().is_some_and(LegRecord::succeeded);
+        let next = next_state(delivered, event);
+        Some(AttemptReport {
+            event_id: event.id.clone(),
+            attempt: number,
+            legs: records,
+            next,
+        })
+    }
+
+    async fn send_leg(
+        &self,
+        signer: &AccountSigner,
+        event: &ClaimedEvent,
+        content: &EventContent<'_>,
+        number: u32,
+        leg: Leg,
+        url: &WebhookUrl,
+    ) -> LegRecord {
+        let target = &event.target;
+        let delivered_to = url.masked();
+        let started_at = Utc::now();
+        let body = json_body(content, number, &delivered_to);
+        let mut headers =
+            signer.headers(&target.signatures, &event.id, started_at.timestamp(), &body);
+        if let Some(version) = &target.version {
+            headers.push(("webhook-version", version.clone()));
+        }
+        let sent = if url.is_mailto() {
+            None
+        } else {
+            let out = Outgoing {
+                url,
+                content_type: "application/json",
+                body,
+                headers,
+                timeout: target.timeout.0,
+            };
+            Some(self.sender.send(out).await)
+        };
+        LegRecord {
+            attempt: number,
+            leg,
+            url: delivered_to,
+            started_at,
+            duration_ms: sent.as_ref().map_or(0, |s| s.duration.as_millis() as u64),
+            http_status: sent.as_ref().and_then(|s| s.http_status),
+            error: sent.as_ref().map_or(Some(FailureKind::Smtp), |s| s.error),
+            response: sent.map_or_else(
+                || Some("no SMTP relay is configured".into()),
+                |s| s.response,
+            ),
+        }
+    }
+}
+
+/// Where an event goes after an attempt.
+fn next_state(delivered: bool, event: &ClaimedEvent) -> NextState {
+    if delivered {
+        return NextState::Delivered;
+    }
+    match event
+        .target
+        .retry_schedule
+        .after_failure(event.retries_left)
+    {
+        AfterFailure::GiveUp => NextState::Failed,
+        AfterFailure::RetryIn {
+            delay,
+            retries_left,
+        } => {
+            let at =
+                Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            NextState::RetryAt(at, retries_left)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The domain: what an event, a target, an attempt and a retry schedule are, and the
+//! rules that connect them. Nothing here does I/O, so every rule is unit-tested
+//! without a network or a database.
+
+pub mod attempt;
+pub mod duration;
+pub mod event;
+pub mod retry;
+pub mod settings;
+pub mod target;
+pub mod validate;
+pub mod webhook_url;

@@ -1,0 +1,140 @@
+//! The retry schedule: *when* the next attempt happens once an attempt has failed.
+//! Deciding *whether* an attempt failed is [`crate::domain::attempt`]'s job; both
+//! are pure so they are tested without a network or a clock.
+
+use super::duration::HumanDuration;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Most retries a schedule may list.
+pub const MAX_STEPS: usize = 50;
+/// Longest single step.
+pub const MAX_STEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Delays before each retry, in order: step *i* is waited after the *i*-th failed
+/// attempt. A schedule of *n* steps allows *n + 1* attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RetrySchedule(pub Vec<HumanDuration>);
+
+impl Default for RetrySchedule {
+    /// 5m, 10m, 20m, 30m, then 6h twelve times: 16 retries, 17 attempts, as the
+    /// fax-provider seed documents.
+    fn default() -> Self {
+        let minutes = [5, 10, 20, 30].map(|m| Duration::from_secs(m * 60));
+        let hours = [Duration::from_secs(6 * 3600); 12];
+        RetrySchedule(
+            minutes
+                .into_iter()
+                .chain(hours)
+                .map(HumanDuration)
+                .collect(),
+        )
+    }
+}
+
+/// What happens to an event after an attempt in which every URL failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Try again after `delay`; `retries_left` is what remains after that retry.
+    RetryIn {
+        /// Wait before the next attempt.
+        delay: Duration,
+        /// Retries still allowed after the scheduled one.
+        retries_left: u32,
+    },
+    /// The schedule is spent: the event is `failed`.
+    GiveUp,
+}
+
+impl RetrySchedule {
+    /// Number of retries the schedule allows.
+    pub fn retries(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    /// Checks the bounds that keep a schedule sane.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.0.len() > MAX_STEPS {
+            return Err(format!("has more than {MAX_STEPS} steps"));
+        }
+        if self.0.iter().any(|d| d.0 > MAX_STEP) {
+            return Err(format!(
+                "has a step longer than {}",
+                HumanDuration(MAX_STEP)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next step after a failed attempt, given how many retries were left.
+    /// Steps are consumed from the front, so `retries_left == retries()` means the
+    /// first failure.
+    pub fn after_failure(&self, retries_left: u32) -> AfterFailure {
+        if retries_left == 0 {
+            return AfterFailure::GiveUp;
+        }
+        let used = self.retries().saturating_sub(retries_left) as usize;
+        let delay = self
+            .0
+            .get(used)
+            .or(self.0.last())
+            .map_or(Duration::ZERO, |d| d.0);
+        AfterFailure::RetryIn {
+            delay,
+            retries_left: retries_left - 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(ms: &[u64]) -> RetrySchedule {
+        RetrySchedule(
+            ms.iter()
+                .map(|m| HumanDuration(Duration::from_millis(*m)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn default_schedule_is_sixteen_retries() {
+        let s = RetrySchedule::default();
+        assert_eq!(s.retries(), 16);
+        assert_eq!(s.0[0].0, Duration::from_secs(300));
+        assert_eq!(s.0[3].0, Duration::from_secs(1800));
+        assert_eq!(s.0[15].0, Duration::from_secs(6 * 3600));
+    }
+
+    #[test]
+    fn steps_are_taken_in_order_then_the_event_gives_up() {
+        let s = schedule(&[10, 20, 30]);
+        let mut left = s.retries();
+        let mut delays = vec![];
+        while let AfterFailure::RetryIn {
+            delay,
+            retries_left,
+        } = s.after_failure(left)
+        {
+            delays.push(delay.as_millis());
+            left = retries_left;
+        }
+        assert_eq!(delays, vec![10, 20, 30]);
+    }
+
+    #[test]
+    fn an_empty_schedule_gives_up_at_once() {
+        assert_eq!(schedule(&[]).after_failure(0), AfterFailure::GiveUp);
+    }
+
+    #[test]
+    fn bounds_are_enforced() {
+        assert!(schedule(&[1; MAX_STEPS + 1]).validate().is_err());
+        assert!(RetrySchedule(vec![HumanDuration(MAX_STEP * 2)])
+            .validate()
+            .is_err());
+        assert!(RetrySchedule::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,194 @@
+//! Webhook settings, the same shape on the account, on each profile and on a publish
+//! request. Every field is optional: a level that leaves a field unset defers to the
+//! next, less specific level (see [`crate::domain::target`]).
+
+use super::duration::HumanDuration;
+use super::retry::RetrySchedule;
+use super::webhook_url::WebhookUrl;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Longest per-request timeout a setting may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest `version` string; it travels in a header.
+pub const MAX_VERSION_LENGTH: usize = 64;
+
+/// How a delivery's body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `application/json`, the envelope of the spec.
+    #[default]
+    Json,
+}
+
+/// A signature scheme whose headers a delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureScheme {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    Standard,
+    /// Telnyx: `telnyx-timestamp`, `telnyx-signature-ed25519`.
+    Telnyx,
+}
+
+impl SignatureScheme {
+    /// The schemes used when no level chooses: both that verify with public tools.
+    pub fn defaults() -> Vec<SignatureScheme> {
+        vec![SignatureScheme::Standard, SignatureScheme::Telnyx]
+    }
+}
+
+/// Webhook settings at one level, generic over how URLs are represented so that the
+/// stored form (`Settings<WebhookUrl>`) and the shown form (`Settings<String>`, with
+/// passwords masked) are one definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "U: Deserialize<'de>"))]
+pub struct Settings<U> {
+    /// Primary destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<U>,
+    /// Tried at once, under the same attempt number, when the primary fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_failover_url: Option<U>,
+    /// Body encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// Signature schemes to attach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<Vec<SignatureScheme>>,
+    /// Whether inflight (progress) events are delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inflight: Option<bool>,
+    /// Payload version the receiver is pinned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Delays between attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<RetrySchedule>,
+    /// Deadline for one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+}
+
+/// Settings as stored and used for delivery.
+pub type WebhookSettings = Settings<WebhookUrl>;
+
+impl<U> Default for Settings<U> {
+    fn default() -> Self {
+        Settings {
+            webhook_url: None,
+            webhook_failover_url: None,
+            format: None,
+            signatures: None,
+            inflight: None,
+            version: None,
+            retry_schedule: None,
+            timeout: None,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Checks the rules serde cannot express; the error names the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.webhook_failover_url.is_some() && self.webhook_url.is_none() {
+            return Err((
+                "webhook_failover_url",
+                "needs webhook_url at the same level: the two URLs are used as a pair".into(),
+            ));
+        }
+        if let Some(t) = self.timeout {
+            if t.0.is_zero() || t.0 > MAX_TIMEOUT {
+                return Err((
+                    "timeout",
+                    format!("must be between 1ms and {}", HumanDuration(MAX_TIMEOUT)),
+                ));
+            }
+        }
+        if let Some(v) = &self.version {
+            if v.is_empty()
+                || v.len() > MAX_VERSION_LENGTH
+                || !v.chars().all(|c| c.is_ascii_graphic())
+            {
+                return Err((
+                    "version",
+                    format!("must be 1 to {MAX_VERSION_LENGTH} visible ASCII characters"),
+                ));
+            }
+        }
+        if let Some(s) = &self.signatures {
+            let mut seen = s.clone();
+            seen.sort_by_key(|x| *x as u8);
+            seen.dedup();
+            if seen.len() != s.len() {
+                return Err(("signatures", "lists a scheme twice".into()));
+            }
+        }
+        if let Some(r) = &self.retry_schedule {
+            r.validate().map_err(|m| ("retry_schedule", m))?;
+        }
+        Ok(())
+    }
+
+    /// The URLs this level names, with the field each came from.
+    pub fn urls(&self) -> impl Iterator<Item = (&'static str, &WebhookUrl)> {
+        [
+            ("webhook_url", self.webhook_url.as_ref()),
+            ("webhook_failover_url", self.webhook_failover_url.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(f, u)| u.map(|u| (f, u)))
+    }
+
+    /// The same settings with passwords masked, for API answers.
+    pub fn masked(&self) -> Settings<String> {
+        Settings {
+            webhook_url: self.webhook_url.as_ref().map(WebhookUrl::masked),
+            webhook_failover_url: self.webhook_failover_url.as_ref().map(WebhookUrl::masked),
+            format: self.format,
+            signatures: self.signatures.clone(),
+            inflight: self.inflight,
+            version: self.version.clone(),
+            retry_schedule: self.retry_schedule.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<WebhookSettings, String> {
+        serde_json::from_str::<WebhookSettings>(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn failover_without_primary_is_refused() {
+        let s = parse(r#"{"webhook_failover_url":"https://b.example/"}"#).unwrap();
+        assert_eq!(s.validate().unwrap_err().0, "webhook_failover_url");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        assert!(parse(r#"{"webhook_ur":"https://a.example/"}"#)
+            .unwrap_err()
+            .contains("webhook_ur"));
+        assert!(parse(r#"{"format":"xml"}"#).is_err());
+        assert!(parse(r#"{"signatures":["rsa"]}"#).is_err());
+        let s = parse(r#"{"timeout":"10m"}"#).unwrap();
+        assert_eq!(s.validate().unwrap_err().0, "timeout");
+        let s = parse(r#"{"version":"v1\r\nx: y"}"#).unwrap();
+        assert_eq!(s.validate().unwrap_err().0, "version");
+        let s = parse(r#"{"signatures":["telnyx","telnyx"]}"#).unwrap();
+        assert_eq!(s.validate().unwrap_err().0, "signatures");
+    }
+
+    #[test]
+    fn masked_settings_hide_passwords() {
+        let s = parse(r#"{"webhook_url":"https://u:pw@a.example/x"}"#).unwrap();
+        let shown = serde_json::to_string(&s.masked()).unwrap();
+        assert!(shown.contains("u:***@a.example") && !shown.contains("pw@"));
+    }
+}

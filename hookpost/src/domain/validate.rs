@@ -1,0 +1,209 @@
+//! Checks on what callers send, each failing with the field it is about, so that
+//! every refusal can say exactly what to fix.
+
+use serde_json::value::RawValue;
+
+/// Longest event type, profile id or idempotency key.
+pub const MAX_NAME_LENGTH: usize = 128;
+/// Longest idempotency key.
+pub const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
+/// Deepest JSON nesting accepted in a payload.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// A refusal that names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// The field, as a dotted path (`payloads.v2`, `events[3].event_type`).
+    pub field: String,
+    /// What is wrong, meant for the caller.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A refusal of `field` with `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same refusal, inside a list item (`events[3].` + field).
+    pub fn within(self, prefix: &str) -> Self {
+        FieldError {
+            field: format!("{prefix}.{}", self.field),
+            message: self.message,
+        }
+    }
+}
+
+/// Event types look like `fax.delivered`: letters, digits, `.`, `_`, `-`.
+pub fn event_type(name: &str) -> Result<(), FieldError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LENGTH
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then_some(()).ok_or_else(|| {
+        FieldError::new(
+            "event_type",
+            format!(
+                "must be 1 to {MAX_NAME_LENGTH} characters of letters, digits, '.', '_' or '-'"
+            ),
+        )
+    })
+}
+
+/// Profile ids are chosen by the caller (`+13125550000`, a UUID…): any printable
+/// text without `/`, so that it fits in a URL path.
+pub fn profile_id(id: &str) -> Result<(), FieldError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_NAME_LENGTH
+        && id.chars().all(|c| !c.is_control() && c != '/');
+    ok.then_some(()).ok_or_else(|| {
+        FieldError::new(
+            "profile_id",
+            format!("must be 1 to {MAX_NAME_LENGTH} printable characters without '/'"),
+        )
+    })
+}
+
+/// Idempotency keys: printable text, bounded.
+pub fn idempotency_key(key: &str) -> Result<(), FieldError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_LENGTH
+        && key.chars().all(|c| !c.is_control());
+    ok.then_some(()).ok_or_else(|| {
+        FieldError::new(
+            "idempotency_key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"),
+        )
+    })
+}
+
+/// `occurred_at` must be an RFC 3339 timestamp.
+pub fn timestamp(field: &str, text: &str) -> Result<(), FieldError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|_| ())
+        .map_err(|e| {
+            FieldError::new(
+                field,
+                format!("must be an RFC 3339 timestamp like 2026-01-07T10:01:43.677850Z ({e})"),
+            )
+        })
+}
+
+/// A payload must be a JSON object, nested no deeper than [`MAX_JSON_DEPTH`].
+pub fn json_object(field: &str, raw: &RawValue) -> Result<(), FieldError> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(FieldError::new(field, "must be a JSON object"));
+    }
+    if json_depth(raw.get()) > MAX_JSON_DEPTH {
+        return Err(FieldError::new(
+            field,
+            format!("is nested deeper than {MAX_JSON_DEPTH} levels"),
+        ));
+    }
+    Ok(())
+}
+
+/// `payloads` maps version names to objects.
+pub fn versioned_payloads(raw: &RawValue) -> Result<(), FieldError> {
+    json_object("payloads", raw)?;
+    let map: std::collections::BTreeMap<String, &RawValue> =
+        serde_json::from_str(raw.get()).map_err(|e| FieldError::new("payloads", e.to_string()))?;
+    for (version, payload) in map {
+        json_object(&format!("payloads.{version}"), payload)?;
+    }
+    Ok(())
+}
+
+/// Nesting depth of well-formed JSON text, counting brackets outside strings.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn event_types_are_dotted_names() {
+        assert!(event_type("fax.delivered").is_ok());
+        assert!(event_type("message.finalized_v2-x").is_ok());
+        assert!(event_type("").is_err());
+        assert!(event_type("fax delivered").is_err());
+        assert!(event_type(&"a".repeat(MAX_NAME_LENGTH + 1)).is_err());
+    }
+
+    #[test]
+    fn profile_ids_are_printable_without_slashes() {
+        assert!(profile_id("+13125550000").is_ok());
+        assert!(profile_id("a/b").is_err());
+        assert!(profile_id("a\nb").is_err());
+    }
+
+    #[test]
+    fn payloads_must_be_shallow_objects() {
+        assert!(json_object("payload", &raw(r#"{"a":[1,{"b":"}}}}"}]}"#)).is_ok());
+        assert!(json_object("payload", &raw("[1]")).is_err());
+        assert!(json_object("payload", &raw("\"x\"")).is_err());
+        let deep = format!(
+            "{}{}",
+            r#"{"a":"#.repeat(MAX_JSON_DEPTH + 1),
+            "1".to_string() + &"}".repeat(MAX_JSON_DEPTH + 1)
+        );
+        assert_eq!(
+            json_object("payload", &raw(&deep)).unwrap_err().field,
+            "payload"
+        );
+    }
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(json_depth(r#"{"a":"[[[{{{\"]]"}"#), 1);
+        assert_eq!(json_depth(r#"[[[]]]"#), 3);
+    }
+
+    #[test]
+    fn versioned_payloads_name_the_bad_version() {
+        assert!(versioned_payloads(&raw(r#"{"v2":{"a":1}}"#)).is_ok());
+        assert_eq!(
+            versioned_payloads(&raw(r#"{"v2":3}"#)).unwrap_err().field,
+            "payloads.v2"
+        );
+    }
+
+    #[test]
+    fn timestamps_must_be_rfc3339() {
+        assert!(timestamp("occurred_at", "2026-01-07T10:01:43.677850Z").is_ok());
+        assert!(timestamp("occurred_at", "2019-12-09T21:32:14.148+00:00").is_ok());
+        assert!(timestamp("occurred_at", "yesterday").is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! # hookpost
+//!
+//! A self-hosted webhook delivery service: platforms publish events, hookpost
+//! delivers each to its customer's URL, signed, retried on a schedule, sent to a
+//! failover URL when the primary fails, with a log of every attempt.
+//!
+//! # Layout
+//!
+//! - [`api`]: the HTTP edge. One file per resource; errors mapped once.
+//! - [`app`]: services between the edge and storage (publishing, settings checks).
+//! - [`domain`]: events, targets, attempts, retry schedules: rules without I/O.
+//! - [`storage`]: the [`storage::Store`] trait and one module per backend. The
+//!   database is the delivery queue.
+//! - [`delivery`]: address vetting, envelopes, signatures, the HTTP sender and the
+//!   worker that claims, sends and records.
+//! - [`config`], [`cli`], [`server`]: configuration, the command line, start/stop.
+//! - [`secrets`]: API keys, tokens and signing keys, never printed.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod secrets;
+pub mod server;
+pub mod storage;

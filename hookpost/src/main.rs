@@ -1,0 +1,111 @@
+//! The `hookpost` binary.
+
+use clap::Parser;
+use hookpost::cli::{Cli, Command};
+use hookpost::client::{call, publish_body};
+use reqwest::Method;
+use serde_json::json;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let json_logs = matches!(&cli.command, Command::Serve(c) if c.log_format == "json");
+    init_logging(json_logs);
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("hookpost: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKPOST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(config) => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+            hookpost::server::run(*config, listener, shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Migrate { data_dir } => {
+            let applied = hookpost::storage::sqlite::SqliteStore::migrate_only(&data_dir)
+                .map_err(|e| e.to_string())?;
+            println!("{applied} migration(s) applied");
+            Ok(())
+        }
+        Command::CreateAccount { server, name } => print(
+            call(
+                &server,
+                Method::POST,
+                "/v1/accounts",
+                Some(json!({"name": name})),
+            )
+            .await,
+        ),
+        Command::Publish {
+            server,
+            event_type,
+            payload,
+            profile_id,
+            webhook_url,
+            webhook_failover_url,
+            idempotency_key,
+        } => {
+            let optional = [
+                ("profile_id", profile_id.as_ref()),
+                ("webhook_url", webhook_url.as_ref()),
+                ("webhook_failover_url", webhook_failover_url.as_ref()),
+                ("idempotency_key", idempotency_key.as_ref()),
+            ];
+            let body = publish_body(&event_type, &payload, optional).map_err(|e| e.to_string())?;
+            print(call(&server, Method::POST, "/v1/events", Some(body)).await)
+        }
+        Command::ShowEvent { server, id } => {
+            print(call(&server, Method::GET, &format!("/v1/events/{id}"), None).await)
+        }
+    }
+}
+
+fn print(result: Result<serde_json::Value, hookpost::client::ClientError>) -> Result<(), String> {
+    let value = result.map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

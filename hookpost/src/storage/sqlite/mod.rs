@@ -1,0 +1,254 @@
+//! The embedded backend: one SQLite file in the data directory, in WAL mode.
+//! One writer thread commits in groups ([`writer`]); reads use a small pool of
+//! their own connections, which WAL lets run beside the writer.
+//!
+//! The data directory is locked while a server uses it, so exactly one process
+//! delivers from it; at start that process takes back every claim a crash left
+//! behind, so events that were in flight are due again at once.
+
+mod errors;
+mod queries;
+mod read_pool;
+mod writer;
+
+use crate::domain::event::NewEvent;
+use crate::domain::settings::WebhookSettings;
+use crate::storage::*;
+use async_trait::async_trait;
+use errors::from_sqlite;
+use read_pool::ReadPool;
+use rusqlite::Connection;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use writer::Writer;
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// How hard a commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// Every commit is flushed before it is acknowledged: survives power loss.
+    Full,
+    /// Commits reach the OS but are not flushed: survives a crash of hookpost,
+    /// not of the machine.
+    Process,
+}
+
+/// The embedded store.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: ReadPool,
+    /// Held for the store's lifetime: the data directory's exclusive lock.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir`, applies migrations and
+    /// takes back claims left by a previous process.
+    pub fn open(data_dir: &Path, durability: Durability) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let lock = lock_data_dir(data_dir)?;
+        let path = data_dir.join("hookpost.db");
+        let conn = open_connection(&path, durability)?;
+        migrate(&conn)?;
+        let released = queries::release_claims(&conn)?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "took back deliveries that were in flight when the last process stopped"
+            );
+        }
+        Ok(SqliteStore {
+            writer: Writer::start(conn),
+            readers: ReadPool::new(path, durability),
+            _lock: lock,
+        })
+    }
+
+    /// Applies pending migrations and answers how many ran (for `hookpost migrate`).
+    pub fn migrate_only(data_dir: &Path) -> StoreResult<usize> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let _lock = lock_data_dir(data_dir)?;
+        let conn = open_connection(&data_dir.join("hookpost.db"), Durability::Full)?;
+        migrate(&conn)
+    }
+}
+
+fn lock_data_dir(data_dir: &Path) -> StoreResult<File> {
+    let path: PathBuf = data_dir.join("hookpost.lock");
+    let file = File::create(&path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
+    file.try_lock().map_err(|_| {
+        StoreError::Unavailable(format!(
+            "{} is in use by another hookpost process; the embedded store serves one process (use PostgreSQL for several)",
+            data_dir.display()
+        ))
+    })?;
+    Ok(file)
+}
+
+/// Opens a connection with the pragmas every connection needs.
+pub(crate) fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(from_sqlite)?;
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Process => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(from_sqlite)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(from_sqlite)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> StoreResult<usize> {
+    let current = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(from_sqlite)? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database is at schema version {current}, newer than this hookpost knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = i + 1;
+        conn.execute_batch(&format!(
+            "BEGIN; {sql}; PRAGMA user_version = {version}; COMMIT;"
+        ))
+        .map_err(from_sqlite)?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(MIGRATIONS.len() - current)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, account: NewAccount) -> StoreResult<()> {
+        self.writer
+            .write(move |c| queries::insert_account(c, &account))
+            .await
+    }
+
+    async fn account_by_key(&self, key_hash: [u8; 32]) -> StoreResult<Option<Account>> {
+        self.readers
+            .read(move |c| queries::account_by_key(c, &key_hash))
+            .await
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let id = id.to_string();
+        self.readers
+            .read(move |c| queries::account_by_id(c, &id))
+            .await
+    }
+
+    async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
+        let (id, settings) = (id.to_string(), settings.clone());
+        self.writer
+            .write(move |c| queries::set_account_settings(c, &id, &settings))
+            .await
+    }
+
+    async fn put_profile(
+        &self,
+        account_id: &str,
+        id: &str,
+        settings: &WebhookSettings,
+    ) -> StoreResult<(Profile, bool)> {
+        let (account_id, id, settings) = (account_id.to_string(), id.to_string(), settings.clone());
+        self.writer
+            .write(move |c| queries::put_profile(c, &account_id, &id, &settings))
+            .await
+    }
+
+    async fn profile(&self, account_id: &str, id: &str) -> StoreResult<Option<Profile>> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.readers
+            .read(move |c| queries::profile(c, &account_id, &id))
+            .await
+    }
+
+    async fn delete_profile(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.writer
+            .write(move |c| queries::delete_profile(c, &account_id, &id))
+            .await
+    }
+
+    async fn list_profiles(
+        &self,
+        account_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Profile>> {
+        let (account_id, after_id) = (account_id.to_string(), after_id.map(str::to_string));
+        self.readers
+            .read(move |c| queries::list_profiles(c, &account_id, after_id.as_deref(), limit))
+            .await
+    }
+
+    async fn publish(
+        &self,
+        events: Vec<NewEvent>,
+        window: Duration,
+    ) -> StoreResult<Vec<Published>> {
+        self.writer
+            .write(move |c| queries::publish(c, &events, window))
+            .await
+    }
+
+    async fn event(&self, account_id: &str, id: &str) -> StoreResult<Option<StoredEvent>> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.readers
+            .read(move |c| queries::event(c, &account_id, &id))
+            .await
+    }
+
+    async fn list_events(
+        &self,
+        account_id: &str,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let (account_id, filter) = (account_id.to_string(), filter.clone());
+        self.readers
+            .read(move |c| queries::list_events(c, &account_id, &filter))
+            .await
+    }
+
+    async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.writer
+            .write(move |c| queries::retry_event(c, &account_id, &id))
+            .await
+    }
+
+    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {
+        let node = node.to_string();
+        self.writer
+            .write(move |c| queries::claim_due(c, &node, limit))
+            .await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+        self.readers.read(queries::next_due).await
+    }
+
+    async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| queries::record_attempt(c, &report))
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(from_sqlite))
+            .await
+    }
+}

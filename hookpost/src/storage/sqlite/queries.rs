@@ -1,0 +1,461 @@
+//! The SQL of the embedded backend, one function per storage operation. Each runs
+//! on a connection handed in by the writer thread or the read pool.
+
+use super::errors::{from_json, from_sqlite};
+use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use crate::domain::event::{EventStatus, NewEvent};
+use crate::domain::settings::WebhookSettings;
+use crate::domain::target::{lease_for, Target};
+use crate::secrets::SigningKeys;
+use crate::storage::*;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+use serde_json::value::RawValue;
+use std::time::Duration;
+
+type Sql<T> = StoreResult<T>;
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    ms(Utc::now())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Sql<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Sql<T> {
+    serde_json::from_str(text).map_err(from_json)
+}
+
+fn raw(text: String) -> Sql<Box<RawValue>> {
+    RawValue::from_string(text).map_err(from_json)
+}
+
+// ----- accounts -----
+
+const ACCOUNT_COLUMNS: &str = "id, name, settings, signing_keys, created_at";
+
+fn account_row(row: &Row) -> rusqlite::Result<(String, String, String, String, i64)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn account_from(
+    (id, name, settings, keys, created): (String, String, String, String, i64),
+) -> Sql<Account> {
+    Ok(Account {
+        id,
+        name,
+        settings: from_json_text(&settings)?,
+        keys: from_json_text::<SigningKeys>(&keys)?,
+        created_at: time(created),
+    })
+}
+
+pub fn insert_account(c: &Connection, new: &NewAccount) -> Sql<()> {
+    let a = &new.account;
+    c.execute(
+        "INSERT INTO accounts (id, name, api_key_hash, settings, signing_keys, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![a.id, a.name, &new.api_key_hash[..], to_json(&a.settings)?, to_json(&a.keys)?, ms(a.created_at)],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+fn account_where(
+    c: &Connection,
+    clause: &str,
+    param: &dyn rusqlite::ToSql,
+) -> Sql<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {clause}");
+    let row = c
+        .query_row(&sql, [param], account_row)
+        .optional()
+        .map_err(from_sqlite)?;
+    row.map(account_from).transpose()
+}
+
+pub fn account_by_key(c: &Connection, hash: &[u8; 32]) -> Sql<Option<Account>> {
+    account_where(c, "api_key_hash = ?1", &&hash[..])
+}
+
+pub fn account_by_id(c: &Connection, id: &str) -> Sql<Option<Account>> {
+    account_where(c, "id = ?1", &id)
+}
+
+pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings) -> Sql<()> {
+    c.execute(
+        "UPDATE accounts SET settings = ?1 WHERE id = ?2",
+        params![to_json(settings)?, id],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+// ----- profiles -----
+
+fn profile_row(row: &Row) -> rusqlite::Result<(String, String, i64, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn profile_from((id, settings, created, updated): (String, String, i64, i64)) -> Sql<Profile> {
+    Ok(Profile {
+        id,
+        settings: from_json_text(&settings)?,
+        created_at: time(created),
+        updated_at: time(updated),
+    })
+}
+
+pub fn put_profile(
+    c: &Connection,
+    account_id: &str,
+    id: &str,
+    settings: &WebhookSettings,
+) -> Sql<(Profile, bool)> {
+    let existed = profile(c, account_id, id)?.is_some();
+    let now = now_ms();
+    c.execute(
+        "INSERT INTO profiles (account_id, id, settings, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (account_id, id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+        params![account_id, id, to_json(settings)?, now],
+    )
+    .map_err(from_sqlite)?;
+    let stored = profile(c, account_id, id)?
+        .ok_or_else(|| StoreError::Internal("profile vanished".into()))?;
+    Ok((stored, !existed))
+}
+
+pub fn profile(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Profile>> {
+    c.query_row(
+        "SELECT id, settings, created_at, updated_at FROM profiles WHERE account_id = ?1 AND id = ?2",
+        params![account_id, id],
+        profile_row,
+    )
+    .optional()
+    .map_err(from_sqlite)?
+    .map(profile_from)
+    .transpose()
+}
+
+pub fn delete_profile(c: &Connection, account_id: &str, id: &str) -> Sql<bool> {
+    let n = c
+        .execute(
+            "DELETE FROM profiles WHERE account_id = ?1 AND id = ?2",
+            params![account_id, id],
+        )
+        .map_err(from_sqlite)?;
+    Ok(n > 0)
+}
+
+pub fn list_profiles(
+    c: &Connection,
+    account_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Sql<Vec<Profile>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, settings, created_at, updated_at FROM profiles
+             WHERE account_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+        )
+        .map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map(params![account_id, after, limit], profile_row)
+        .map_err(from_sqlite)?;
+    rows.map(|r| profile_from(r.map_err(from_sqlite)?))
+        .collect()
+}
+
+// ----- events -----
+
+/// Inserts events in order; an idempotency key seen in the window makes its event
+/// a duplicate (also within one batch).
+pub fn publish(c: &Connection, events: &[NewEvent], window: Duration) -> Sql<Vec<Published>> {
+    events.iter().map(|e| publish_one(c, e, window)).collect()
+}
+
+fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published> {
+    let now = ms(e.created_at);
+    if let Some(key) = &e.idempotency_key {
+        let seen: Option<String> = c
+            .prepare_cached("SELECT event_id FROM idempotency_keys WHERE account_id = ?1 AND key = ?2 AND expires_at > ?3")
+            .and_then(|mut s| s.query_row(params![e.account_id, key, now], |r| r.get(0)).optional())
+            .map_err(from_sqlite)?;
+        if let Some(original_id) = seen {
+            return Ok(Published::Duplicate { original_id });
+        }
+        c.prepare_cached("INSERT OR REPLACE INTO idempotency_keys (account_id, key, event_id, expires_at) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![e.account_id, key, e.id, now + window.as_millis() as i64]))
+            .map_err(from_sqlite)?;
+    }
+    let target = e.target.as_ref().map(to_json).transpose()?;
+    let retries = e.target.as_ref().map_or(0, |t| t.retry_schedule.retries());
+    let lease = e.target.as_ref().map_or(Duration::ZERO, lease_for);
+    let due = (e.status == EventStatus::Pending).then_some(ms(e.due_at));
+    c.prepare_cached(
+        "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
+            idempotency_key, target, status, retries_left, lease_ms, due_at, claimed_by, updated_at)
+         VALUES (:id, :account, :profile, :type, :payload, :payloads, :occurred, :created,
+            :key, :target, :status, :retries, :lease, :due, :claimed, :created)",
+    )
+    .and_then(|mut s| {
+        s.execute(named_params! {
+            ":id": e.id, ":account": e.account_id, ":profile": e.profile_id, ":type": e.event_type,
+            ":payload": e.payload.get(), ":payloads": e.payloads.as_ref().map(|p| p.get()),
+            ":occurred": e.occurred_at, ":created": now, ":key": e.idempotency_key, ":target": target,
+            ":status": e.status.as_str(), ":retries": retries, ":lease": lease.as_millis() as i64,
+            ":due": due, ":claimed": e.claimed_by,
+        })
+    })
+    .map_err(from_sqlite)?;
+    Ok(Published::Created)
+}
+
+const EVENT_COLUMNS: &str =
+    "id, profile_id, event_type, payload, payloads, occurred_at, created_at,
+    idempotency_key, target, status, attempts_made, due_at";
+
+fn event_from(row: &Row) -> Sql<StoredEvent> {
+    let get = |e: rusqlite::Error| from_sqlite(e);
+    let target: Option<String> = row.get(8).map_err(get)?;
+    let status: String = row.get(9).map_err(get)?;
+    let due: Option<i64> = row.get(11).map_err(get)?;
+    let status = EventStatus::parse(&status)
+        .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?;
+    Ok(StoredEvent {
+        id: row.get(0).map_err(get)?,
+        profile_id: row.get(1).map_err(get)?,
+        event_type: row.get(2).map_err(get)?,
+        payload: raw(row.get(3).map_err(get)?)?,
+        payloads: row
+            .get::<_, Option<String>>(4)
+            .map_err(get)?
+            .map(raw)
+            .transpose()?,
+        occurred_at: row.get(5).map_err(get)?,
+        created_at: time(row.get(6).map_err(get)?),
+        idempotency_key: row.get(7).map_err(get)?,
+        target: target
+            .as_deref()
+            .map(from_json_text::<Target>)
+            .transpose()?,
+        status,
+        attempts_made: row.get(10).map_err(get)?,
+        next_attempt_at: due.filter(|_| status == EventStatus::Pending).map(time),
+        attempts: Vec::new(),
+    })
+}
+
+pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEvent>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND account_id = ?2");
+    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
+    let mut rows = stmt.query(params![id, account_id]).map_err(from_sqlite)?;
+    let Some(row) = rows.next().map_err(from_sqlite)? else {
+        return Ok(None);
+    };
+    let mut event = event_from(row)?;
+    event.attempts = attempts(c, id)?;
+    Ok(Some(event))
+}
+
+fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<LegRecord>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT attempt, leg, url, started_at, duration_ms, http_status, error, response
+             FROM attempts WHERE event_id = ?1 ORDER BY attempt, leg = 'failover'",
+        )
+        .map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map([event_id], |r| {
+            let leg: String = r.get(1)?;
+            let error: Option<String> = r.get(6)?;
+            Ok(LegRecord {
+                attempt: r.get(0)?,
+                leg: if leg == "failover" {
+                    Leg::Failover
+                } else {
+                    Leg::Primary
+                },
+                url: r.get(2)?,
+                started_at: time(r.get(3)?),
+                duration_ms: r.get::<_, i64>(4)? as u64,
+                http_status: r.get(5)?,
+                error: error.as_deref().map(FailureKind::parse),
+                response: r.get(7)?,
+            })
+        })
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
+}
+
+pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec<StoredEvent>> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = :account
+           AND (:before IS NULL OR id < :before) AND (:status IS NULL OR status = :status)
+           AND (:type IS NULL OR event_type = :type) AND (:profile IS NULL OR profile_id = :profile)
+           AND (:since IS NULL OR created_at >= :since)
+         ORDER BY id DESC LIMIT :limit"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
+    let mut rows = stmt
+        .query(named_params! {
+            ":account": account_id, ":before": f.before_id, ":status": f.status.map(EventStatus::as_str),
+            ":type": f.event_type, ":profile": f.profile_id, ":since": f.since.map(ms), ":limit": f.limit,
+        })
+        .map_err(from_sqlite)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(from_sqlite)? {
+        out.push(event_from(row)?);
+    }
+    Ok(out)
+}
+
+pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutcome> {
+    let status: Option<String> = c
+        .query_row(
+            "SELECT status FROM events WHERE id = ?1 AND account_id = ?2",
+            params![id, account_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(from_sqlite)?;
+    let Some(status) = status.as_deref().and_then(EventStatus::parse) else {
+        return Ok(RetryOutcome::NotFound);
+    };
+    if !matches!(status, EventStatus::Failed | EventStatus::Delivered) {
+        return Ok(RetryOutcome::NotRetryable(status));
+    }
+    c.execute(
+        "UPDATE events SET status = 'pending', retries_left = 0, due_at = ?2, claimed_by = NULL, updated_at = ?2
+         WHERE id = ?1",
+        params![id, now_ms()],
+    )
+    .map_err(from_sqlite)?;
+    Ok(RetryOutcome::Scheduled)
+}
+
+// ----- delivery queue -----
+
+pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent>> {
+    let now = now_ms();
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE events SET due_at = :now + lease_ms, claimed_by = :node
+             WHERE id IN (SELECT id FROM events WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit)
+             RETURNING id, account_id, event_type, payload, payloads, occurred_at, target, attempts_made, retries_left",
+        )
+        .map_err(from_sqlite)?;
+    let mut rows = stmt
+        .query(named_params! {":now": now, ":node": node, ":limit": limit})
+        .map_err(from_sqlite)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(from_sqlite)? {
+        let target: Option<String> = r.get(6).map_err(from_sqlite)?;
+        let Some(target) = target else { continue };
+        out.push(ClaimedEvent {
+            id: r.get(0).map_err(from_sqlite)?,
+            account_id: r.get(1).map_err(from_sqlite)?,
+            event_type: r.get(2).map_err(from_sqlite)?,
+            payload: raw(r.get(3).map_err(from_sqlite)?)?,
+            payloads: r
+                .get::<_, Option<String>>(4)
+                .map_err(from_sqlite)?
+                .map(raw)
+                .transpose()?,
+            occurred_at: r.get(5).map_err(from_sqlite)?,
+            target: from_json_text(&target)?,
+            attempts_made: r.get(7).map_err(from_sqlite)?,
+            retries_left: r.get(8).map_err(from_sqlite)?,
+        });
+    }
+    Ok(out)
+}
+
+pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {
+    let due: Option<i64> = c
+        .query_row(
+            "SELECT MIN(due_at) FROM events WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(from_sqlite)?;
+    Ok(due.map(time))
+}
+
+/// Makes every claimed pending event due now. Only safe when no other process can
+/// hold a claim, which the data directory lock guarantees.
+pub fn release_claims(c: &Connection) -> Sql<usize> {
+    c.execute(
+        "UPDATE events SET due_at = ?1, claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL",
+        [now_ms()],
+    )
+    .map_err(from_sqlite)
+}
+
+pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
+    let (status, due, retries) = match report.next {
+        NextState::Delivered => (EventStatus::Delivered, None, None),
+        NextState::Failed => (EventStatus::Failed, None, None),
+        NextState::RetryAt(at, left) => (EventStatus::Pending, Some(ms(at)), Some(left)),
+    };
+    let changed = c
+        .prepare_cached(
+            "UPDATE events SET status = ?2, attempts_made = ?3, due_at = ?4, claimed_by = NULL,
+                retries_left = COALESCE(?5, retries_left), updated_at = ?6
+             WHERE id = ?1 AND status = 'pending' AND attempts_made = ?3 - 1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                report.event_id,
+                status.as_str(),
+                report.attempt,
+                due,
+                retries,
+                now_ms()
+            ])
+        })
+        .map_err(from_sqlite)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let mut insert = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(from_sqlite)?;
+    for leg in &report.legs {
+        let leg_name = match leg.leg {
+            Leg::Primary => "primary",
+            Leg::Failover => "failover",
+        };
+        insert
+            .execute(params![
+                report.event_id,
+                leg.attempt,
+                leg_name,
+                leg.url,
+                ms(leg.started_at),
+                leg.duration_ms as i64,
+                leg.http_status,
+                leg.error.map(FailureKind::as_str),
+                leg.response,
+            ])
+            .map_err(from_sqlite)?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,123 @@
+//! The single writer: one thread owns the write connection and commits whatever
+//! work has queued up in one transaction (group commit). Concurrent publishes thus
+//! share one flush to disk, so durability does not cost throughput; each piece of
+//! work runs in its own savepoint so one failure does not undo its neighbours, and
+//! every caller hears back only after the commit that holds its work.
+
+use super::errors::from_sqlite;
+use crate::storage::{StoreError, StoreResult};
+use rusqlite::Connection;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Most pieces of work committed together.
+const MAX_GROUP: usize = 1024;
+
+/// Called after the commit with its error, if any.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// A piece of work: runs inside the group's transaction, answers how to finish.
+type Work = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+
+/// Handle to the writer thread. Cloning shares the thread.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Work>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub fn start(conn: Connection) -> Writer {
+        let (queue, incoming) = mpsc::channel::<Work>();
+        std::thread::Builder::new()
+            .name("hookpost-sqlite-writer".into())
+            .spawn(move || run(conn, incoming))
+            .expect("could not start the SQLite writer thread");
+        Writer { queue }
+    }
+
+    /// Runs `f` in the next group transaction and answers once it is committed.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let work: Work = Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit_error| {
+                let _ = reply.send(match commit_error {
+                    Some(e) => Err(e.clone()),
+                    None => result,
+                });
+            })
+        });
+        let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
+        self.queue.send(work).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn run(conn: Connection, incoming: mpsc::Receiver<Work>) {
+    while let Ok(first) = incoming.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match incoming.try_recv() {
+                Ok(work) => group.push(work),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_group(&conn, group);
+        let (finishers, error) = match outcome {
+            Ok(finishers) => (finishers, None),
+            Err((finishers, e)) => (finishers, Some(e)),
+        };
+        for finish in finishers {
+            finish(error.as_ref());
+        }
+    }
+}
+
+type GroupResult = Result<Vec<Finish>, (Vec<Finish>, StoreError)>;
+
+fn commit_group(conn: &Connection, group: Vec<Work>) -> GroupResult {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let error = from_sqlite(e);
+        let finishers = group
+            .into_iter()
+            .map(|_| failed_finish())
+            .collect::<Vec<_>>();
+        tracing::error!(%error, "could not begin a write transaction");
+        return Err((finishers, error));
+    }
+    let finishers: Vec<Finish> = group.into_iter().map(|work| work(conn)).collect();
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(finishers),
+        Err(e) => {
+            let error = from_sqlite(e);
+            tracing::error!(%error, "group commit failed; rolling back");
+            let _ = conn.execute_batch("ROLLBACK");
+            Err((finishers, error))
+        }
+    }
+}
+
+/// Work that never ran: its caller's reply channel is dropped with it, which the
+/// caller reads as "unavailable".
+fn failed_finish() -> Finish {
+    Box::new(|_| {})
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT work").map_err(from_sqlite)?;
+    let result = f(conn);
+    let close = if result.is_ok() {
+        "RELEASE work"
+    } else {
+        "ROLLBACK TO work; RELEASE work"
+    };
+    conn.execute_batch(close).map_err(from_sqlite)?;
+    result
+}
