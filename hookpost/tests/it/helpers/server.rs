@@ -1,0 +1,222 @@
+//! A real hookpost process for tests: started from the built binary on a free
+//! loopback port, with its own data directory, and its log lines captured.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The admin token every test server uses.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running server.
+pub struct TestServer {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    data_dir: PathBuf,
+    _tmp: Option<Arc<TempDir>>,
+    extra_args: Vec<String>,
+    /// Every log line the server printed.
+    pub logs: Arc<Mutex<Vec<String>>>,
+    http: reqwest::Client,
+}
+
+/// An account created for a test.
+#[derive(Clone, Debug)]
+pub struct TestAccount {
+    /// Its id.
+    pub id: String,
+    /// Its API key.
+    pub key: String,
+}
+
+/// An API answer: status code and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Parsed body (`Null` when empty).
+    pub body: Value,
+}
+
+impl TestServer {
+    /// A server with loopback targets allowed (tests deliver to loopback only).
+    pub async fn start() -> TestServer {
+        Self::start_with(&[]).await
+    }
+
+    /// A server with extra command-line arguments.
+    pub async fn start_with(extra: &[&str]) -> TestServer {
+        let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let data_dir = tmp.path().join("data");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::spawn(data_dir, Some(tmp), extra).await
+    }
+
+    async fn spawn(data_dir: PathBuf, tmp: Option<Arc<TempDir>>, extra_args: Vec<String>) -> TestServer {
+        // reqwest is built without a bundled crypto provider; tests use ring, as the binary does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--admin-token".into(),
+            ADMIN_TOKEN.into(),
+            "--log-format".into(),
+            "json".into(),
+            "--poll-interval".into(),
+            "200ms".into(),
+        ];
+        if !extra_args.iter().any(|a| a == "--allow-targets") {
+            args.extend(["--allow-targets".into(), "127.0.0.0/8,::1/128".into()]);
+        }
+        args.extend(extra_args.iter().cloned());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookpost"))
+            .args(&args)
+            .env("HOOKPOST_LOG", "info,hookpost=debug")
+            .env_remove("HOOKPOST_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hookpost");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = listening_address(&line) {
+                    let _ = addr_tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+            panic!("hookpost did not start; its log:\n{}", logs.lock().unwrap().join("\n"))
+        });
+        TestServer {
+            child,
+            url: format!("http://{addr}"),
+            data_dir,
+            _tmp: tmp,
+            extra_args,
+            logs,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The data directory (to restart on it).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server (SIGKILL) and starts a new one on the same data.
+    pub async fn crash_and_restart(&mut self) {
+        self.kill9();
+        let next = Self::spawn(self.data_dir.clone(), self._tmp.clone(), self.extra_args.clone()).await;
+        let old = std::mem::replace(self, next);
+        drop(old);
+    }
+
+    /// Sends a request; `token` is an API key or the admin token.
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{}", self.url, path));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body.to_string());
+        }
+        let res = req.send().await.expect("request to hookpost");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Answer { status, body }
+    }
+
+    /// `POST` JSON.
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Answer {
+        self.call("POST", path, token, Some(&body.to_string())).await
+    }
+
+    /// `PUT` JSON.
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Answer {
+        self.call("PUT", path, token, Some(&body.to_string())).await
+    }
+
+    /// `GET`.
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call("GET", path, token, None).await
+    }
+
+    /// A new account, optionally with settings.
+    pub async fn account_with(&self, settings: Value) -> TestAccount {
+        let a = self.post("/v1/accounts", ADMIN_TOKEN, &json!({"name": "test", "settings": settings})).await;
+        assert_eq!(a.status, 201, "create account: {:?}", a.body);
+        TestAccount { id: a.body["id"].as_str().unwrap().into(), key: a.body["api_key"].as_str().unwrap().into() }
+    }
+
+    /// A new account without settings.
+    pub async fn account(&self) -> TestAccount {
+        self.account_with(json!({})).await
+    }
+
+    /// Publishes one event; panics unless it is accepted (202).
+    pub async fn publish(&self, account: &TestAccount, body: Value) -> String {
+        let a = self.post("/v1/events", &account.key, &body).await;
+        assert_eq!(a.status, 202, "publish: {:?}", a.body);
+        a.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// The event with its attempts.
+    pub async fn event(&self, account: &TestAccount, id: &str) -> Value {
+        let a = self.get(&format!("/v1/events/{id}"), &account.key).await;
+        assert_eq!(a.status, 200, "get event: {:?}", a.body);
+        a.body
+    }
+
+    /// Polls the event until its status is `status` (or panics after `within`).
+    pub async fn wait_for_status(&self, account: &TestAccount, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let e = self.event(account, id).await;
+            if e["status"] == status {
+                return e;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("event {id} did not become {status} within {within:?}: {e:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// All log lines so far, joined.
+    pub fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+fn listening_address(line: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    (v["fields"]["message"] == "hookpost listening").then(|| v["fields"]["address"].as_str().map(str::to_string))?
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests: each starts the real `hookpost` binary and real HTTP
+//! receivers on loopback, and talks to both over HTTP. Shared helpers keep every
+//! test a few lines: [`helpers::TestServer`], [`helpers::Receiver`].
+
+mod helpers;
+
+mod api;
+mod bad_input;
+mod cli;
+mod crash;
+mod delivery;
+mod hierarchy;
+mod idempotency;
+mod signatures;
