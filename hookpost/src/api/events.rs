@@ -36,7 +36,7 @@ fn outcome_view(outcome: &Outcome) -> Value {
             "id": id,
             "status": status.as_str(),
             "duplicate": false,
-            "target": target.as_ref().map(TargetView::from),
+            "target": target.as_deref().map(TargetView::from),
         }),
         Outcome::Duplicate { id } => json!({"id": id, "duplicate": true}),
     }

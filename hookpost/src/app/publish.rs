@@ -47,8 +47,8 @@ pub enum Outcome {
         id: String,
         /// `pending`, `no_target` or `filtered`.
         status: EventStatus,
-        /// Where it goes.
-        target: Option<Target>,
+        /// Where it goes (boxed: it dwarfs the other variant).
+        target: Option<Box<Target>>,
     },
     /// Same idempotency key inside the window: nothing new was stored.
     Duplicate {
@@ -112,7 +112,7 @@ impl App {
                     let outcome = Outcome::Accepted {
                         id: event.id.clone(),
                         status: event.status,
-                        target: event.target.clone(),
+                        target: event.target.clone().map(Box::new),
                     };
                     self.hand_off(event, slot);
                     outcome

@@ -5,12 +5,29 @@ use crate::helpers::*;
 use serde_json::{json, Value};
 
 /// Sends `body` to `path` and checks the status and the field named.
-async fn refused(server: &TestServer, key: &str, path: &str, body: &str, status: u16, field: Option<&str>) -> Value {
+async fn refused(
+    server: &TestServer,
+    key: &str,
+    path: &str,
+    body: &str,
+    status: u16,
+    field: Option<&str>,
+) -> Value {
     let answer = server.call("POST", path, key, Some(body)).await;
     assert_eq!(answer.status, status, "{path} {body}: {:?}", answer.body);
-    assert!(answer.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {:?}", answer.body);
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "no message: {:?}",
+        answer.body
+    );
     if let Some(field) = field {
-        assert_eq!(answer.body["error"]["field"], field, "{body}: {:?}", answer.body);
+        assert_eq!(
+            answer.body["error"]["field"], field,
+            "{body}: {:?}",
+            answer.body
+        );
     }
     answer.body
 }
@@ -24,39 +41,195 @@ async fn every_bad_publish_is_refused_with_the_field_and_nothing_is_stored() {
     refused(&server, k, e, "{not json", 400, None).await;
     refused(&server, k, e, "", 400, None).await;
     refused(&server, k, e, r#"{"payload": {}}"#, 422, Some("event_type")).await;
-    refused(&server, k, e, r#"{"event_type": "x"}"#, 422, Some("payload")).await;
-    refused(&server, k, e, r#"{"event_type": 5, "payload": {}}"#, 422, Some("event_type")).await;
-    refused(&server, k, e, r#"{"event_type": "has space", "payload": {}}"#, 422, Some("event_type")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": [1]}"#, 422, Some("payload")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": "text"}"#, 422, Some("payload")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "occurred_at": "yesterday"}"#, 422, Some("occurred_at")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "profile_id": "ghost"}"#, 422, Some("profile_id")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "webhook_url": "ftp://example.com/"}"#, 422, Some("webhook_url")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "webhook_url": "not a url"}"#, 422, Some("webhook_url")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "webhook_url": "mailto:a@example.com"}"#, 422, Some("webhook_url")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "webhook_failover_url": "http://127.0.0.1/"}"#, 422, Some("webhook_failover_url")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "webhok_url": "http://127.0.0.1/"}"#, 422, Some("webhok_url")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "timeout": "forever"}"#, 422, Some("timeout")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "retry_schedule": ["5m", 7]}"#, 422, Some("retry_schedule[1]")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "signatures": ["rsa"]}"#, 422, Some("signatures[0]")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "payloads": {"v2": 1}}"#, 422, Some("payloads.v2")).await;
-    refused(&server, k, e, r#"{"event_type": "x", "payload": {}, "idempotency_key": ""}"#, 422, Some("idempotency_key")).await;
-    let deep = format!(r#"{{"event_type": "x", "payload": {}{}}}"#, "{\"a\":".repeat(40) + "1", "}".repeat(40));
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x"}"#,
+        422,
+        Some("payload"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": 5, "payload": {}}"#,
+        422,
+        Some("event_type"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "has space", "payload": {}}"#,
+        422,
+        Some("event_type"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": [1]}"#,
+        422,
+        Some("payload"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": "text"}"#,
+        422,
+        Some("payload"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "occurred_at": "yesterday"}"#,
+        422,
+        Some("occurred_at"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "profile_id": "ghost"}"#,
+        422,
+        Some("profile_id"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "webhook_url": "ftp://example.com/"}"#,
+        422,
+        Some("webhook_url"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "webhook_url": "not a url"}"#,
+        422,
+        Some("webhook_url"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "webhook_url": "mailto:a@example.com"}"#,
+        422,
+        Some("webhook_url"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "webhook_failover_url": "http://127.0.0.1/"}"#,
+        422,
+        Some("webhook_failover_url"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "webhok_url": "http://127.0.0.1/"}"#,
+        422,
+        Some("webhok_url"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "timeout": "forever"}"#,
+        422,
+        Some("timeout"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "retry_schedule": ["5m", 7]}"#,
+        422,
+        Some("retry_schedule[1]"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "signatures": ["rsa"]}"#,
+        422,
+        Some("signatures[0]"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "payloads": {"v2": 1}}"#,
+        422,
+        Some("payloads.v2"),
+    )
+    .await;
+    refused(
+        &server,
+        k,
+        e,
+        r#"{"event_type": "x", "payload": {}, "idempotency_key": ""}"#,
+        422,
+        Some("idempotency_key"),
+    )
+    .await;
+    let deep = format!(
+        r#"{{"event_type": "x", "payload": {}{}}}"#,
+        "{\"a\":".repeat(40) + "1",
+        "}".repeat(40)
+    );
     refused(&server, k, e, &deep, 422, Some("payload")).await;
-    let big = format!(r#"{{"event_type": "x", "payload": {{"blob": "{}"}}}}"#, "a".repeat(5000));
+    let big = format!(
+        r#"{{"event_type": "x", "payload": {{"blob": "{}"}}}}"#,
+        "a".repeat(5000)
+    );
     refused(&server, k, e, &big, 413, None).await;
 
     let b = "/v1/events/batch";
     refused(&server, k, b, r#"{"events": []}"#, 422, Some("events")).await;
     let four = json!({"events": vec![json!({"event_type": "x", "payload": {}}); 4]}).to_string();
     refused(&server, k, b, &four, 422, Some("events")).await;
-    let one_bad = r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": 3}]}"#;
+    let one_bad =
+        r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": 3}]}"#;
     refused(&server, k, b, one_bad, 422, Some("events[1].payload")).await;
     let bad_profile = r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": {}, "profile_id": "ghost"}]}"#;
-    refused(&server, k, b, bad_profile, 422, Some("events[1].profile_id")).await;
+    refused(
+        &server,
+        k,
+        b,
+        bad_profile,
+        422,
+        Some("events[1].profile_id"),
+    )
+    .await;
 
     let list = server.get("/v1/events", k).await;
-    assert_eq!(list.body["data"], json!([]), "a refused publish stored something");
+    assert_eq!(
+        list.body["data"],
+        json!([]),
+        "a refused publish stored something"
+    );
 }
 
 #[tokio::test]
@@ -66,11 +239,36 @@ async fn missing_or_wrong_keys_are_refused() {
     let answer = server.call("POST", "/v1/events", "", Some(body)).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.body["error"]["code"], "unauthorized");
-    assert_eq!(server.call("POST", "/v1/events", "hp_wrong", Some(body)).await.status, 401);
-    assert_eq!(server.call("GET", "/v1/events", ADMIN_TOKEN, None).await.status, 401, "the admin token is not an API key");
+    assert_eq!(
+        server
+            .call("POST", "/v1/events", "hp_wrong", Some(body))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .call("GET", "/v1/events", ADMIN_TOKEN, None)
+            .await
+            .status,
+        401,
+        "the admin token is not an API key"
+    );
     let acct = server.account().await;
-    assert_eq!(server.call("POST", "/v1/accounts", &acct.key, Some(r#"{"name": "x"}"#)).await.status, 401);
-    assert_eq!(server.call("POST", "/v1/accounts", "", Some(r#"{"name": "x"}"#)).await.status, 401);
+    assert_eq!(
+        server
+            .call("POST", "/v1/accounts", &acct.key, Some(r#"{"name": "x"}"#))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .call("POST", "/v1/accounts", "", Some(r#"{"name": "x"}"#))
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -80,7 +278,10 @@ async fn bad_settings_are_refused_with_the_field() {
     let k = acct.key.as_str();
     let cases = [
         (json!({"webhook_url": "gopher://x/"}), "webhook_url"),
-        (json!({"webhook_failover_url": "https://b.example/"}), "webhook_failover_url"),
+        (
+            json!({"webhook_failover_url": "https://b.example/"}),
+            "webhook_failover_url",
+        ),
         (json!({"format": "xml"}), "format"),
         (json!({"timeout": "0s"}), "timeout"),
         (json!({"version": "v1\r\nx-injected: 1"}), "version"),
@@ -95,9 +296,18 @@ async fn bad_settings_are_refused_with_the_field() {
             assert_eq!(answer.body["error"]["field"], field, "{path} {settings}");
         }
     }
-    assert_eq!(server.put("/v1/profiles/a%2Fb", k, &json!({})).await.body["error"]["field"], "profile_id");
-    assert_eq!(server.get("/v1/profiles/p1", k).await.status, 404, "a refused profile was stored");
-    let bad_account = server.post("/v1/accounts", ADMIN_TOKEN, &json!({"name": ""})).await;
+    assert_eq!(
+        server.put("/v1/profiles/a%2Fb", k, &json!({})).await.body["error"]["field"],
+        "profile_id"
+    );
+    assert_eq!(
+        server.get("/v1/profiles/p1", k).await.status,
+        404,
+        "a refused profile was stored"
+    );
+    let bad_account = server
+        .post("/v1/accounts", ADMIN_TOKEN, &json!({"name": ""}))
+        .await;
     assert_eq!(bad_account.body["error"]["field"], "name");
 }
 
@@ -105,9 +315,29 @@ async fn bad_settings_are_refused_with_the_field() {
 async fn literal_blocked_addresses_are_refused_at_once_without_the_allowlist() {
     let server = TestServer::start_with(&["--allow-targets", "192.0.2.0/24"]).await;
     let acct = server.account().await;
-    for url in ["http://127.0.0.1:9/", "http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/", "http://0x7f000001/"] {
+    for url in [
+        "http://127.0.0.1:9/",
+        "http://10.0.0.1/",
+        "http://169.254.169.254/",
+        "http://[::1]/",
+        "http://0x7f000001/",
+    ] {
         let body = json!({"event_type": "x", "payload": {}, "webhook_url": url}).to_string();
-        let answer = refused(&server, &acct.key, "/v1/events", &body, 422, Some("webhook_url")).await;
-        assert!(answer["error"]["message"].as_str().unwrap().contains("--allow-targets"), "{answer}");
+        let answer = refused(
+            &server,
+            &acct.key,
+            "/v1/events",
+            &body,
+            422,
+            Some("webhook_url"),
+        )
+        .await;
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("--allow-targets"),
+            "{answer}"
+        );
     }
 }

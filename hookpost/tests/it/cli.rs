@@ -10,7 +10,11 @@ fn hookpost(server: &TestServer, token: &str, args: &[&str]) -> serde_json::Valu
         .env("HOOKPOST_TOKEN", token)
         .output()
         .unwrap();
-    assert!(out.status.success(), "hookpost {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "hookpost {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -24,11 +28,22 @@ async fn create_account_publish_and_show_event_from_the_shell() {
     let published = hookpost(
         &server,
         key,
-        &["publish", "--event-type", "fax.delivered", "--payload", r#"{"fax_id":"f"}"#, "--webhook-url", &url],
+        &[
+            "publish",
+            "--event-type",
+            "fax.delivered",
+            "--payload",
+            r#"{"fax_id":"f"}"#,
+            "--webhook-url",
+            &url,
+        ],
     );
     let id = published["id"].as_str().unwrap();
     rx.wait_for(1, SOON).await;
-    let acct = TestAccount { id: account["id"].as_str().unwrap().into(), key: key.into() };
+    let acct = TestAccount {
+        id: account["id"].as_str().unwrap().into(),
+        key: key.into(),
+    };
     server.wait_for_status(&acct, id, "delivered", SOON).await;
     let shown = hookpost(&server, key, &["show-event", id]);
     assert_eq!(shown["status"], "delivered");

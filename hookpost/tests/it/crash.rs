@@ -18,13 +18,20 @@ async fn every_accepted_event_is_delivered_after_kill_9() {
     let mut server = TestServer::start().await;
     let rx = Receiver::start().await;
     rx.reply("/h", Reply::Delay(Duration::from_millis(50)));
-    let acct = server.account_with(json!({"webhook_url": rx.url("/h")})).await;
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/h")}))
+        .await;
 
     let accepted = Arc::new(Mutex::new(HashSet::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut publishers = Vec::new();
     for p in 0..PUBLISHERS {
-        let (url, key, accepted, stop) = (server.url.clone(), acct.key.clone(), accepted.clone(), stop.clone());
+        let (url, key, accepted, stop) = (
+            server.url.clone(),
+            acct.key.clone(),
+            accepted.clone(),
+            stop.clone(),
+        );
         publishers.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             for i in (p..EVENTS).step_by(PUBLISHERS) {
@@ -32,11 +39,20 @@ async fn every_accepted_event_is_delivered_after_kill_9() {
                     break;
                 }
                 let body = json!({"event_type": "fax.delivered", "payload": {"i": i}});
-                let sent = http.post(format!("{url}/v1/events")).bearer_auth(&key).body(body.to_string()).send().await;
+                let sent = http
+                    .post(format!("{url}/v1/events"))
+                    .bearer_auth(&key)
+                    .body(body.to_string())
+                    .send()
+                    .await;
                 let Ok(res) = sent else { break };
                 if res.status() == 202 {
-                    let v: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
-                    accepted.lock().unwrap().insert(v["id"].as_str().unwrap().to_string());
+                    let v: serde_json::Value =
+                        serde_json::from_str(&res.text().await.unwrap()).unwrap();
+                    accepted
+                        .lock()
+                        .unwrap()
+                        .insert(v["id"].as_str().unwrap().to_string());
                 }
             }
         }));
@@ -57,14 +73,21 @@ async fn every_accepted_event_is_delivered_after_kill_9() {
     let counts = loop {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for r in rx.received() {
-            *counts.entry(r.json()["data"]["id"].as_str().unwrap().to_string()).or_default() += 1;
+            *counts
+                .entry(r.json()["data"]["id"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
-        if accepted.iter().all(|id| counts.contains_key(id)) || tokio::time::Instant::now() > deadline {
+        if accepted.iter().all(|id| counts.contains_key(id))
+            || tokio::time::Instant::now() > deadline
+        {
             break counts;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let lost = accepted.iter().filter(|id| !counts.contains_key(*id)).count();
+    let lost = accepted
+        .iter()
+        .filter(|id| !counts.contains_key(*id))
+        .count();
     let duplicates: usize = counts.values().map(|n| n - 1).sum();
     let unacknowledged = counts.keys().filter(|id| !accepted.contains(*id)).count();
     println!(
@@ -98,12 +121,19 @@ async fn pending_retries_keep_their_times_across_a_crash() {
 
     server.crash_and_restart().await;
     let after = server.event(&acct, &id).await;
-    assert_eq!(after["next_attempt_at"], due.as_str(), "the retry time moved across the restart");
+    assert_eq!(
+        after["next_attempt_at"],
+        due.as_str(),
+        "the retry time moved across the restart"
+    );
     assert_eq!(after["status"], "pending");
     rx.reply("/h", Reply::Status(200));
     let done = server.wait_for_status(&acct, &id, "delivered", SOON).await;
     let second_start = done["attempts"][1]["started_at"].as_str().unwrap();
-    assert!(second_start >= due.as_str(), "retried at {second_start}, before its time {due}");
+    assert!(
+        second_start >= due.as_str(),
+        "retried at {second_start}, before its time {due}"
+    );
 }
 
 #[tokio::test]
@@ -119,6 +149,13 @@ async fn a_delivery_cut_off_by_a_crash_is_sent_again() {
     let event = server.wait_for_status(&acct, &id, "delivered", SOON).await;
     let got = rx.received();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"), "the copy carries the same id");
-    assert_eq!(event["attempts_made"], 1, "the cut-off attempt was never recorded, so it is attempt 1 again");
+    assert_eq!(
+        got[0].header("webhook-id"),
+        got[1].header("webhook-id"),
+        "the copy carries the same id"
+    );
+    assert_eq!(
+        event["attempts_made"], 1,
+        "the cut-off attempt was never recorded, so it is attempt 1 again"
+    );
 }

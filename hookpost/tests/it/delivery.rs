@@ -6,7 +6,13 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Publishes to `primary` with `failover`, no retries, and returns the final event.
-async fn one_attempt(server: &TestServer, acct: &TestAccount, primary: &str, failover: &str, status: &str) -> Value {
+async fn one_attempt(
+    server: &TestServer,
+    acct: &TestAccount,
+    primary: &str,
+    failover: &str,
+    status: &str,
+) -> Value {
     let body = json!({"event_type": "fax.delivered", "payload": {"n": 1}, "webhook_url": primary,
                       "webhook_failover_url": failover, "retry_schedule": [], "timeout": "500ms"});
     let id = server.publish(acct, body).await;
@@ -22,7 +28,10 @@ async fn the_envelope_is_the_contracts_json() {
                       "occurred_at": "2026-01-07T10:01:43.677850Z", "webhook_url": rx.url("/h")});
     let id = server.publish(&acct, body).await;
     let got = rx.wait_for(1, SOON).await;
-    assert_eq!(got[0].header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        got[0].header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(
         got[0].json(),
         json!({"data": {"record_type": "event", "id": id, "event_type": "fax.delivered",
@@ -35,13 +44,32 @@ async fn the_envelope_is_the_contracts_json() {
 async fn failover_gets_the_same_attempt_number_after_a_500() {
     let server = TestServer::start().await;
     let rx = Receiver::start().await;
-    rx.reply("/primary", Reply::Full(500, vec![], "primary is down".into()));
+    rx.reply(
+        "/primary",
+        Reply::Full(500, vec![], "primary is down".into()),
+    );
     let acct = server.account().await;
-    let event = one_attempt(&server, &acct, &rx.url("/primary"), &rx.url("/failover"), "delivered").await;
+    let event = one_attempt(
+        &server,
+        &acct,
+        &rx.url("/primary"),
+        &rx.url("/failover"),
+        "delivered",
+    )
+    .await;
 
-    let (p, f) = (&rx.received_on("/primary")[0], &rx.received_on("/failover")[0]);
-    assert_eq!(p.json()["meta"], json!({"attempt": 1, "delivered_to": rx.url("/primary")}));
-    assert_eq!(f.json()["meta"], json!({"attempt": 1, "delivered_to": rx.url("/failover")}));
+    let (p, f) = (
+        &rx.received_on("/primary")[0],
+        &rx.received_on("/failover")[0],
+    );
+    assert_eq!(
+        p.json()["meta"],
+        json!({"attempt": 1, "delivered_to": rx.url("/primary")})
+    );
+    assert_eq!(
+        f.json()["meta"],
+        json!({"attempt": 1, "delivered_to": rx.url("/failover")})
+    );
     assert_eq!(p.header("webhook-id"), f.header("webhook-id"));
 
     let attempts = event["attempts"].as_array().unwrap();
@@ -63,7 +91,14 @@ async fn a_primary_that_times_out_falls_over_at_once() {
     let rx = Receiver::start().await;
     rx.reply("/slow", Reply::Hang);
     let acct = server.account().await;
-    let event = one_attempt(&server, &acct, &rx.url("/slow"), &rx.url("/ok"), "delivered").await;
+    let event = one_attempt(
+        &server,
+        &acct,
+        &rx.url("/slow"),
+        &rx.url("/ok"),
+        "delivered",
+    )
+    .await;
     assert_eq!(event["attempts"][0]["error"], "timeout");
     assert!(event["attempts"][0]["duration_ms"].as_u64().unwrap() >= 450);
     assert_eq!(rx.received_on("/ok")[0].json()["meta"]["attempt"], 1);
@@ -83,12 +118,25 @@ async fn a_refused_connection_falls_over_and_is_logged_as_connection() {
 async fn redirects_are_failures_and_are_not_followed() {
     let server = TestServer::start().await;
     let rx = Receiver::start().await;
-    rx.reply("/moved", Reply::Full(307, vec![("location", rx.url("/elsewhere"))], String::new()));
+    rx.reply(
+        "/moved",
+        Reply::Full(307, vec![("location", rx.url("/elsewhere"))], String::new()),
+    );
     let acct = server.account().await;
-    let event = one_attempt(&server, &acct, &rx.url("/moved"), &rx.url("/failover"), "delivered").await;
+    let event = one_attempt(
+        &server,
+        &acct,
+        &rx.url("/moved"),
+        &rx.url("/failover"),
+        "delivered",
+    )
+    .await;
     assert_eq!(event["attempts"][0]["error"], "redirect");
     assert_eq!(event["attempts"][0]["http_status"], 307);
-    assert!(rx.received_on("/elsewhere").is_empty(), "the redirect was followed");
+    assert!(
+        rx.received_on("/elsewhere").is_empty(),
+        "the redirect was followed"
+    );
 }
 
 #[tokio::test]
@@ -103,10 +151,19 @@ async fn retries_follow_the_schedule_then_the_event_fails() {
     let event = server.wait_for_status(&acct, &id, "failed", SOON).await;
 
     let got = rx.received_on("/down");
-    let numbers: Vec<_> = got.iter().map(|r| r.json()["meta"]["attempt"].clone()).collect();
+    let numbers: Vec<_> = got
+        .iter()
+        .map(|r| r.json()["meta"]["attempt"].clone())
+        .collect();
     assert_eq!(numbers, vec![json!(1), json!(2), json!(3)]);
-    assert!(got[1].at - got[0].at >= Duration::from_millis(200), "first retry came early");
-    assert!(got[2].at - got[1].at >= Duration::from_millis(400), "second retry came early");
+    assert!(
+        got[1].at - got[0].at >= Duration::from_millis(200),
+        "first retry came early"
+    );
+    assert!(
+        got[2].at - got[1].at >= Duration::from_millis(400),
+        "second retry came early"
+    );
     assert_eq!(event["attempts_made"], 3);
     assert!(event["next_attempt_at"].is_null());
 }
@@ -120,18 +177,28 @@ async fn a_failed_event_can_be_sent_again_by_hand() {
     let id = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/h"), "retry_schedule": ["50ms"]})).await;
     server.wait_for_status(&acct, &id, "failed", SOON).await;
 
-    let busy = server.post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({})).await;
+    let busy = server
+        .post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({}))
+        .await;
     assert_eq!(busy.status, 202, "{:?}", busy.body);
     server.wait_for_status(&acct, &id, "failed", SOON).await;
-    assert_eq!(rx.received().len(), 3, "a manual retry is one attempt, not a new schedule");
+    assert_eq!(
+        rx.received().len(),
+        3,
+        "a manual retry is one attempt, not a new schedule"
+    );
 
     rx.reply("/h", Reply::Status(200));
-    server.post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({})).await;
+    server
+        .post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({}))
+        .await;
     let event = server.wait_for_status(&acct, &id, "delivered", SOON).await;
     assert_eq!(event["attempts_made"], 4);
     assert_eq!(rx.received().last().unwrap().json()["meta"]["attempt"], 4);
 
-    let missing = server.post("/v1/events/nope/retry", &acct.key, &json!({})).await;
+    let missing = server
+        .post("/v1/events/nope/retry", &acct.key, &json!({}))
+        .await;
     assert_eq!(missing.status, 404);
 }
 
@@ -143,9 +210,14 @@ async fn a_pending_event_cannot_be_retried_by_hand() {
     let acct = server.account().await;
     let id = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/h"), "retry_schedule": ["1h"]})).await;
     rx.wait_for(1, SOON).await;
-    let answer = server.post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({})).await;
+    let answer = server
+        .post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({}))
+        .await;
     assert_eq!(answer.status, 409);
-    assert!(answer.body["error"]["message"].as_str().unwrap().contains("pending"));
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pending"));
 }
 
 #[tokio::test]
@@ -158,7 +230,15 @@ async fn hanging_receivers_do_not_delay_a_healthy_one() {
         server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/hang"), "timeout": "5s"})).await;
     }
     let started = std::time::Instant::now();
-    let id = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/fast")})).await;
+    let id = server
+        .publish(
+            &acct,
+            json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/fast")}),
+        )
+        .await;
     server.wait_for_status(&acct, &id, "delivered", SOON).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "the healthy delivery waited behind the hanging ones");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the healthy delivery waited behind the hanging ones"
+    );
 }

@@ -7,18 +7,32 @@ use serde_json::json;
 async fn each_level_of_the_hierarchy_delivers_to_its_own_url() {
     let server = TestServer::start().await;
     let rx = Receiver::start().await;
-    let acct = server.account_with(json!({"webhook_url": rx.url("/account")})).await;
-    let p = server.put("/v1/profiles/+13125550000", &acct.key, &json!({"webhook_url": rx.url("/profile")})).await;
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/account")}))
+        .await;
+    let p = server
+        .put(
+            "/v1/profiles/+13125550000",
+            &acct.key,
+            &json!({"webhook_url": rx.url("/profile")}),
+        )
+        .await;
     assert_eq!(p.status, 201, "{:?}", p.body);
 
     let cases = [
-        (json!({"profile_id": "+13125550000", "webhook_url": rx.url("/request")}), "request", "/request"),
+        (
+            json!({"profile_id": "+13125550000", "webhook_url": rx.url("/request")}),
+            "request",
+            "/request",
+        ),
         (json!({"profile_id": "+13125550000"}), "profile", "/profile"),
         (json!({}), "account", "/account"),
     ];
     for (extra, level, path) in cases {
         let mut body = json!({"event_type": "fax.delivered", "payload": {"fax_id": level}});
-        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let answer = server.post("/v1/events", &acct.key, &body).await;
         assert_eq!(answer.status, 202, "{:?}", answer.body);
         assert_eq!(answer.body["target"]["level"], level);
@@ -36,14 +50,22 @@ async fn each_level_of_the_hierarchy_delivers_to_its_own_url() {
 async fn an_event_without_any_url_is_stored_as_no_target_and_nothing_is_sent() {
     let server = TestServer::start().await;
     let acct = server.account().await;
-    server.put("/v1/profiles/empty", &acct.key, &json!({"version": "v2"})).await;
+    server
+        .put("/v1/profiles/empty", &acct.key, &json!({"version": "v2"}))
+        .await;
     let answer = server
-        .post("/v1/events", &acct.key, &json!({"event_type": "fax.queued", "payload": {}, "profile_id": "empty"}))
+        .post(
+            "/v1/events",
+            &acct.key,
+            &json!({"event_type": "fax.queued", "payload": {}, "profile_id": "empty"}),
+        )
         .await;
     assert_eq!(answer.status, 202);
     assert_eq!(answer.body["status"], "no_target");
     assert!(answer.body["target"].is_null());
-    let event = server.event(&acct, answer.body["id"].as_str().unwrap()).await;
+    let event = server
+        .event(&acct, answer.body["id"].as_str().unwrap())
+        .await;
     assert_eq!(event["status"], "no_target");
     assert_eq!(event["attempts"], json!([]));
 }
@@ -60,8 +82,13 @@ async fn a_request_url_without_failover_does_not_inherit_the_profiles_failover()
                       "retry_schedule": []});
     let answer = server.post("/v1/events", &acct.key, &body).await;
     assert!(answer.body["target"]["webhook_failover_url"].is_null());
-    server.wait_for_status(&acct, answer.body["id"].as_str().unwrap(), "failed", SOON).await;
-    assert!(rx.received_on("/pf").is_empty(), "the profile's failover must not be used");
+    server
+        .wait_for_status(&acct, answer.body["id"].as_str().unwrap(), "failed", SOON)
+        .await;
+    assert!(
+        rx.received_on("/pf").is_empty(),
+        "the profile's failover must not be used"
+    );
 }
 
 #[tokio::test]
@@ -69,11 +96,19 @@ async fn other_settings_are_taken_field_by_field_from_the_most_specific_level() 
     let server = TestServer::start().await;
     let rx = Receiver::start().await;
     let acct = server
-        .account_with(json!({"webhook_url": rx.url("/a"), "version": "2024-01", "signatures": ["standard"]}))
+        .account_with(
+            json!({"webhook_url": rx.url("/a"), "version": "2024-01", "signatures": ["standard"]}),
+        )
         .await;
-    server.put("/v1/profiles/p", &acct.key, &json!({"timeout": "3s"})).await;
+    server
+        .put("/v1/profiles/p", &acct.key, &json!({"timeout": "3s"}))
+        .await;
     let answer = server
-        .post("/v1/events", &acct.key, &json!({"event_type": "x", "payload": {}, "profile_id": "p", "version": "2025-06"}))
+        .post(
+            "/v1/events",
+            &acct.key,
+            &json!({"event_type": "x", "payload": {}, "profile_id": "p", "version": "2025-06"}),
+        )
         .await;
     let target = &answer.body["target"];
     assert_eq!(target["level"], "account");

@@ -9,8 +9,11 @@ use std::time::Duration;
 async fn a_duplicate_inside_the_window_returns_the_first_id_and_is_not_delivered() {
     let server = TestServer::start().await;
     let rx = Receiver::start().await;
-    let acct = server.account_with(json!({"webhook_url": rx.url("/h")})).await;
-    let body = json!({"event_type": "message.sent", "payload": {"n": 1}, "idempotency_key": "cmd-123"});
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/h")}))
+        .await;
+    let body =
+        json!({"event_type": "message.sent", "payload": {"n": 1}, "idempotency_key": "cmd-123"});
     let first = server.post("/v1/events", &acct.key, &body).await;
     assert_eq!(first.status, 202);
     assert_eq!(first.body["duplicate"], false);
@@ -19,7 +22,9 @@ async fn a_duplicate_inside_the_window_returns_the_first_id_and_is_not_delivered
     assert_eq!(second.body["duplicate"], true);
     assert_eq!(second.body["id"], first.body["id"]);
 
-    server.wait_for_status(&acct, first.body["id"].as_str().unwrap(), "delivered", SOON).await;
+    server
+        .wait_for_status(&acct, first.body["id"].as_str().unwrap(), "delivered", SOON)
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rx.received().len(), 1, "the duplicate was delivered");
     let list = server.get("/v1/events", &acct.key).await;
@@ -34,7 +39,10 @@ async fn keys_are_per_account_and_expire_with_the_window() {
     let body = json!({"event_type": "x", "payload": {}, "idempotency_key": "k"});
     let first = server.post("/v1/events", &a.key, &body).await;
     let other_account = server.post("/v1/events", &b.key, &body).await;
-    assert_eq!(other_account.status, 202, "another account's key must not collide");
+    assert_eq!(
+        other_account.status, 202,
+        "another account's key must not collide"
+    );
     assert_ne!(other_account.body["id"], first.body["id"]);
 
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -48,7 +56,13 @@ async fn a_batch_repeating_a_key_stores_it_once() {
     let server = TestServer::start().await;
     let acct = server.account().await;
     let item = json!({"event_type": "x", "payload": {}, "idempotency_key": "same"});
-    let answer = server.post("/v1/events/batch", &acct.key, &json!({"events": [item, item]})).await;
+    let answer = server
+        .post(
+            "/v1/events/batch",
+            &acct.key,
+            &json!({"events": [item, item]}),
+        )
+        .await;
     assert_eq!(answer.status, 202, "{:?}", answer.body);
     let data = answer.body["data"].as_array().unwrap();
     assert_eq!(data[0]["duplicate"], false);

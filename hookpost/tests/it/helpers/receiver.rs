@@ -2,7 +2,7 @@
 //! that records every request and answers as told, per path.
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -33,8 +33,6 @@ pub struct Received {
     pub headers: HeaderMap,
     /// Body bytes.
     pub body: Bytes,
-    /// Who connected.
-    pub peer: SocketAddr,
     /// When it arrived.
     pub at: Instant,
 }
@@ -47,7 +45,9 @@ impl Received {
 
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
     }
 }
 
@@ -75,11 +75,15 @@ impl Receiver {
     /// Starts a receiver on a chosen address.
     pub async fn start_on(bind: &str) -> Receiver {
         let shared = Arc::new(Shared::default());
-        let listener = tokio::net::TcpListener::bind(bind).await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .expect("bind receiver");
         let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+            axum::serve(listener, app).await.unwrap();
         });
         Receiver { addr, shared }
     }
@@ -91,7 +95,11 @@ impl Receiver {
 
     /// Sets how requests to `path` are answered.
     pub fn reply(&self, path: &str, reply: Reply) {
-        self.shared.replies.lock().unwrap().insert(path.to_string(), reply);
+        self.shared
+            .replies
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), reply);
     }
 
     /// Everything received so far.
@@ -101,7 +109,10 @@ impl Receiver {
 
     /// Requests received on `path`.
     pub fn received_on(&self, path: &str) -> Vec<Received> {
-        self.received().into_iter().filter(|r| r.path == path).collect()
+        self.received()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
     }
 
     /// Waits until at least `count` requests arrived (panics after `within`).
@@ -114,7 +125,10 @@ impl Receiver {
                 return seen;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("expected {count} requests within {within:?}, got {}", self.received().len());
+                panic!(
+                    "expected {count} requests within {within:?}, got {}",
+                    self.received().len()
+                );
             }
         }
     }
@@ -122,14 +136,27 @@ impl Receiver {
 
 async fn handle(
     State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    let reply = shared.replies.lock().unwrap().get(uri.path()).cloned().unwrap_or(Reply::Status(200));
-    shared.seen.lock().unwrap().push(Received { path, headers, body, peer, at: Instant::now() });
+    let path = uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let reply = shared
+        .replies
+        .lock()
+        .unwrap()
+        .get(uri.path())
+        .cloned()
+        .unwrap_or(Reply::Status(200));
+    shared.seen.lock().unwrap().push(Received {
+        path,
+        headers,
+        body,
+        at: Instant::now(),
+    });
     shared.arrived.notify_waiters();
     match reply {
         Reply::Status(code) => (StatusCode::from_u16(code).unwrap(), "ok").into_response(),

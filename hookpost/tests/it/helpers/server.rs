@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,7 +57,11 @@ impl TestServer {
         Self::spawn(data_dir, Some(tmp), extra).await
     }
 
-    async fn spawn(data_dir: PathBuf, tmp: Option<Arc<TempDir>>, extra_args: Vec<String>) -> TestServer {
+    async fn spawn(
+        data_dir: PathBuf,
+        tmp: Option<Arc<TempDir>>,
+        extra_args: Vec<String>,
+    ) -> TestServer {
         // reqwest is built without a bundled crypto provider; tests use ring, as the binary does.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut args: Vec<String> = vec![
@@ -97,9 +101,14 @@ impl TestServer {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-            panic!("hookpost did not start; its log:\n{}", logs.lock().unwrap().join("\n"))
-        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "hookpost did not start; its log:\n{}",
+                    logs.lock().unwrap().join("\n")
+                )
+            });
         TestServer {
             child,
             url: format!("http://{addr}"),
@@ -111,11 +120,6 @@ impl TestServer {
         }
     }
 
-    /// The data directory (to restart on it).
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
     /// Kills the process with SIGKILL, as a crash would, and waits for it.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -125,7 +129,12 @@ impl TestServer {
     /// Kills the server (SIGKILL) and starts a new one on the same data.
     pub async fn crash_and_restart(&mut self) {
         self.kill9();
-        let next = Self::spawn(self.data_dir.clone(), self._tmp.clone(), self.extra_args.clone()).await;
+        let next = Self::spawn(
+            self.data_dir.clone(),
+            self._tmp.clone(),
+            self.extra_args.clone(),
+        )
+        .await;
         let old = std::mem::replace(self, next);
         drop(old);
     }
@@ -138,18 +147,25 @@ impl TestServer {
             req = req.bearer_auth(token);
         }
         if let Some(body) = body {
-            req = req.header("content-type", "application/json").body(body.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
         let res = req.send().await.expect("request to hookpost");
         let status = res.status().as_u16();
         let text = res.text().await.unwrap_or_default();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Answer { status, body }
     }
 
     /// `POST` JSON.
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Answer {
-        self.call("POST", path, token, Some(&body.to_string())).await
+        self.call("POST", path, token, Some(&body.to_string()))
+            .await
     }
 
     /// `PUT` JSON.
@@ -164,9 +180,18 @@ impl TestServer {
 
     /// A new account, optionally with settings.
     pub async fn account_with(&self, settings: Value) -> TestAccount {
-        let a = self.post("/v1/accounts", ADMIN_TOKEN, &json!({"name": "test", "settings": settings})).await;
+        let a = self
+            .post(
+                "/v1/accounts",
+                ADMIN_TOKEN,
+                &json!({"name": "test", "settings": settings}),
+            )
+            .await;
         assert_eq!(a.status, 201, "create account: {:?}", a.body);
-        TestAccount { id: a.body["id"].as_str().unwrap().into(), key: a.body["api_key"].as_str().unwrap().into() }
+        TestAccount {
+            id: a.body["id"].as_str().unwrap().into(),
+            key: a.body["api_key"].as_str().unwrap().into(),
+        }
     }
 
     /// A new account without settings.
@@ -189,7 +214,13 @@ impl TestServer {
     }
 
     /// Polls the event until its status is `status` (or panics after `within`).
-    pub async fn wait_for_status(&self, account: &TestAccount, id: &str, status: &str, within: Duration) -> Value {
+    pub async fn wait_for_status(
+        &self,
+        account: &TestAccount,
+        id: &str,
+        status: &str,
+        within: Duration,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let e = self.event(account, id).await;
@@ -211,7 +242,8 @@ impl TestServer {
 
 fn listening_address(line: &str) -> Option<String> {
     let v: Value = serde_json::from_str(line).ok()?;
-    (v["fields"]["message"] == "hookpost listening").then(|| v["fields"]["address"].as_str().map(str::to_string))?
+    (v["fields"]["message"] == "hookpost listening")
+        .then(|| v["fields"]["address"].as_str().map(str::to_string))?
 }
 
 impl Drop for TestServer {

@@ -18,7 +18,12 @@ pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
     let headers: serde_json::Map<String, Value> = request
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), Value::String(v.to_str().unwrap().to_string())))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                Value::String(v.to_str().unwrap().to_string()),
+            )
+        })
         .collect();
     let input = json!({
         "body": String::from_utf8(body.to_vec()).unwrap(),
@@ -27,7 +32,10 @@ pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
         "public_key": keys["public_key"],
         "standard_public_key": keys["standard_public_key"],
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/verify/verify_signatures.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/verify/verify_signatures.py"
+    );
     let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())
@@ -35,7 +43,12 @@ pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the Python verifier (see scripts/test)");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
