@@ -24,6 +24,9 @@ pub enum Command {
         /// Directory of the embedded database.
         #[arg(long, env = "HOOKPOST_DATA_DIR", default_value = "./hookpost-data")]
         data_dir: PathBuf,
+        /// Database URL: empty for the embedded store, or `postgres://…`.
+        #[arg(long = "database", env = "HOOKPOST_DATABASE_URL", default_value = "")]
+        database_url: String,
     },
     /// Create an account (needs the admin token); prints its id and API key.
     CreateAccount {

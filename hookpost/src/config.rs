@@ -58,13 +58,40 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
 
-    /// Name of this node in delivery claims (default: a random one per start).
+    /// Name of this node in delivery claims. Give each node a stable, unique name
+    /// so that after a restart it takes back its own in-flight claims at once
+    /// (default: a random name per start; its claims then lapse after their lease).
     #[arg(long, env = "HOOKPOST_NODE_ID")]
     pub node_id: Option<String>,
+
+    /// What this process does: `all` (API and delivery), `api` (accepts events;
+    /// other nodes deliver) or `worker` (delivers; serves only /healthz).
+    #[arg(long, env = "HOOKPOST_ROLE", value_enum, default_value = "all")]
+    pub role: Role,
+
+    /// Spare time on a delivery claim beyond two request timeouts before another
+    /// node may take the event over.
+    #[arg(long, env = "HOOKPOST_LEASE_MARGIN", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lease_margin: Duration,
+
+    /// Most connections to PostgreSQL from this node.
+    #[arg(long, env = "HOOKPOST_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
 
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKPOST_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+}
+
+/// The jobs one process takes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// API and delivery.
+    All,
+    /// API only: accepted events wait for worker nodes.
+    Api,
+    /// Delivery only.
+    Worker,
 }
 
 fn parse_net(text: &str) -> Result<IpNet, String> {
@@ -90,15 +117,25 @@ impl ServeConfig {
         if self.admin_token.len() < 16 {
             tracing::warn!("the admin token is shorter than 16 characters; use a long random one");
         }
-        if !self.database_url.is_empty() {
+        let url = &self.database_url;
+        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(ConfigError(
-                "--database: only the embedded store is available in this version; leave it empty"
-                    .into(),
+                "--database must be empty (embedded store) or a postgres:// URL".into(),
             ));
         }
-        if self.delivery_concurrency == 0 || self.max_batch == 0 || self.max_body_bytes < 1024 {
+        if url.is_empty() && self.role != Role::All {
             return Err(ConfigError(
-                "--delivery-concurrency and --max-batch must be at least 1, --max-body-bytes at least 1024".into(),
+                "--role api|worker needs a shared --database (PostgreSQL)".into(),
+            ));
+        }
+        if self.delivery_concurrency == 0
+            || self.max_batch == 0
+            || self.db_pool_size == 0
+            || self.max_body_bytes < 1024
+        {
+            return Err(ConfigError(
+                "--delivery-concurrency, --max-batch and --db-pool-size must be at least 1, --max-body-bytes at least 1024"
+                    .into(),
             ));
         }
         for net in &self.allow_targets {

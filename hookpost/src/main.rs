@@ -47,9 +47,19 @@ async fn run(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())
         }
-        Command::Migrate { data_dir } => {
-            let applied = hookpost::storage::sqlite::SqliteStore::migrate_only(&data_dir)
-                .map_err(|e| e.to_string())?;
+        Command::Migrate {
+            data_dir,
+            database_url,
+        } => {
+            let applied = if database_url.is_empty() {
+                hookpost::storage::sqlite::SqliteStore::migrate_only(&data_dir)
+            } else {
+                match hookpost::storage::postgres::PostgresStore::connect(&database_url, 1) {
+                    Ok(store) => store.migrate().await,
+                    Err(e) => Err(e),
+                }
+            }
+            .map_err(|e| e.to_string())?;
             println!("{applied} migration(s) applied");
             Ok(())
         }

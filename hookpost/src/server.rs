@@ -4,12 +4,13 @@
 
 use crate::api;
 use crate::app::App;
-use crate::config::ServeConfig;
+use crate::config::{Role, ServeConfig};
 use crate::delivery::address::AddressPolicy;
 use crate::delivery::http::HttpSender;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
+use crate::storage::postgres::PostgresStore;
 use crate::storage::sqlite::SqliteStore;
-use crate::storage::Store;
+use crate::storage::{Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,13 +25,23 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     /// Storage could not be opened.
     #[error(transparent)]
-    Store(#[from] crate::storage::StoreError),
+    Store(#[from] StoreError),
     /// The HTTP client could not be built.
     #[error("cannot build the delivery client: {0}")]
     Client(#[from] reqwest::Error),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Opens the store the configuration names: PostgreSQL for a `postgres://` URL,
+/// the embedded store in the data directory otherwise. Applies migrations.
+pub async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(if config.database_url.is_empty() {
+        Arc::new(SqliteStore::open(&config.data_dir, config.durability)?)
+    } else {
+        Arc::new(PostgresStore::open(&config.database_url, config.db_pool_size).await?)
+    })
 }
 
 /// Runs until `shutdown` resolves.
@@ -40,35 +51,57 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     config.validate()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);
+    let store = open_store(&config).await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
-    let sender = HttpSender::new(policy.clone(), None)?;
+    let delivers = config.role != Role::Api;
     let node = config
         .node_id
         .clone()
         .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     let deliverer = Deliverer::new(
         store.clone(),
-        sender,
+        HttpSender::new(policy.clone(), None)?,
         WorkerConfig {
             node,
-            concurrency: config.delivery_concurrency,
+            // An API-only node keeps no slots, so every event waits for the workers.
+            concurrency: if delivers {
+                config.delivery_concurrency
+            } else {
+                0
+            },
             poll_interval: config.poll_interval,
             drain_timeout: Duration::from_secs(10),
         },
     );
     let stop = CancellationToken::new();
-    let worker = tokio::spawn(deliverer.clone().run(stop.clone()));
+    let worker = if delivers {
+        let released = store.release_claims(deliverer.node()).await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "took back deliveries this node had in flight when it last stopped"
+            );
+        }
+        Some(tokio::spawn(deliverer.clone().run(stop.clone())))
+    } else {
+        None
+    };
+    let role = config.role;
     let app = Arc::new(App {
         store,
         deliverer,
         config,
         policy,
     });
+    let router = if role == Role::Worker {
+        api::health_router(app)
+    } else {
+        api::router(app)
+    };
 
-    tracing::info!(address = %listener.local_addr()?, "hookpost listening");
+    tracing::info!(address = %listener.local_addr()?, ?role, "hookpost listening");
     let serve_stop = stop.clone();
-    axum::serve(listener, api::router(app))
+    axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -76,6 +109,8 @@ pub async fn run(
         })
         .await?;
     stop.cancel();
-    let _ = worker.await;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     Ok(())
 }

@@ -36,6 +36,11 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
+/// Only `/healthz`, for worker-only nodes.
+pub fn health_router(app: AppState) -> Router {
+    health::router().with_state(app)
+}
+
 /// A page size from `limit`: default 50, at most `max`.
 fn page_limit(limit: Option<u32>, max: u32) -> Result<u32, FieldError> {
     match limit.unwrap_or(50) {

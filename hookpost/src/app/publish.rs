@@ -11,6 +11,7 @@ use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// One event as a publisher sends it. Webhook settings (`webhook_url`, `format`,
 /// `timeout`…) may sit beside the event fields; they override the profile's and
@@ -88,18 +89,7 @@ impl App {
                 other => other,
             })?);
         }
-        let mut slots: Vec<_> = events
-            .iter_mut()
-            .map(|e| {
-                let slot = (e.status == EventStatus::Pending)
-                    .then(|| self.deliverer.try_reserve())
-                    .flatten()?;
-                e.claimed_by = Some(self.deliverer.node().to_string());
-                e.due_at = e.created_at
-                    + chrono::Duration::from_std(lease_for(e.target.as_ref()?)).ok()?;
-                Some(slot)
-            })
-            .collect();
+        let mut slots: Vec<_> = events.iter_mut().map(|e| self.pre_claim(e)).collect();
         let stored = self
             .store
             .publish(events.clone(), self.config.idempotency_window)
@@ -120,6 +110,19 @@ impl App {
             });
         }
         Ok(outcomes)
+    }
+
+    /// Claims a pending event for this node before it is stored, when the local
+    /// worker has a free slot: it is then delivered without a trip to the queue.
+    fn pre_claim(&self, event: &mut NewEvent) -> Option<crate::delivery::worker::Slot> {
+        if event.status != EventStatus::Pending {
+            return None;
+        }
+        let slot = self.deliverer.try_reserve()?;
+        event.claimed_by = Some(self.deliverer.node().to_string());
+        event.due_at = event.created_at
+            + chrono::Duration::from_std(event.lease).unwrap_or(chrono::Duration::MAX);
+        Some(slot)
     }
 
     /// Gives a stored pending event to the local worker, or wakes the scheduler to
@@ -181,6 +184,9 @@ impl App {
             Some(_) => EventStatus::Pending,
         };
         let created_at = Utc::now();
+        let lease = target
+            .as_ref()
+            .map_or(Duration::ZERO, |t| lease_for(t, self.config.lease_margin));
         Ok(NewEvent {
             id: uuid::Uuid::now_v7().to_string(),
             account_id: account.id.clone(),
@@ -197,6 +203,7 @@ impl App {
             status,
             claimed_by: None,
             due_at: created_at,
+            lease,
         })
     }
 

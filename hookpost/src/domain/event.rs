@@ -89,6 +89,8 @@ pub struct NewEvent {
     pub claimed_by: Option<String>,
     /// When it is due (its lease expiry when claimed at publish).
     pub due_at: DateTime<Utc>,
+    /// How long a claim on it lasts (see [`crate::domain::target::lease_for`]).
+    pub lease: std::time::Duration,
 }
 
 /// The payload a receiver pinned to `version` gets: its own entry in `payloads`, or

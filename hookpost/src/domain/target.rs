@@ -78,14 +78,11 @@ impl Levels<'_> {
     }
 }
 
-/// Spare time on top of two requests (primary and failover) before a claim on an
-/// event lapses and another node may take it.
-pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
-
 /// How long a claim on an event of this target lasts: long enough for one whole
-/// attempt (primary and failover, each up to the timeout), plus a margin.
-pub fn lease_for(target: &Target) -> Duration {
-    target.timeout.0 * 2 + LEASE_MARGIN
+/// attempt (primary and failover, each up to the timeout), plus `margin` before
+/// another node may take it over.
+pub fn lease_for(target: &Target, margin: Duration) -> Duration {
+    target.timeout.0 * 2 + margin
 }
 
 /// Resolves the target of an event, or `None` when no level has a `webhook_url`

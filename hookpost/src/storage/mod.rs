@@ -7,6 +7,8 @@
 //! `claimed_by` set), never locks held across an HTTP call: a node that dies
 //! mid-delivery loses nothing, its events simply come due again.
 
+pub mod postgres;
+pub mod rows;
 pub mod sqlite;
 
 use crate::domain::attempt::LegRecord;
@@ -241,6 +243,9 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` due events for `node`, each under a lease long enough
     /// for one attempt of its target.
     async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>>;
+    /// Makes the events `node` had claimed due now: called when a node starts, so a
+    /// restarted node does not wait out its own leases. Answers how many.
+    async fn release_claims(&self, node: &str) -> StoreResult<u64>;
     /// When the earliest pending event comes due, if any.
     async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Writes an attempt and the event's next state. Ignored (answers `false`) when

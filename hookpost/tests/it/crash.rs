@@ -2,16 +2,10 @@
 //! event is delivered at least once, pending retries keep their times, and
 //! deliveries cut off mid-request are sent again.
 
+use crate::helpers::load::{tally, Load};
 use crate::helpers::*;
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const EVENTS: usize = 400;
-const PUBLISHERS: usize = 16;
-const KILL_AFTER: usize = 150;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_accepted_event_is_delivered_after_kill_9() {
@@ -22,84 +16,18 @@ async fn every_accepted_event_is_delivered_after_kill_9() {
         .account_with(json!({"webhook_url": rx.url("/h")}))
         .await;
 
-    let accepted = Arc::new(Mutex::new(HashSet::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut publishers = Vec::new();
-    for p in 0..PUBLISHERS {
-        let (url, key, accepted, stop) = (
-            server.url.clone(),
-            acct.key.clone(),
-            accepted.clone(),
-            stop.clone(),
-        );
-        publishers.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            for i in (p..EVENTS).step_by(PUBLISHERS) {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let body = json!({"event_type": "fax.delivered", "payload": {"i": i}});
-                let sent = http
-                    .post(format!("{url}/v1/events"))
-                    .bearer_auth(&key)
-                    .body(body.to_string())
-                    .send()
-                    .await;
-                let Ok(res) = sent else { break };
-                if res.status() == 202 {
-                    let v: serde_json::Value =
-                        serde_json::from_str(&res.text().await.unwrap()).unwrap();
-                    accepted
-                        .lock()
-                        .unwrap()
-                        .insert(v["id"].as_str().unwrap().to_string());
-                }
-            }
-        }));
-    }
-    while accepted.lock().unwrap().len() < KILL_AFTER {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let load = Load::start(vec![server.url.clone()], &acct.key, 400, 16, Duration::ZERO);
+    load.wait_accepted(150).await;
     server.kill9();
-    stop.store(true, Ordering::Relaxed);
-    for p in publishers {
-        p.await.unwrap();
-    }
-    let accepted = accepted.lock().unwrap().clone();
-    let delivered_before_restart = rx.received().len();
-
+    let accepted = load.finish().await;
     server.crash_and_restart().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let counts = loop {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for r in rx.received() {
-            *counts
-                .entry(r.json()["data"]["id"].as_str().unwrap().to_string())
-                .or_default() += 1;
-        }
-        if accepted.iter().all(|id| counts.contains_key(id))
-            || tokio::time::Instant::now() > deadline
-        {
-            break counts;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let lost = accepted
-        .iter()
-        .filter(|id| !counts.contains_key(*id))
-        .count();
-    let duplicates: usize = counts.values().map(|n| n - 1).sum();
-    let unacknowledged = counts.keys().filter(|id| !accepted.contains(*id)).count();
-    println!(
-        "kill -9 test: accepted={} delivered={} lost={} duplicates={} delivered_before_kill={} stored_but_unacknowledged={}",
-        accepted.len(),
-        accepted.iter().filter(|id| counts.contains_key(*id)).count(),
-        lost,
-        duplicates,
-        delivered_before_restart,
-        unacknowledged
-    );
-    assert_eq!(lost, 0, "accepted events were lost");
+
+    let t = tally(&rx, &accepted, Duration::from_secs(60)).await;
+    println!("kill -9 test: {t:?}");
+    assert_eq!(t.lost, 0, "accepted events were lost: {t:?}");
+    server
+        .wait_none_pending(&acct, Duration::from_secs(30))
+        .await;
 }
 
 #[tokio::test]

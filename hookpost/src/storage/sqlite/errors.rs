@@ -17,8 +17,3 @@ pub fn from_sqlite(e: rusqlite::Error) -> StoreError {
         _ => StoreError::Internal(e.to_string()),
     }
 }
-
-/// A stored JSON column that does not parse: corrupt data or a bug.
-pub fn from_json(e: serde_json::Error) -> StoreError {
-    StoreError::Internal(format!("stored JSON does not parse: {e}"))
-}

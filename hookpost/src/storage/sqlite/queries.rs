@@ -1,67 +1,26 @@
 //! The SQL of the embedded backend, one function per storage operation. Each runs
 //! on a connection handed in by the writer thread or the read pool.
 
-use super::errors::{from_json, from_sqlite};
-use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use super::errors::from_sqlite;
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
-use crate::domain::target::{lease_for, Target};
-use crate::secrets::SigningKeys;
+use crate::storage::rows::*;
 use crate::storage::*;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
-use serde_json::value::RawValue;
 use std::time::Duration;
 
 type Sql<T> = StoreResult<T>;
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn now_ms() -> i64 {
-    ms(Utc::now())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Sql<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
-fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Sql<T> {
-    serde_json::from_str(text).map_err(from_json)
-}
-
-fn raw(text: String) -> Sql<Box<RawValue>> {
-    RawValue::from_string(text).map_err(from_json)
-}
-
 // ----- accounts -----
 
-const ACCOUNT_COLUMNS: &str = "id, name, settings, signing_keys, created_at";
-
-fn account_row(row: &Row) -> rusqlite::Result<(String, String, String, String, i64)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
-fn account_from(
-    (id, name, settings, keys, created): (String, String, String, String, i64),
-) -> Sql<Account> {
-    Ok(Account {
-        id,
-        name,
-        settings: from_json_text(&settings)?,
-        keys: from_json_text::<SigningKeys>(&keys)?,
-        created_at: time(created),
+fn account_row(r: &Row) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        settings: r.get(2)?,
+        signing_keys: r.get(3)?,
+        created_at: r.get(4)?,
     })
 }
 
@@ -80,12 +39,14 @@ fn account_where(
     clause: &str,
     param: &dyn rusqlite::ToSql,
 ) -> Sql<Option<Account>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {clause}");
+    let sql =
+        format!("SELECT id, name, settings, signing_keys, created_at FROM accounts WHERE {clause}");
     let row = c
-        .query_row(&sql, [param], account_row)
-        .optional()
-        .map_err(from_sqlite)?;
-    row.map(account_from).transpose()
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row([param], account_row).optional());
+    row.map_err(from_sqlite)?
+        .map(AccountRow::into_account)
+        .transpose()
 }
 
 pub fn account_by_key(c: &Connection, hash: &[u8; 32]) -> Sql<Option<Account>> {
@@ -107,17 +68,12 @@ pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings
 
 // ----- profiles -----
 
-fn profile_row(row: &Row) -> rusqlite::Result<(String, String, i64, i64)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+fn profile_row(r: &Row) -> rusqlite::Result<(String, String, i64, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn profile_from((id, settings, created, updated): (String, String, i64, i64)) -> Sql<Profile> {
-    Ok(Profile {
-        id,
-        settings: from_json_text(&settings)?,
-        created_at: time(created),
-        updated_at: time(updated),
-    })
+fn to_profile((id, settings, created, updated): (String, String, i64, i64)) -> Sql<Profile> {
+    rows::profile(id, &settings, created, updated)
 }
 
 pub fn put_profile(
@@ -127,11 +83,10 @@ pub fn put_profile(
     settings: &WebhookSettings,
 ) -> Sql<(Profile, bool)> {
     let existed = profile(c, account_id, id)?.is_some();
-    let now = now_ms();
     c.execute(
         "INSERT INTO profiles (account_id, id, settings, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (account_id, id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
-        params![account_id, id, to_json(settings)?, now],
+        params![account_id, id, to_json(settings)?, now_ms()],
     )
     .map_err(from_sqlite)?;
     let stored = profile(c, account_id, id)?
@@ -140,15 +95,11 @@ pub fn put_profile(
 }
 
 pub fn profile(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Profile>> {
-    c.query_row(
-        "SELECT id, settings, created_at, updated_at FROM profiles WHERE account_id = ?1 AND id = ?2",
-        params![account_id, id],
-        profile_row,
-    )
-    .optional()
-    .map_err(from_sqlite)?
-    .map(profile_from)
-    .transpose()
+    c.prepare_cached("SELECT id, settings, created_at, updated_at FROM profiles WHERE account_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![account_id, id], profile_row).optional())
+        .map_err(from_sqlite)?
+        .map(to_profile)
+        .transpose()
 }
 
 pub fn delete_profile(c: &Connection, account_id: &str, id: &str) -> Sql<bool> {
@@ -176,8 +127,7 @@ pub fn list_profiles(
     let rows = stmt
         .query_map(params![account_id, after, limit], profile_row)
         .map_err(from_sqlite)?;
-    rows.map(|r| profile_from(r.map_err(from_sqlite)?))
-        .collect()
+    rows.map(|r| to_profile(r.map_err(from_sqlite)?)).collect()
 }
 
 // ----- events -----
@@ -202,10 +152,7 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
             .and_then(|mut s| s.execute(params![e.account_id, key, e.id, now + window.as_millis() as i64]))
             .map_err(from_sqlite)?;
     }
-    let target = e.target.as_ref().map(to_json).transpose()?;
-    let retries = e.target.as_ref().map_or(0, |t| t.retry_schedule.retries());
-    let lease = e.target.as_ref().map_or(Duration::ZERO, lease_for);
-    let due = (e.status == EventStatus::Pending).then_some(ms(e.due_at));
+    let cols = NewEventColumns::of(e)?;
     c.prepare_cached(
         "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
             idempotency_key, target, status, retries_left, lease_ms, due_at, claimed_by, updated_at)
@@ -216,90 +163,64 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
         s.execute(named_params! {
             ":id": e.id, ":account": e.account_id, ":profile": e.profile_id, ":type": e.event_type,
             ":payload": e.payload.get(), ":payloads": e.payloads.as_ref().map(|p| p.get()),
-            ":occurred": e.occurred_at, ":created": now, ":key": e.idempotency_key, ":target": target,
-            ":status": e.status.as_str(), ":retries": retries, ":lease": lease.as_millis() as i64,
-            ":due": due, ":claimed": e.claimed_by,
+            ":occurred": e.occurred_at, ":created": now, ":key": e.idempotency_key, ":target": cols.target,
+            ":status": e.status.as_str(), ":retries": cols.retries_left, ":lease": cols.lease_ms,
+            ":due": cols.due_at, ":claimed": e.claimed_by,
         })
     })
     .map_err(from_sqlite)?;
     Ok(Published::Created)
 }
 
-const EVENT_COLUMNS: &str =
-    "id, profile_id, event_type, payload, payloads, occurred_at, created_at,
-    idempotency_key, target, status, attempts_made, due_at";
-
-fn event_from(row: &Row) -> Sql<StoredEvent> {
-    let get = |e: rusqlite::Error| from_sqlite(e);
-    let target: Option<String> = row.get(8).map_err(get)?;
-    let status: String = row.get(9).map_err(get)?;
-    let due: Option<i64> = row.get(11).map_err(get)?;
-    let status = EventStatus::parse(&status)
-        .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?;
-    Ok(StoredEvent {
-        id: row.get(0).map_err(get)?,
-        profile_id: row.get(1).map_err(get)?,
-        event_type: row.get(2).map_err(get)?,
-        payload: raw(row.get(3).map_err(get)?)?,
-        payloads: row
-            .get::<_, Option<String>>(4)
-            .map_err(get)?
-            .map(raw)
-            .transpose()?,
-        occurred_at: row.get(5).map_err(get)?,
-        created_at: time(row.get(6).map_err(get)?),
-        idempotency_key: row.get(7).map_err(get)?,
-        target: target
-            .as_deref()
-            .map(from_json_text::<Target>)
-            .transpose()?,
-        status,
-        attempts_made: row.get(10).map_err(get)?,
-        next_attempt_at: due.filter(|_| status == EventStatus::Pending).map(time),
-        attempts: Vec::new(),
+fn event_row(r: &Row) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        profile_id: r.get(1)?,
+        event_type: r.get(2)?,
+        payload: r.get(3)?,
+        payloads: r.get(4)?,
+        occurred_at: r.get(5)?,
+        created_at: r.get(6)?,
+        idempotency_key: r.get(7)?,
+        target: r.get(8)?,
+        status: r.get(9)?,
+        attempts_made: r.get(10)?,
+        due_at: r.get(11)?,
     })
 }
 
 pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND account_id = ?2");
-    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
-    let mut rows = stmt.query(params![id, account_id]).map_err(from_sqlite)?;
-    let Some(row) = rows.next().map_err(from_sqlite)? else {
+    let row = c
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![id, account_id], event_row).optional());
+    let Some(row) = row.map_err(from_sqlite)? else {
         return Ok(None);
     };
-    let mut event = event_from(row)?;
+    let mut event = row.into_event()?;
     event.attempts = attempts(c, id)?;
     Ok(Some(event))
 }
 
-fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<LegRecord>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT attempt, leg, url, started_at, duration_ms, http_status, error, response
-             FROM attempts WHERE event_id = ?1 ORDER BY attempt, leg = 'failover'",
-        )
-        .map_err(from_sqlite)?;
+fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::LegRecord>> {
+    let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE event_id = ?1 ORDER BY attempt, leg = 'failover'");
+    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
     let rows = stmt
         .query_map([event_id], |r| {
-            let leg: String = r.get(1)?;
-            let error: Option<String> = r.get(6)?;
-            Ok(LegRecord {
+            Ok(AttemptRow {
                 attempt: r.get(0)?,
-                leg: if leg == "failover" {
-                    Leg::Failover
-                } else {
-                    Leg::Primary
-                },
+                leg: r.get(1)?,
                 url: r.get(2)?,
-                started_at: time(r.get(3)?),
-                duration_ms: r.get::<_, i64>(4)? as u64,
+                started_at: r.get(3)?,
+                duration_ms: r.get(4)?,
                 http_status: r.get(5)?,
-                error: error.as_deref().map(FailureKind::parse),
+                error: r.get(6)?,
                 response: r.get(7)?,
             })
         })
         .map_err(from_sqlite)?;
-    rows.map(|r| r.map_err(from_sqlite)).collect()
+    rows.map(|r| r.map(AttemptRow::into_leg).map_err(from_sqlite))
+        .collect()
 }
 
 pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec<StoredEvent>> {
@@ -311,17 +232,16 @@ pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec
          ORDER BY id DESC LIMIT :limit"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
-    let mut rows = stmt
-        .query(named_params! {
-            ":account": account_id, ":before": f.before_id, ":status": f.status.map(EventStatus::as_str),
-            ":type": f.event_type, ":profile": f.profile_id, ":since": f.since.map(ms), ":limit": f.limit,
-        })
+    let rows = stmt
+        .query_map(
+            named_params! {
+                ":account": account_id, ":before": f.before_id, ":status": f.status.map(EventStatus::as_str),
+                ":type": f.event_type, ":profile": f.profile_id, ":since": f.since.map(ms), ":limit": f.limit,
+            },
+            event_row,
+        )
         .map_err(from_sqlite)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(from_sqlite)? {
-        out.push(event_from(row)?);
-    }
-    Ok(out)
+    rows.map(|r| r.map_err(from_sqlite)?.into_event()).collect()
 }
 
 pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutcome> {
@@ -351,36 +271,33 @@ pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutco
 // ----- delivery queue -----
 
 pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent>> {
-    let now = now_ms();
-    let mut stmt = c
-        .prepare_cached(
-            "UPDATE events SET due_at = :now + lease_ms, claimed_by = :node
-             WHERE id IN (SELECT id FROM events WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit)
-             RETURNING id, account_id, event_type, payload, payloads, occurred_at, target, attempts_made, retries_left",
+    let sql = format!(
+        "UPDATE events SET due_at = :now + lease_ms, claimed_by = :node
+         WHERE id IN (SELECT id FROM events WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit)
+         RETURNING {CLAIM_COLUMNS}"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map(
+            named_params! {":now": now_ms(), ":node": node, ":limit": limit},
+            |r| {
+                Ok(ClaimRow {
+                    id: r.get(0)?,
+                    account_id: r.get(1)?,
+                    event_type: r.get(2)?,
+                    payload: r.get(3)?,
+                    payloads: r.get(4)?,
+                    occurred_at: r.get(5)?,
+                    target: r.get(6)?,
+                    attempts_made: r.get(7)?,
+                    retries_left: r.get(8)?,
+                })
+            },
         )
         .map_err(from_sqlite)?;
-    let mut rows = stmt
-        .query(named_params! {":now": now, ":node": node, ":limit": limit})
-        .map_err(from_sqlite)?;
     let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(from_sqlite)? {
-        let target: Option<String> = r.get(6).map_err(from_sqlite)?;
-        let Some(target) = target else { continue };
-        out.push(ClaimedEvent {
-            id: r.get(0).map_err(from_sqlite)?,
-            account_id: r.get(1).map_err(from_sqlite)?,
-            event_type: r.get(2).map_err(from_sqlite)?,
-            payload: raw(r.get(3).map_err(from_sqlite)?)?,
-            payloads: r
-                .get::<_, Option<String>>(4)
-                .map_err(from_sqlite)?
-                .map(raw)
-                .transpose()?,
-            occurred_at: r.get(5).map_err(from_sqlite)?,
-            target: from_json_text(&target)?,
-            attempts_made: r.get(7).map_err(from_sqlite)?,
-            retries_left: r.get(8).map_err(from_sqlite)?,
-        });
+    for row in rows {
+        out.extend(row.map_err(from_sqlite)?.into_claimed()?);
     }
     Ok(out)
 }
@@ -398,20 +315,17 @@ pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {
 
 /// Makes every claimed pending event due now. Only safe when no other process can
 /// hold a claim, which the data directory lock guarantees.
-pub fn release_claims(c: &Connection) -> Sql<usize> {
+pub fn release_claims(c: &Connection) -> Sql<u64> {
     c.execute(
         "UPDATE events SET due_at = ?1, claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL",
         [now_ms()],
     )
+    .map(|n| n as u64)
     .map_err(from_sqlite)
 }
 
 pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
-    let (status, due, retries) = match report.next {
-        NextState::Delivered => (EventStatus::Delivered, None, None),
-        NextState::Failed => (EventStatus::Failed, None, None),
-        NextState::RetryAt(at, left) => (EventStatus::Pending, Some(ms(at)), Some(left)),
-    };
+    let (status, due, retries) = next_state_columns(report.next);
     let changed = c
         .prepare_cached(
             "UPDATE events SET status = ?2, attempts_made = ?3, due_at = ?4, claimed_by = NULL,
@@ -421,7 +335,7 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
         .and_then(|mut s| {
             s.execute(params![
                 report.event_id,
-                status.as_str(),
+                status,
                 report.attempt,
                 due,
                 retries,
@@ -439,20 +353,16 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
         )
         .map_err(from_sqlite)?;
     for leg in &report.legs {
-        let leg_name = match leg.leg {
-            Leg::Primary => "primary",
-            Leg::Failover => "failover",
-        };
         insert
             .execute(params![
                 report.event_id,
                 leg.attempt,
-                leg_name,
+                leg_name(leg.leg),
                 leg.url,
                 ms(leg.started_at),
                 leg.duration_ms as i64,
                 leg.http_status,
-                leg.error.map(FailureKind::as_str),
+                leg.error.map(|k| k.as_str()),
                 leg.response,
             ])
             .map_err(from_sqlite)?;

@@ -1,6 +1,11 @@
-//! Shared test helpers: a real server, a controllable receiver, and the
-//! independent signature verifiers.
+//! Shared test helpers: a real server, a controllable receiver, bounded load,
+//! PostgreSQL databases and clusters, and the independent signature verifiers.
+//! They serve two test binaries (`it` and `cluster`), each using a part.
 
+#![allow(dead_code, unused_imports)]
+
+pub mod load;
+pub mod postgres;
 pub mod receiver;
 pub mod server;
 pub mod verify;

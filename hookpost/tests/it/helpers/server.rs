@@ -49,12 +49,45 @@ impl TestServer {
         Self::start_with(&[]).await
     }
 
-    /// A server with extra command-line arguments.
+    /// A server with extra command-line arguments, on the backend the suite runs
+    /// on: PostgreSQL (a fresh database) when `HOOKPOST_TEST_DATABASE_URL` is set,
+    /// the embedded store otherwise.
     pub async fn start_with(extra: &[&str]) -> TestServer {
+        let database = match std::env::var("HOOKPOST_TEST_DATABASE_URL") {
+            Ok(admin) => Some(super::postgres::fresh_database(&admin).await),
+            Err(_) => None,
+        };
+        Self::start_on(database.as_deref(), extra).await
+    }
+
+    /// `n` nodes sharing one fresh PostgreSQL database.
+    pub async fn start_nodes(n: usize, extra: &[&str]) -> Vec<TestServer> {
+        let database = super::postgres::fresh_database(&super::postgres::admin_url()).await;
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 0..n {
+            nodes.push(Self::start_on(Some(&database), extra).await);
+        }
+        nodes
+    }
+
+    /// A server on `database` (a PostgreSQL URL) or, if `None`, the embedded store.
+    /// Each server has a stable node id, kept across restarts, and a short lease
+    /// margin so that takeovers happen within a test's patience.
+    pub async fn start_on(database: Option<&str>, extra: &[&str]) -> TestServer {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let data_dir = tmp.path().join("data");
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        Self::spawn(data_dir, Some(tmp), extra).await
+        let node = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let mut args: Vec<String> = vec![
+            "--node-id".into(),
+            node,
+            "--lease-margin".into(),
+            "1s".into(),
+        ];
+        if let Some(url) = database {
+            args.extend(["--database".into(), url.to_string()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(data_dir, Some(tmp), args).await
     }
 
     async fn spawn(
@@ -84,7 +117,6 @@ impl TestServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookpost"))
             .args(&args)
             .env("HOOKPOST_LOG", "info,hookpost=debug")
-            .env_remove("HOOKPOST_DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -231,6 +263,24 @@ impl TestServer {
                 panic!("event {id} did not become {status} within {within:?}: {e:#}");
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the account has no pending event left (panics after `within`).
+    pub async fn wait_none_pending(&self, account: &TestAccount, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let page = self
+                .get("/v1/events?status=pending&limit=1", &account.key)
+                .await;
+            if page.status == 200 && page.body["data"] == serde_json::json!([]) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "events still pending after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -1,0 +1,40 @@
+//! PostgreSQL errors mapped to [`StoreError`]. A database that cannot be reached,
+//! is shutting down or is out of connections is *unavailable* (503, retry); a
+//! unique violation is a conflict; anything else is internal.
+
+use crate::storage::StoreError;
+use deadpool_postgres::PoolError;
+use tokio_postgres::error::SqlState;
+
+/// Classifies a driver error.
+pub fn from_pg(e: tokio_postgres::Error) -> StoreError {
+    let Some(code) = e.code() else {
+        // No SQLSTATE: either the connection failed or closed (I/O), or the
+        // driver refused a value (a bug).
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        return if e.is_closed() || io {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Internal(e.to_string())
+        };
+    };
+    if *code == SqlState::UNIQUE_VIOLATION {
+        return StoreError::Conflict(e.to_string());
+    }
+    let class = &code.code()[..2];
+    // 08 connection exception, 53 insufficient resources, 57 operator intervention
+    // (shutdown, cancel), 40 transaction rollback (serialization, deadlock).
+    if matches!(class, "08" | "53" | "57" | "40") {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+/// A connection could not be had from the pool.
+pub fn from_pool(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => from_pg(e),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}

@@ -1,0 +1,241 @@
+//! The PostgreSQL backend, for several nodes on one database. Every node accepts
+//! events and delivers; due events are claimed in batches with
+//! `FOR UPDATE SKIP LOCKED` under a lease written in the row, so nodes never wait
+//! on each other and no lock outlives the claiming statement. A node that dies
+//! mid-delivery leaves leases that simply lapse; another node takes them over.
+//!
+//! PostgreSQL flushes a commit before acknowledging it (`synchronous_commit`), and
+//! groups the flushes of concurrent commits itself.
+
+mod errors;
+mod queries;
+
+use crate::domain::event::NewEvent;
+use crate::domain::settings::WebhookSettings;
+use crate::storage::*;
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use errors::{from_pg, from_pool};
+use std::time::Duration;
+use tokio_postgres::NoTls;
+
+/// Migrations in order; the `hookpost_schema` table records how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+/// Serializes migrations between nodes starting together.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
+
+/// The PostgreSQL store: a pool of connections.
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects and applies pending migrations.
+    pub async fn open(url: &str, pool_size: usize) -> StoreResult<PostgresStore> {
+        let store = Self::connect(url, pool_size)?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store over a pool that opens connections as they are needed.
+    pub fn connect(url: &str, pool_size: usize) -> StoreResult<PostgresStore> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Internal(format!("--database is not a PostgreSQL URL: {e}"))
+        })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let timeout = Some(Duration::from_secs(5));
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .wait_timeout(timeout)
+            .create_timeout(timeout)
+            .recycle_timeout(timeout)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Applies pending migrations under an advisory lock; answers how many ran.
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        let mut client = self.pool.get().await.map_err(from_pool)?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(from_pg)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS hookpost_schema (version BIGINT NOT NULL)")
+            .await
+            .map_err(from_pg)?;
+        let row = tx
+            .query_opt("SELECT version FROM hookpost_schema", &[])
+            .await
+            .map_err(from_pg)?;
+        let current = row.map_or(0, |r| r.get::<_, i64>(0)) as usize;
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::Internal(format!(
+                "database schema {current} is newer than this hookpost"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            tx.batch_execute(sql).await.map_err(from_pg)?;
+            tracing::info!(version = i + 1, "applied migration");
+        }
+        tx.execute("DELETE FROM hookpost_schema", &[])
+            .await
+            .map_err(from_pg)?;
+        tx.execute(
+            "INSERT INTO hookpost_schema (version) VALUES ($1)",
+            &[&(MIGRATIONS.len() as i64)],
+        )
+        .await
+        .map_err(from_pg)?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(MIGRATIONS.len() - current)
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(from_pool)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_account(&self, account: NewAccount) -> StoreResult<()> {
+        queries::insert_account(&self.client().await?, &account).await
+    }
+
+    async fn account_by_key(&self, key_hash: [u8; 32]) -> StoreResult<Option<Account>> {
+        queries::account_where(&self.client().await?, "api_key_hash = $1", &&key_hash[..]).await
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        queries::account_where(&self.client().await?, "id = $1", &id).await
+    }
+
+    async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
+        let json = rows::to_json(settings)?;
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE accounts SET settings = $1 WHERE id = $2",
+                &[&json, &id],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(())
+    }
+
+    async fn put_profile(
+        &self,
+        account_id: &str,
+        id: &str,
+        settings: &WebhookSettings,
+    ) -> StoreResult<(Profile, bool)> {
+        queries::put_profile(&self.client().await?, account_id, id, settings).await
+    }
+
+    async fn profile(&self, account_id: &str, id: &str) -> StoreResult<Option<Profile>> {
+        queries::profile(&self.client().await?, account_id, id).await
+    }
+
+    async fn delete_profile(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "DELETE FROM profiles WHERE account_id = $1 AND id = $2",
+                &[&account_id, &id],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(n > 0)
+    }
+
+    async fn list_profiles(
+        &self,
+        account_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Profile>> {
+        queries::list_profiles(&self.client().await?, account_id, after_id, limit).await
+    }
+
+    async fn publish(
+        &self,
+        events: Vec<NewEvent>,
+        window: Duration,
+    ) -> StoreResult<Vec<Published>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let mut out = Vec::with_capacity(events.len());
+        for event in &events {
+            out.push(queries::publish_one(&tx, event, window).await?);
+        }
+        tx.commit().await.map_err(from_pg)?;
+        Ok(out)
+    }
+
+    async fn event(&self, account_id: &str, id: &str) -> StoreResult<Option<StoredEvent>> {
+        queries::event(&self.client().await?, account_id, id).await
+    }
+
+    async fn list_events(
+        &self,
+        account_id: &str,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        queries::list_events(&self.client().await?, account_id, filter).await
+    }
+
+    async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome> {
+        queries::retry_event(&self.client().await?, account_id, id).await
+    }
+
+    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {
+        queries::claim_due(&self.client().await?, node, limit).await
+    }
+
+    async fn release_claims(&self, node: &str) -> StoreResult<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE events SET due_at = $2, claimed_by = NULL WHERE status = 'pending' AND claimed_by = $1",
+                &[&node, &rows::now_ms()],
+            )
+            .await
+            .map_err(from_pg)
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT MIN(due_at) FROM events WHERE status = 'pending'",
+                &[],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(row.get::<_, Option<i64>>(0).map(rows::time))
+    }
+
+    async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let recorded = queries::record_attempt(&tx, &report).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(recorded)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("SELECT 1", &[])
+            .await
+            .map_err(from_pg)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! Conversions between stored column values and domain types, shared by every
+//! backend so that each backend holds only its SQL. Times are stored as Unix
+//! milliseconds; settings, keys and targets as JSON text.
+
+use super::{Account, ClaimedEvent, Profile, StoreError, StoreResult, StoredEvent};
+use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use crate::domain::event::EventStatus;
+use crate::domain::target::Target;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::value::RawValue;
+
+/// Unix milliseconds of a time.
+pub fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The time of Unix milliseconds.
+pub fn time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    ms(Utc::now())
+}
+
+/// A value as stored JSON text.
+pub fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// Stored JSON text read back; failure means corrupt data or a bug.
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Internal(format!("stored JSON does not parse: {e}")))
+}
+
+/// Stored JSON text kept as raw JSON.
+pub fn raw(text: String) -> StoreResult<Box<RawValue>> {
+    RawValue::from_string(text)
+        .map_err(|e| StoreError::Internal(format!("stored JSON does not parse: {e}")))
+}
+
+/// The stored name of a leg.
+pub fn leg_name(leg: Leg) -> &'static str {
+    match leg {
+        Leg::Primary => "primary",
+        Leg::Failover => "failover",
+    }
+}
+
+/// Columns of an account row, in `ACCOUNT_COLUMNS` order.
+pub struct AccountRow {
+    /// `id`
+    pub id: String,
+    /// `name`
+    pub name: String,
+    /// `settings` (JSON)
+    pub settings: String,
+    /// `signing_keys` (JSON)
+    pub signing_keys: String,
+    /// `created_at` (ms)
+    pub created_at: i64,
+}
+
+impl AccountRow {
+    /// The account.
+    pub fn into_account(self) -> StoreResult<Account> {
+        Ok(Account {
+            id: self.id,
+            name: self.name,
+            settings: from_json(&self.settings)?,
+            keys: from_json(&self.signing_keys)?,
+            created_at: time(self.created_at),
+        })
+    }
+}
+
+/// The profile of a row `(id, settings, created_at, updated_at)`.
+pub fn profile(
+    id: String,
+    settings: &str,
+    created_at: i64,
+    updated_at: i64,
+) -> StoreResult<Profile> {
+    Ok(Profile {
+        id,
+        settings: from_json(settings)?,
+        created_at: time(created_at),
+        updated_at: time(updated_at),
+    })
+}
+
+/// Columns of an event row, in `EVENT_COLUMNS` order.
+pub struct EventRow {
+    /// `id`
+    pub id: String,
+    /// `profile_id`
+    pub profile_id: Option<String>,
+    /// `event_type`
+    pub event_type: String,
+    /// `payload`
+    pub payload: String,
+    /// `payloads`
+    pub payloads: Option<String>,
+    /// `occurred_at`
+    pub occurred_at: String,
+    /// `created_at` (ms)
+    pub created_at: i64,
+    /// `idempotency_key`
+    pub idempotency_key: Option<String>,
+    /// `target` (JSON)
+    pub target: Option<String>,
+    /// `status`
+    pub status: String,
+    /// `attempts_made`
+    pub attempts_made: i64,
+    /// `due_at` (ms)
+    pub due_at: Option<i64>,
+}
+
+/// The columns [`EventRow`] reads, in order.
+pub const EVENT_COLUMNS: &str =
+    "id, profile_id, event_type, payload, payloads, occurred_at, created_at, \
+     idempotency_key, target, status, attempts_made, due_at";
+
+impl EventRow {
+    /// The event, without its attempts.
+    pub fn into_event(self) -> StoreResult<StoredEvent> {
+        let status = EventStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Internal(format!("unknown status {}", self.status)))?;
+        Ok(StoredEvent {
+            id: self.id,
+            profile_id: self.profile_id,
+            event_type: self.event_type,
+            payload: raw(self.payload)?,
+            payloads: self.payloads.map(raw).transpose()?,
+            occurred_at: self.occurred_at,
+            created_at: time(self.created_at),
+            idempotency_key: self.idempotency_key,
+            target: self
+                .target
+                .as_deref()
+                .map(from_json::<Target>)
+                .transpose()?,
+            status,
+            attempts_made: self.attempts_made as u32,
+            next_attempt_at: self
+                .due_at
+                .filter(|_| status == EventStatus::Pending)
+                .map(time),
+            attempts: Vec::new(),
+        })
+    }
+}
+
+/// Columns a claim returns, in `CLAIM_COLUMNS` order.
+pub struct ClaimRow {
+    /// `id`
+    pub id: String,
+    /// `account_id`
+    pub account_id: String,
+    /// `event_type`
+    pub event_type: String,
+    /// `payload`
+    pub payload: String,
+    /// `payloads`
+    pub payloads: Option<String>,
+    /// `occurred_at`
+    pub occurred_at: String,
+    /// `target` (JSON; a pending event always has one)
+    pub target: Option<String>,
+    /// `attempts_made`
+    pub attempts_made: i64,
+    /// `retries_left`
+    pub retries_left: i64,
+}
+
+/// The columns [`ClaimRow`] reads, in order.
+pub const CLAIM_COLUMNS: &str =
+    "id, account_id, event_type, payload, payloads, occurred_at, target, attempts_made, retries_left";
+
+impl ClaimRow {
+    /// The claimed event; `None` for a row without a target (cannot be pending).
+    pub fn into_claimed(self) -> StoreResult<Option<ClaimedEvent>> {
+        let Some(target) = self.target else {
+            return Ok(None);
+        };
+        Ok(Some(ClaimedEvent {
+            id: self.id,
+            account_id: self.account_id,
+            event_type: self.event_type,
+            payload: raw(self.payload)?,
+            payloads: self.payloads.map(raw).transpose()?,
+            occurred_at: self.occurred_at,
+            target: from_json(&target)?,
+            attempts_made: self.attempts_made as u32,
+            retries_left: self.retries_left as u32,
+        }))
+    }
+}
+
+/// Columns of an attempt row, in `ATTEMPT_COLUMNS` order.
+pub struct AttemptRow {
+    /// `attempt`
+    pub attempt: i64,
+    /// `leg`
+    pub leg: String,
+    /// `url` (masked)
+    pub url: String,
+    /// `started_at` (ms)
+    pub started_at: i64,
+    /// `duration_ms`
+    pub duration_ms: i64,
+    /// `http_status`
+    pub http_status: Option<i64>,
+    /// `error`
+    pub error: Option<String>,
+    /// `response`
+    pub response: Option<String>,
+}
+
+/// The columns [`AttemptRow`] reads, in order.
+pub const ATTEMPT_COLUMNS: &str =
+    "attempt, leg, url, started_at, duration_ms, http_status, error, response";
+
+impl AttemptRow {
+    /// The attempt leg.
+    pub fn into_leg(self) -> LegRecord {
+        LegRecord {
+            attempt: self.attempt as u32,
+            leg: if self.leg == "failover" {
+                Leg::Failover
+            } else {
+                Leg::Primary
+            },
+            url: self.url,
+            started_at: time(self.started_at),
+            duration_ms: self.duration_ms as u64,
+            http_status: self.http_status.map(|s| s as u16),
+            error: self.error.as_deref().map(FailureKind::parse),
+            response: self.response,
+        }
+    }
+}
+
+/// The derived columns of a new event: `target` JSON, `retries_left`, `lease_ms`
+/// and `due_at` (only while pending).
+pub struct NewEventColumns {
+    /// `target`
+    pub target: Option<String>,
+    /// `retries_left`
+    pub retries_left: i64,
+    /// `lease_ms`
+    pub lease_ms: i64,
+    /// `due_at`
+    pub due_at: Option<i64>,
+}
+
+impl NewEventColumns {
+    /// Derives the columns of `e`.
+    pub fn of(e: &crate::domain::event::NewEvent) -> StoreResult<Self> {
+        Ok(NewEventColumns {
+            target: e.target.as_ref().map(to_json).transpose()?,
+            retries_left: e.target.as_ref().map_or(0, |t| t.retry_schedule.retries()) as i64,
+            lease_ms: e.lease.as_millis() as i64,
+            due_at: (e.status == EventStatus::Pending).then_some(ms(e.due_at)),
+        })
+    }
+}
+
+/// The `status`, `due_at` and `retries_left` (`None` = unchanged) an attempt's
+/// outcome writes.
+pub fn next_state_columns(next: super::NextState) -> (&'static str, Option<i64>, Option<i64>) {
+    match next {
+        super::NextState::Delivered => (EventStatus::Delivered.as_str(), None, None),
+        super::NextState::Failed => (EventStatus::Failed.as_str(), None, None),
+        super::NextState::RetryAt(at, left) => (
+            EventStatus::Pending.as_str(),
+            Some(ms(at)),
+            Some(left as i64),
+        ),
+    }
+}

@@ -1,0 +1,116 @@
+//! PostgreSQL-only tests: several nodes on one database, and the database going
+//! away under load. Run by `scripts/test`, which provides the cluster.
+
+#[path = "../it/helpers/mod.rs"]
+mod helpers;
+
+use helpers::load::{tally, Load};
+use helpers::postgres::{fresh_database, PgCluster};
+use helpers::*;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_share_the_load_and_a_killed_node_loses_nothing() {
+    let mut nodes = TestServer::start_nodes(3, &[]).await;
+    let rx = Receiver::start().await;
+    rx.reply("/h", Reply::Delay(Duration::from_millis(20)));
+    let acct = nodes[0]
+        .account_with(json!({"webhook_url": rx.url("/h"), "timeout": "2s"}))
+        .await;
+
+    let urls = nodes.iter().map(|n| n.url.clone()).collect();
+    let load = Load::start(urls, &acct.key, 900, 12, Duration::ZERO);
+    load.wait_accepted(300).await;
+    nodes[1].kill9();
+    let accepted = load.complete().await;
+
+    let t = tally(&rx, &accepted, Duration::from_secs(60)).await;
+    println!("three nodes, one killed: {t:?}");
+    assert_eq!(t.lost, 0, "{t:?}");
+    assert!(
+        t.accepted >= 600,
+        "the surviving nodes stopped accepting: {t:?}"
+    );
+    nodes[0]
+        .wait_none_pending(&acct, Duration::from_secs(30))
+        .await;
+}
+
+#[tokio::test]
+async fn api_and_worker_roles_split_the_jobs() {
+    let database = fresh_database(&helpers::postgres::admin_url()).await;
+    let api = TestServer::start_on(Some(&database), &["--role", "api"]).await;
+    let worker = TestServer::start_on(Some(&database), &["--role", "worker"]).await;
+    let rx = Receiver::start().await;
+    let acct = api.account_with(json!({"webhook_url": rx.url("/h")})).await;
+    let id = api
+        .publish(&acct, json!({"event_type": "x", "payload": {}}))
+        .await;
+
+    api.wait_for_status(&acct, &id, "delivered", SOON).await;
+    assert_eq!(rx.received().len(), 1);
+    assert_eq!(worker.get("/healthz", "").await.status, 200);
+    assert_eq!(
+        worker.get("/v1/events", &acct.key).await.status,
+        404,
+        "a worker node serves no API"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_under_load_answers_503_and_loses_nothing() {
+    let cluster = PgCluster::start();
+    let database = fresh_database(&cluster.url()).await;
+    let server = TestServer::start_on(Some(&database), &[]).await;
+    let rx = Receiver::start().await;
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/h")}))
+        .await;
+
+    let load = Load::start(
+        vec![server.url.clone()],
+        &acct.key,
+        2400,
+        4,
+        Duration::from_millis(10),
+    );
+    load.wait_accepted(200).await;
+    cluster.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = server
+        .post(
+            "/v1/events",
+            &acct.key,
+            &json!({"event_type": "x", "payload": {}}),
+        )
+        .await;
+    assert_eq!(during.status, 503, "{:?}", during.body);
+    assert_eq!(during.body["error"]["code"], "unavailable");
+    assert_eq!(server.get("/healthz", "").await.status, 503);
+    cluster.resume();
+    let accepted_before_resume = load.accepted_count();
+    let statuses = load.statuses.clone();
+    let accepted = load.complete().await;
+    assert!(
+        accepted.len() > accepted_before_resume,
+        "publishing did not resume after the database came back"
+    );
+
+    let t = tally(&rx, &accepted, Duration::from_secs(90)).await;
+    let statuses = statuses.lock().unwrap().clone();
+    println!("database restart: {t:?}, answers by status: {statuses:?}");
+    assert_eq!(t.lost, 0, "{t:?}");
+    assert!(
+        statuses.keys().all(|s| [202, 503].contains(s)),
+        "unexpected answers: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&503).copied().unwrap_or(0) > 0,
+        "the outage was not noticed: {statuses:?}"
+    );
+    assert_eq!(server.get("/healthz", "").await.status, 200);
+    server
+        .wait_none_pending(&acct, Duration::from_secs(60))
+        .await;
+}
