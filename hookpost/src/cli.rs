@@ -61,6 +61,12 @@ pub enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Register the ready catalog of fax and messaging event types in the account.
+    LoadCatalog {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Show an event with every attempt.
     ShowEvent {
         /// Connection to the server.

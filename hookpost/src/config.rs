@@ -78,6 +78,16 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
 
+    /// SMTP relay for `mailto:` targets: `smtp://[user:pass@]host[:port]`
+    /// (`?tls=required` for STARTTLS) or `smtps://…`. Without it, `mailto:`
+    /// targets are refused.
+    #[arg(long, env = "HOOKPOST_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of e-mail webhooks.
+    #[arg(long, env = "HOOKPOST_SMTP_FROM", default_value = "hookpost@localhost")]
+    pub smtp_from: String,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKPOST_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -105,6 +115,13 @@ fn parse_net(text: &str) -> Result<IpNet, String> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(String);
+
+impl ConfigError {
+    /// A configuration error with this explanation.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError(message.into())
+    }
+}
 
 impl ServeConfig {
     /// Refuses configurations that cannot work and warns on risky ones.

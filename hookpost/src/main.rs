@@ -90,6 +90,15 @@ async fn run(command: Command) -> Result<(), String> {
             let body = publish_body(&event_type, &payload, optional).map_err(|e| e.to_string())?;
             print(call(&server, Method::POST, "/v1/events", Some(body)).await)
         }
+        Command::LoadCatalog { server } => print(
+            call(
+                &server,
+                Method::POST,
+                "/v1/event-types/catalog",
+                Some(json!({})),
+            )
+            .await,
+        ),
         Command::ShowEvent { server, id } => {
             print(call(&server, Method::GET, &format!("/v1/events/{id}"), None).await)
         }

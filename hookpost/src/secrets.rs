@@ -68,6 +68,9 @@ pub struct SigningKeys {
     pub hmac: Vec<Secret>,
     /// Ed25519 private keys (32-byte seeds, base64).
     pub ed25519: Vec<Secret>,
+    /// Phaxio-style callback tokens (HMAC-SHA1 keys).
+    #[serde(default)]
+    pub phaxio: Vec<Secret>,
 }
 
 impl SigningKeys {
@@ -76,6 +79,7 @@ impl SigningKeys {
         SigningKeys {
             hmac: vec![new_hmac_secret()],
             ed25519: vec![new_ed25519_seed()],
+            phaxio: vec![new_callback_token()],
         }
     }
 }
@@ -83,6 +87,16 @@ impl SigningKeys {
 /// A new `whsec_` secret: 32 random bytes, base64.
 pub fn new_hmac_secret() -> Secret {
     Secret(format!("whsec_{}", STANDARD.encode(random_bytes::<32>())))
+}
+
+/// A new Phaxio-style callback token: 32 random bytes, hex.
+pub fn new_callback_token() -> Secret {
+    Secret(
+        random_bytes::<32>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// A new Ed25519 private key seed, base64.

@@ -4,8 +4,10 @@
 
 use crate::api;
 use crate::app::App;
-use crate::config::{Role, ServeConfig};
+use crate::config::{ConfigError, Role, ServeConfig};
 use crate::delivery::address::AddressPolicy;
+use crate::delivery::attempt::Channels;
+use crate::delivery::email::Mailer;
 use crate::delivery::http::HttpSender;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
 use crate::storage::postgres::PostgresStore;
@@ -53,6 +55,12 @@ pub async fn run(
     config.validate()?;
     let store = open_store(&config).await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
+    let mail = match &config.smtp_url {
+        Some(url) => {
+            Some(Mailer::new(url, &config.smtp_from).map_err(|e| ConfigError::new(e.to_string()))?)
+        }
+        None => None,
+    };
     let delivers = config.role != Role::Api;
     let node = config
         .node_id
@@ -60,7 +68,10 @@ pub async fn run(
         .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     let deliverer = Deliverer::new(
         store.clone(),
-        HttpSender::new(policy.clone(), None)?,
+        Channels {
+            http: HttpSender::new(policy.clone(), None)?,
+            mail,
+        },
         WorkerConfig {
             node,
             // An API-only node keeps no slots, so every event waits for the workers.
@@ -92,6 +103,7 @@ pub async fn run(
         deliverer,
         config,
         policy,
+        schemas: Default::default(),
     });
     let router = if role == Role::Worker {
         api::health_router(app)

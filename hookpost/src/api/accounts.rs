@@ -90,16 +90,18 @@ async fn set_settings(
 }
 
 /// The keys receivers verify with: the HMAC secret (`whsec_`, Standard Webhooks
-/// `v1`) and the Ed25519 public key (Telnyx, and `whpk_` for Standard `v1a`).
+/// `v1`), the Ed25519 public key (Telnyx, and `whpk_` for Standard `v1a`) and the
+/// callback token (Phaxio-style HMAC-SHA1).
 async fn keys(Caller(account): Caller) -> Result<Json<Value>, ApiError> {
     let public = public_keys(&account.keys).map_err(|e| {
         tracing::error!(error = %e, account = %account.id, "stored keys do not decode");
         ApiError::Internal
     })?;
-    let secrets: Vec<&str> = account.keys.hmac.iter().map(|s| s.expose()).collect();
+    let first = |list: &[crate::secrets::Secret]| list.first().map(|s| s.expose().to_string());
     Ok(Json(json!({
-        "webhook_secret": secrets.first(),
+        "webhook_secret": first(&account.keys.hmac),
         "public_key": public.first(),
         "standard_public_key": public.first().map(|k| format!("whpk_{k}")),
+        "callback_token": first(&account.keys.phaxio),
     })))
 }

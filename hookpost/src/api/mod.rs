@@ -5,6 +5,7 @@
 mod accounts;
 mod auth;
 pub mod error;
+mod event_types;
 mod events;
 mod health;
 pub mod parse;
@@ -28,6 +29,7 @@ pub fn router(app: AppState) -> Router {
         .merge(accounts::router())
         .merge(profiles::router())
         .merge(events::router())
+        .merge(event_types::router())
         .merge(health::router())
         .fallback(|| async {
             ApiError::NotFound("no such route; see the API reference in the README".into())

@@ -2,6 +2,7 @@
 //! target resolution and the hand-off to the worker) and the checks every stored
 //! setting passes. Handlers call these; these call the domain and the store.
 
+pub mod lookups;
 pub mod publish;
 
 use crate::config::ServeConfig;
@@ -25,6 +26,8 @@ pub struct App {
     pub config: ServeConfig,
     /// Which addresses deliveries may reach.
     pub policy: AddressPolicy,
+    /// Compiled event-type schemas.
+    pub schemas: lookups::SchemaCache,
 }
 
 impl App {
@@ -45,10 +48,12 @@ impl App {
     /// a literal address in a blocked range.
     fn check_url(&self, url: &WebhookUrl) -> Result<(), String> {
         if url.is_mailto() {
-            return Err(
-                "e-mail (mailto:) targets need an SMTP relay, and this server has none configured"
-                    .into(),
-            );
+            if self.config.smtp_url.is_none() {
+                return Err("e-mail (mailto:) targets need an SMTP relay, and this server has none configured (--smtp-url)".into());
+            }
+            return crate::delivery::email::recipients(url)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
         }
         let ip = match url.url().host() {
             Some(Host::Ipv4(ip)) => IpAddr::V4(ip),

@@ -1,6 +1,7 @@
 //! Publishing: validate, resolve the target, store durably, and hand the event to
 //! the local worker if it has a free slot.
 
+use super::lookups::Lookups;
 use super::App;
 use crate::domain::event::{Category, EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
@@ -10,7 +11,6 @@ use crate::storage::{Account, ClaimedEvent, Published, StoreError};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// One event as a publisher sends it. Webhook settings (`webhook_url`, `format`,
@@ -78,10 +78,10 @@ impl App {
         requests: Vec<PublishRequest>,
     ) -> Result<Vec<Outcome>, PublishError> {
         let batch = requests.len() > 1;
-        let mut profiles = HashMap::new();
+        let mut lookups = Lookups::default();
         let mut events = Vec::with_capacity(requests.len());
         for (i, request) in requests.into_iter().enumerate() {
-            let event = self.prepare(account, request, &mut profiles).await;
+            let event = self.prepare(account, request, &mut lookups).await;
             events.push(event.map_err(|e| match e {
                 PublishError::Field(f) if batch => {
                     PublishError::Field(f.within(&format!("events[{i}]")))
@@ -152,7 +152,7 @@ impl App {
         &self,
         account: &Account,
         request: PublishRequest,
-        profiles: &mut HashMap<String, WebhookSettings>,
+        lookups: &mut Lookups,
     ) -> Result<NewEvent, PublishError> {
         validate::event_type(&request.event_type)?;
         validate::json_object("payload", &request.payload)?;
@@ -165,10 +165,18 @@ impl App {
         if let Some(at) = &request.occurred_at {
             validate::timestamp("occurred_at", at)?;
         }
+        let rules = lookups
+            .type_rules(self, account, &request.event_type)
+            .await?;
+        if let Some(schema) = &rules.schema {
+            let payload: serde_json::Value = serde_json::from_str(request.payload.get())
+                .map_err(|e| FieldError::new("payload", e.to_string()))?;
+            schema.check(&payload)?;
+        }
         let overrides = request_settings(request.settings)?;
         self.check_settings(&overrides)?;
         let profile = match &request.profile_id {
-            Some(id) => Some(self.profile_settings(account, id, profiles).await?),
+            Some(id) => Some(lookups.profile(self, account, id).await?),
             None => None,
         };
         let target = resolve_target(&Levels {
@@ -178,9 +186,7 @@ impl App {
         });
         let status = match &target {
             None => EventStatus::NoTarget,
-            Some(t) if category(&request.event_type) == Category::Inflight && !t.inflight => {
-                EventStatus::Filtered
-            }
+            Some(t) if rules.category == Category::Inflight && !t.inflight => EventStatus::Filtered,
             Some(_) => EventStatus::Pending,
         };
         let created_at = Utc::now();
@@ -206,33 +212,6 @@ impl App {
             lease,
         })
     }
-
-    async fn profile_settings(
-        &self,
-        account: &Account,
-        id: &str,
-        cache: &mut HashMap<String, WebhookSettings>,
-    ) -> Result<WebhookSettings, PublishError> {
-        validate::profile_id(id)?;
-        if let Some(found) = cache.get(id) {
-            return Ok(found.clone());
-        }
-        let profile = self.store.profile(&account.id, id).await?.ok_or_else(|| {
-            FieldError::new(
-                "profile_id",
-                format!(
-                    "no profile `{id}` in this account; create it with PUT /v1/profiles/{{id}}"
-                ),
-            )
-        })?;
-        cache.insert(id.to_string(), profile.settings.clone());
-        Ok(profile.settings)
-    }
-}
-
-/// Event types are postflight until a registry of types says otherwise.
-fn category(_event_type: &str) -> Category {
-    Category::Postflight
 }
 
 /// Reads the settings fields of a publish request, naming the field at fault.

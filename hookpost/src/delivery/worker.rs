@@ -6,14 +6,9 @@
 //! at insert), so a quiet system delivers without polling; whatever finds no slot
 //! waits in the database until the scheduler claims it.
 
-use super::envelope::{json_body, EventContent};
-use super::http::{HttpSender, Outgoing};
+use super::attempt::Channels;
 use super::signing::AccountSigner;
-use crate::domain::attempt::{FailureKind, Leg, LegRecord};
-use crate::domain::event::select_payload;
-use crate::domain::retry::AfterFailure;
-use crate::domain::webhook_url::WebhookUrl;
-use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
+use crate::storage::{AttemptReport, ClaimedEvent, Store};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -46,7 +41,7 @@ pub struct WorkerConfig {
 /// Delivers events. Shared by the publish path (fast hand-off) and the scheduler.
 pub struct Deliverer {
     store: Arc<dyn Store>,
-    sender: HttpSender,
+    channels: Channels,
     config: WorkerConfig,
     signers: RwLock<HashMap<String, Arc<AccountSigner>>>,
     slots: Arc<Semaphore>,
@@ -56,10 +51,10 @@ pub struct Deliverer {
 
 impl Deliverer {
     /// A deliverer over `store`, sending with `sender`.
-    pub fn new(store: Arc<dyn Store>, sender: HttpSender, config: WorkerConfig) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, channels: Channels, config: WorkerConfig) -> Arc<Self> {
         Arc::new(Deliverer {
             store,
-            sender,
+            channels,
             slots: Arc::new(Semaphore::new(config.concurrency)),
             config,
             signers: RwLock::default(),
@@ -208,112 +203,10 @@ impl Deliverer {
         Some(signer)
     }
 
-    /// One attempt: the primary, then the failover at once if the primary failed.
-    /// `None` when the keys could not be loaded (the lease will bring it back).
+    /// One attempt; `None` when the keys could not be loaded (the lease will bring
+    /// the event back).
     async fn attempt(&self, event: &ClaimedEvent) -> Option<AttemptReport> {
         let signer = self.signer(&event.account_id).await?;
-        let target = &event.target;
-        let number = event.attempts_made + 1;
-        let content = EventContent {
-            id: &event.id,
-            event_type: &event.event_type,
-            occurred_at: &event.occurred_at,
-            payload: select_payload(
-                &event.payload,
-                event.payloads.as_deref(),
-                target.version.as_deref(),
-            ),
-        };
-        let legs = [
-            (Leg::Primary, Some(&target.primary)),
-            (Leg::Failover, target.failover.as_ref()),
-        ];
-        let mut records = Vec::with_capacity(2);
-        for (leg, url) in legs {
-            let Some(url) = url else { continue };
-            let record = self
-                .send_leg(&signer, event, &content, number, leg, url)
-                .await;
-            let delivered = record.succeeded();
-            records.push(record);
-            if delivered {
-                break;
-            }
-        }
-        let delivered = records.last().is_some_and(LegRecord::succeeded);
-        let next = next_state(delivered, event);
-        Some(AttemptReport {
-            event_id: event.id.clone(),
-            attempt: number,
-            legs: records,
-            next,
-        })
-    }
-
-    async fn send_leg(
-        &self,
-        signer: &AccountSigner,
-        event: &ClaimedEvent,
-        content: &EventContent<'_>,
-        number: u32,
-        leg: Leg,
-        url: &WebhookUrl,
-    ) -> LegRecord {
-        let target = &event.target;
-        let delivered_to = url.masked();
-        let started_at = Utc::now();
-        let body = json_body(content, number, &delivered_to);
-        let mut headers =
-            signer.headers(&target.signatures, &event.id, started_at.timestamp(), &body);
-        if let Some(version) = &target.version {
-            headers.push(("webhook-version", version.clone()));
-        }
-        let sent = if url.is_mailto() {
-            None
-        } else {
-            let out = Outgoing {
-                url,
-                content_type: "application/json",
-                body,
-                headers,
-                timeout: target.timeout.0,
-            };
-            Some(self.sender.send(out).await)
-        };
-        LegRecord {
-            attempt: number,
-            leg,
-            url: delivered_to,
-            started_at,
-            duration_ms: sent.as_ref().map_or(0, |s| s.duration.as_millis() as u64),
-            http_status: sent.as_ref().and_then(|s| s.http_status),
-            error: sent.as_ref().map_or(Some(FailureKind::Smtp), |s| s.error),
-            response: sent.map_or_else(
-                || Some("no SMTP relay is configured".into()),
-                |s| s.response,
-            ),
-        }
-    }
-}
-
-/// Where an event goes after an attempt.
-fn next_state(delivered: bool, event: &ClaimedEvent) -> NextState {
-    if delivered {
-        return NextState::Delivered;
-    }
-    match event
-        .target
-        .retry_schedule
-        .after_failure(event.retries_left)
-    {
-        AfterFailure::GiveUp => NextState::Failed,
-        AfterFailure::RetryIn {
-            delay,
-            retries_left,
-        } => {
-            let at =
-                Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-            NextState::RetryAt(at, retries_left)
-        }
+        Some(self.channels.attempt(&signer, event).await)
     }
 }

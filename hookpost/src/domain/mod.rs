@@ -5,6 +5,7 @@
 pub mod attempt;
 pub mod duration;
 pub mod event;
+pub mod event_type;
 pub mod retry;
 pub mod settings;
 pub mod target;

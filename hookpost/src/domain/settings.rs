@@ -20,6 +20,8 @@ pub enum Format {
     /// `application/json`, the envelope of the spec.
     #[default]
     Json,
+    /// `multipart/form-data`, the fax-provider style.
+    Form,
 }
 
 /// A signature scheme whose headers a delivery carries.
@@ -30,6 +32,8 @@ pub enum SignatureScheme {
     Standard,
     /// Telnyx: `telnyx-timestamp`, `telnyx-signature-ed25519`.
     Telnyx,
+    /// Phaxio: `X-Phaxio-Signature`, HMAC-SHA1 with the callback token.
+    Phaxio,
 }
 
 impl SignatureScheme {

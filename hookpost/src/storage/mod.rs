@@ -13,6 +13,7 @@ pub mod sqlite;
 
 use crate::domain::attempt::LegRecord;
 use crate::domain::event::{EventStatus, NewEvent};
+use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::domain::target::Target;
 use crate::secrets::SigningKeys;
@@ -224,6 +225,15 @@ pub trait Store: Send + Sync + 'static {
         after_id: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<Profile>>;
+
+    /// Creates or replaces an event type; answers whether it is new.
+    async fn put_event_type(&self, account_id: &str, event_type: &EventType) -> StoreResult<bool>;
+    /// One event type.
+    async fn event_type(&self, account_id: &str, name: &str) -> StoreResult<Option<EventType>>;
+    /// Deletes an event type; `false` if there was none.
+    async fn delete_event_type(&self, account_id: &str, name: &str) -> StoreResult<bool>;
+    /// Every event type of the account, by name.
+    async fn list_event_types(&self, account_id: &str) -> StoreResult<Vec<EventType>>;
 
     /// Stores events atomically with their idempotency keys. An event whose key was
     /// used in the same account less than `window` ago is not stored.

@@ -45,6 +45,8 @@ async fn create_account_publish_and_show_event_from_the_shell() {
         key: key.into(),
     };
     server.wait_for_status(&acct, id, "delivered", SOON).await;
+    let loaded = hookpost(&server, key, &["load-catalog"]);
+    assert_eq!(loaded["loaded"].as_array().unwrap().len(), 8);
     let shown = hookpost(&server, key, &["show-event", id]);
     assert_eq!(shown["status"], "delivered");
     assert_eq!(shown["attempts"][0]["http_status"], 200);

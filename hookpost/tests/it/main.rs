@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod delivery;
+mod fax;
 mod hierarchy;
 mod idempotency;
 mod signatures;

@@ -4,16 +4,25 @@
 - Telnyx (`telnyx-signature-ed25519`): the official Telnyx Python SDK's helper.
 - Standard Webhooks `v1a` (Ed25519): written here from the public specification
   alone (sign `{id}.{timestamp}.{body}`, key `whpk_<base64>`), with PyNaCl.
+- Phaxio (`X-Phaxio-Signature`): written here from Phaxio's published algorithm
+  alone (hex HMAC-SHA1 with the callback token over the URL, then each form
+  field's name and value sorted by name, then each file's name and SHA-1 sorted
+  by name), with the form parsed by Python's email package.
 
 Reads one request as JSON on stdin:
-  {"body": str, "headers": {name: value}, "secret": "whsec_…",
-   "public_key": base64, "standard_public_key": "whpk_…"}
-Prints {"standard_v1": "ok" | reason, "standard_v1a": …, "telnyx": …}.
+  {"body": str, "headers": {name: value}, "url": str, "secret": "whsec_…",
+   "public_key": base64, "standard_public_key": "whpk_…", "callback_token": str}
+Prints {"standard_v1": "ok" | reason, "standard_v1a": …, "telnyx": …, "phaxio": …}
+with a verdict for each scheme whose headers the request carries.
 """
 
 import base64
+import email
+import hashlib
+import hmac
 import json
 import sys
+from email import policy
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -45,10 +54,55 @@ def telnyx(req):
     verify_webhook_signature(req["body"], req["headers"], req["public_key"])
 
 
+def form_parts(content_type, body):
+    """(fields, files) of a multipart/form-data body, by Python's MIME parser."""
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=policy.HTTP
+    )
+    fields, files = {}, {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if part.get_filename():
+            files[name] = data
+        else:
+            fields[name] = data.decode()
+    return fields, files
+
+
+def phaxio(req):
+    headers = {k.lower(): v for k, v in req["headers"].items()}
+    content_type = headers.get("content-type", "")
+    body = req["body"].encode()
+    signed = req["url"].encode()
+    if content_type.startswith("multipart/form-data"):
+        fields, files = form_parts(content_type, body)
+        for name in sorted(fields):
+            signed += name.encode() + fields[name].encode()
+        for name in sorted(files):
+            signed += name.encode() + hashlib.sha1(files[name]).hexdigest().encode()
+    else:
+        signed += body
+    expected = hmac.new(req["callback_token"].encode(), signed, hashlib.sha1).hexdigest()
+    if not hmac.compare_digest(expected, headers["x-phaxio-signature"]):
+        raise ValueError("signature mismatch")
+
+
+CHECKS = [
+    ("standard_v1", "webhook-signature", standard_v1),
+    ("standard_v1a", "webhook-signature", standard_v1a),
+    ("telnyx", "telnyx-signature-ed25519", telnyx),
+    ("phaxio", "x-phaxio-signature", phaxio),
+]
+
+
 def main():
     req = json.load(sys.stdin)
+    present = {k.lower() for k in req["headers"]}
     result = {}
-    for name, check in [("standard_v1", standard_v1), ("standard_v1a", standard_v1a), ("telnyx", telnyx)]:
+    for name, header, check in CHECKS:
+        if header not in present:
+            continue
         try:
             check(req)
             result[name] = "ok"

@@ -11,6 +11,7 @@ mod errors;
 mod queries;
 
 use crate::domain::event::NewEvent;
+use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::*;
 use async_trait::async_trait;
@@ -20,7 +21,10 @@ use std::time::Duration;
 use tokio_postgres::NoTls;
 
 /// Migrations in order; the `hookpost_schema` table records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_event_types.sql"),
+];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
 
@@ -162,6 +166,55 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<Profile>> {
         queries::list_profiles(&self.client().await?, account_id, after_id, limit).await
+    }
+
+    async fn put_event_type(&self, account_id: &str, event_type: &EventType) -> StoreResult<bool> {
+        let definition = rows::to_json(event_type)?;
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO event_types (account_id, name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (account_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at
+                 RETURNING (xmax = 0)",
+                &[&account_id, &event_type.name, &definition, &rows::now_ms()],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(row.get(0))
+    }
+
+    async fn event_type(&self, account_id: &str, name: &str) -> StoreResult<Option<EventType>> {
+        let sql = "SELECT definition FROM event_types WHERE account_id = $1 AND name = $2";
+        let row = self
+            .client()
+            .await?
+            .query_opt(sql, &[&account_id, &name])
+            .await
+            .map_err(from_pg)?;
+        row.map(|r| rows::from_json(r.get(0))).transpose()
+    }
+
+    async fn delete_event_type(&self, account_id: &str, name: &str) -> StoreResult<bool> {
+        let sql = "DELETE FROM event_types WHERE account_id = $1 AND name = $2";
+        let n = self
+            .client()
+            .await?
+            .execute(sql, &[&account_id, &name])
+            .await
+            .map_err(from_pg)?;
+        Ok(n > 0)
+    }
+
+    async fn list_event_types(&self, account_id: &str) -> StoreResult<Vec<EventType>> {
+        let sql = "SELECT definition FROM event_types WHERE account_id = $1 ORDER BY name";
+        let rows = self
+            .client()
+            .await?
+            .query(sql, &[&account_id])
+            .await
+            .map_err(from_pg)?;
+        rows.iter().map(|r| rows::from_json(r.get(0))).collect()
     }
 
     async fn publish(

@@ -12,6 +12,7 @@ mod read_pool;
 mod writer;
 
 use crate::domain::event::NewEvent;
+use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::*;
 use async_trait::async_trait;
@@ -24,7 +25,10 @@ use std::time::Duration;
 use writer::Writer;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_event_types.sql"),
+];
 
 /// How hard a commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -184,6 +188,34 @@ impl Store for SqliteStore {
         let (account_id, after_id) = (account_id.to_string(), after_id.map(str::to_string));
         self.readers
             .read(move |c| queries::list_profiles(c, &account_id, after_id.as_deref(), limit))
+            .await
+    }
+
+    async fn put_event_type(&self, account_id: &str, event_type: &EventType) -> StoreResult<bool> {
+        let (account_id, event_type) = (account_id.to_string(), event_type.clone());
+        self.writer
+            .write(move |c| queries::put_event_type(c, &account_id, &event_type))
+            .await
+    }
+
+    async fn event_type(&self, account_id: &str, name: &str) -> StoreResult<Option<EventType>> {
+        let (account_id, name) = (account_id.to_string(), name.to_string());
+        self.readers
+            .read(move |c| queries::event_type(c, &account_id, &name))
+            .await
+    }
+
+    async fn delete_event_type(&self, account_id: &str, name: &str) -> StoreResult<bool> {
+        let (account_id, name) = (account_id.to_string(), name.to_string());
+        self.writer
+            .write(move |c| queries::delete_event_type(c, &account_id, &name))
+            .await
+    }
+
+    async fn list_event_types(&self, account_id: &str) -> StoreResult<Vec<EventType>> {
+        let account_id = account_id.to_string();
+        self.readers
+            .read(move |c| queries::list_event_types(c, &account_id))
             .await
     }
 

@@ -3,6 +3,7 @@
 
 use super::errors::from_sqlite;
 use crate::domain::event::{EventStatus, NewEvent};
+use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::rows::*;
 use crate::storage::*;
@@ -128,6 +129,50 @@ pub fn list_profiles(
         .query_map(params![account_id, after, limit], profile_row)
         .map_err(from_sqlite)?;
     rows.map(|r| to_profile(r.map_err(from_sqlite)?)).collect()
+}
+
+// ----- event types -----
+
+pub fn put_event_type(c: &Connection, account_id: &str, t: &EventType) -> Sql<bool> {
+    let existed = event_type(c, account_id, &t.name)?.is_some();
+    c.execute(
+        "INSERT INTO event_types (account_id, name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (account_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+        params![account_id, t.name, to_json(t)?, now_ms()],
+    )
+    .map_err(from_sqlite)?;
+    Ok(!existed)
+}
+
+pub fn event_type(c: &Connection, account_id: &str, name: &str) -> Sql<Option<EventType>> {
+    let definition: Option<String> = c
+        .prepare_cached("SELECT definition FROM event_types WHERE account_id = ?1 AND name = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![account_id, name], |r| r.get(0))
+                .optional()
+        })
+        .map_err(from_sqlite)?;
+    definition.as_deref().map(from_json).transpose()
+}
+
+pub fn delete_event_type(c: &Connection, account_id: &str, name: &str) -> Sql<bool> {
+    let n = c
+        .execute(
+            "DELETE FROM event_types WHERE account_id = ?1 AND name = ?2",
+            params![account_id, name],
+        )
+        .map_err(from_sqlite)?;
+    Ok(n > 0)
+}
+
+pub fn list_event_types(c: &Connection, account_id: &str) -> Sql<Vec<EventType>> {
+    let mut stmt = c
+        .prepare_cached("SELECT definition FROM event_types WHERE account_id = ?1 ORDER BY name")
+        .map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map([account_id], |r| r.get::<_, String>(0))
+        .map_err(from_sqlite)?;
+    rows.map(|r| from_json(&r.map_err(from_sqlite)?)).collect()
 }
 
 // ----- events -----

@@ -8,6 +8,7 @@ pub mod load;
 pub mod postgres;
 pub mod receiver;
 pub mod server;
+pub mod smtp;
 pub mod verify;
 
 pub use receiver::{refused_url, Receiver, Reply};

@@ -29,6 +29,8 @@ pub enum Reply {
 pub struct Received {
     /// Path (with query).
     pub path: String,
+    /// The full URL the request was sent to.
+    pub url: String,
     /// Headers.
     pub headers: HeaderMap,
     /// Body bytes.
@@ -53,6 +55,7 @@ impl Received {
 
 #[derive(Default)]
 struct Shared {
+    base: std::sync::OnceLock<String>,
     seen: Mutex<Vec<Received>>,
     replies: Mutex<HashMap<String, Reply>>,
     arrived: Notify,
@@ -79,6 +82,7 @@ impl Receiver {
             .await
             .expect("bind receiver");
         let addr = listener.local_addr().unwrap();
+        shared.base.set(format!("http://{addr}")).unwrap();
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(shared.clone());
@@ -152,6 +156,7 @@ async fn handle(
         .cloned()
         .unwrap_or(Reply::Status(200));
     shared.seen.lock().unwrap().push(Received {
+        url: format!("{}{path}", shared.base.get().unwrap()),
         path,
         headers,
         body,

@@ -1,6 +1,6 @@
 //! Signature checks by implementations hookpost did not write: the Python script
 //! `tests/verify/verify_signatures.py` (the `standardwebhooks` package, the Telnyx
-//! SDK, and a `v1a` check written from the public spec).
+//! SDK, and `v1a` and Phaxio checks written from the public specifications).
 
 use super::receiver::Received;
 use serde_json::{json, Value};
@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// The Python interpreter with the verifier packages (`scripts/test` sets it up).
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("HOOKPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
@@ -28,6 +28,8 @@ pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
     let input = json!({
         "body": String::from_utf8(body.to_vec()).unwrap(),
         "headers": headers,
+        "url": request.url,
+        "callback_token": keys["callback_token"],
         "secret": keys["webhook_secret"],
         "public_key": keys["public_key"],
         "standard_public_key": keys["standard_public_key"],

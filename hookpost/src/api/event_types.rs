@@ -1,0 +1,131 @@
+//! Event types: register a type's category (inflight or postflight) and an
+//! optional JSON Schema that its payloads must satisfy; load the ready catalog of
+//! fax and messaging types in one call.
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::parse::JsonBody;
+use super::AppState;
+use crate::domain::event::Category;
+use crate::domain::event_type::{catalog, EventType, PayloadSchema};
+use crate::domain::validate::{self, FieldError};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Longest description.
+const MAX_DESCRIPTION: usize = 1000;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/event-types", get(list))
+        .route("/v1/event-types/catalog", post(load_catalog))
+        .route(
+            "/v1/event-types/{name}",
+            get(show).put(put_type).delete(delete),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutEventType {
+    #[serde(default)]
+    category: Category,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    schema: Option<Value>,
+}
+
+fn check(event_type: &EventType) -> Result<(), FieldError> {
+    validate::event_type(&event_type.name).map_err(|e| FieldError::new("name", e.message))?;
+    if event_type
+        .description
+        .as_ref()
+        .is_some_and(|d| d.len() > MAX_DESCRIPTION)
+    {
+        return Err(FieldError::new(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    if let Some(schema) = &event_type.schema {
+        PayloadSchema::compile(schema)?;
+    }
+    Ok(())
+}
+
+async fn put_type(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<PutEventType>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let event_type = EventType {
+        name,
+        category: body.category,
+        description: body.description,
+        schema: body.schema,
+    };
+    check(&event_type)?;
+    let created = app.store.put_event_type(&account.id, &event_type).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!(event_type))))
+}
+
+async fn show(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match app.store.event_type(&account.id, &name).await? {
+        Some(t) => Ok(Json(json!(t))),
+        None => Err(ApiError::NotFound(format!(
+            "no event type `{name}` in this account"
+        ))),
+    }
+}
+
+async fn delete(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if app.store.delete_event_type(&account.id, &name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no event type `{name}` in this account"
+        )))
+    }
+}
+
+async fn list(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "data": app.store.list_event_types(&account.id).await? }),
+    ))
+}
+
+/// Registers (or replaces) every type of the built-in catalog in the account.
+async fn load_catalog(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let types = catalog();
+    for event_type in &types {
+        app.store.put_event_type(&account.id, event_type).await?;
+    }
+    let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+    Ok(Json(json!({ "loaded": names })))
+}

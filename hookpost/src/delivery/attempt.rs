@@ -1,0 +1,159 @@
+//! One attempt at delivering an event: the primary URL, then at once the failover
+//! if the primary failed, under one attempt number; then the event's next state.
+
+use super::email::Mailer;
+use super::envelope::{body, EventContent};
+use super::http::{HttpSender, Outgoing, Sent};
+use super::signing::{AccountSigner, Signed};
+use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use crate::domain::event::select_payload;
+use crate::domain::retry::AfterFailure;
+use crate::domain::webhook_url::WebhookUrl;
+use crate::storage::{AttemptReport, ClaimedEvent, NextState};
+use chrono::Utc;
+use std::time::Duration;
+
+/// The ways out: HTTP(S) for web targets, SMTP for `mailto:` ones.
+pub struct Channels {
+    /// The shared HTTP client.
+    pub http: HttpSender,
+    /// The SMTP relay, if the operator configured one.
+    pub mail: Option<Mailer>,
+}
+
+impl Channels {
+    /// Makes one attempt of `event` and reports it with the event's next state.
+    pub async fn attempt(&self, signer: &AccountSigner, event: &ClaimedEvent) -> AttemptReport {
+        let target = &event.target;
+        let number = event.attempts_made + 1;
+        let content = EventContent {
+            id: &event.id,
+            event_type: &event.event_type,
+            occurred_at: &event.occurred_at,
+            payload: select_payload(
+                &event.payload,
+                event.payloads.as_deref(),
+                target.version.as_deref(),
+            ),
+        };
+        let legs = [
+            (Leg::Primary, Some(&target.primary)),
+            (Leg::Failover, target.failover.as_ref()),
+        ];
+        let mut records = Vec::with_capacity(2);
+        for (leg, url) in legs {
+            let Some(url) = url else { continue };
+            let record = self
+                .send_leg(signer, event, &content, number, leg, url)
+                .await;
+            let delivered = record.succeeded();
+            records.push(record);
+            if delivered {
+                break;
+            }
+        }
+        let delivered = records.last().is_some_and(LegRecord::succeeded);
+        AttemptReport {
+            event_id: event.id.clone(),
+            attempt: number,
+            legs: records,
+            next: next_state(delivered, event),
+        }
+    }
+
+    async fn send_leg(
+        &self,
+        signer: &AccountSigner,
+        event: &ClaimedEvent,
+        content: &EventContent<'_>,
+        number: u32,
+        leg: Leg,
+        url: &WebhookUrl,
+    ) -> LegRecord {
+        let delivered_to = url.masked();
+        let started_at = Utc::now();
+        let timeout = event.target.timeout.0;
+        let sent = if url.is_mailto() {
+            match &self.mail {
+                Some(mailer) => mailer.send(url, content, number, timeout).await,
+                None => not_sent(FailureKind::Smtp, "no SMTP relay is configured"),
+            }
+        } else {
+            self.send_http(signer, event, content, number, url, &delivered_to)
+                .await
+        };
+        LegRecord {
+            attempt: number,
+            leg,
+            url: delivered_to,
+            started_at,
+            duration_ms: sent.duration.as_millis() as u64,
+            http_status: sent.http_status,
+            error: sent.error,
+            response: sent.response,
+        }
+    }
+
+    async fn send_http(
+        &self,
+        signer: &AccountSigner,
+        event: &ClaimedEvent,
+        content: &EventContent<'_>,
+        number: u32,
+        url: &WebhookUrl,
+        delivered_to: &str,
+    ) -> Sent {
+        let target = &event.target;
+        let body = body(target.format, content, number, delivered_to);
+        let wire_url = url.without_credentials();
+        let signed = Signed {
+            msg_id: &event.id,
+            timestamp: Utc::now().timestamp(),
+            url: wire_url.as_str(),
+            body: &body,
+        };
+        let mut headers = signer.headers(&target.signatures, &signed);
+        if let Some(version) = &target.version {
+            headers.push(("webhook-version", version.clone()));
+        }
+        let out = Outgoing {
+            url,
+            content_type: &body.content_type,
+            body: body.bytes.clone(),
+            headers,
+            timeout: target.timeout.0,
+        };
+        self.http.send(out).await
+    }
+}
+
+fn not_sent(kind: FailureKind, why: &str) -> Sent {
+    Sent {
+        http_status: None,
+        error: Some(kind),
+        response: Some(why.to_string()),
+        duration: Duration::ZERO,
+    }
+}
+
+/// Where an event goes after an attempt.
+fn next_state(delivered: bool, event: &ClaimedEvent) -> NextState {
+    if delivered {
+        return NextState::Delivered;
+    }
+    match event
+        .target
+        .retry_schedule
+        .after_failure(event.retries_left)
+    {
+        AfterFailure::GiveUp => NextState::Failed,
+        AfterFailure::RetryIn {
+            delay,
+            retries_left,
+        } => {
+            let at =
+                Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            NextState::RetryAt(at, retries_left)
+        }
+    }
+}
