@@ -88,6 +88,24 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_SMTP_FROM", default_value = "hookpost@localhost")]
     pub smtp_from: String,
 
+    /// Most delivery requests in flight to one host at once.
+    #[arg(long, env = "HOOKPOST_MAX_PER_HOST", default_value_t = 64)]
+    pub max_per_host: usize,
+
+    /// Source address deliveries leave from (one that receivers can allowlist).
+    #[arg(long, env = "HOOKPOST_EGRESS_BIND")]
+    pub egress_bind: Option<std::net::IpAddr>,
+
+    /// Networks deliveries leave from, published at `GET /v1/egress` so receivers
+    /// can allowlist them (comma-separated CIDRs).
+    #[arg(long, env = "HOOKPOST_EGRESS_NETWORKS", value_delimiter = ',', value_parser = parse_net)]
+    pub egress_networks: Vec<IpNet>,
+
+    /// Accept receivers' TLS certificates without checking them. Dangerous: only
+    /// for testing against self-signed receivers.
+    #[arg(long, env = "HOOKPOST_DANGEROUSLY_ACCEPT_INVALID_CERTS")]
+    pub dangerously_accept_invalid_certs: bool,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKPOST_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -154,6 +172,12 @@ impl ServeConfig {
                 "--delivery-concurrency, --max-batch and --db-pool-size must be at least 1, --max-body-bytes at least 1024"
                     .into(),
             ));
+        }
+        if self.max_per_host == 0 {
+            return Err(ConfigError("--max-per-host must be at least 1".into()));
+        }
+        if self.dangerously_accept_invalid_certs {
+            tracing::warn!("TLS certificates of receivers are NOT checked (--dangerously-accept-invalid-certs)");
         }
         for net in &self.allow_targets {
             if net.prefix_len() == 0 {

@@ -8,7 +8,7 @@ use crate::config::{ConfigError, Role, ServeConfig};
 use crate::delivery::address::AddressPolicy;
 use crate::delivery::attempt::Channels;
 use crate::delivery::email::Mailer;
-use crate::delivery::http::HttpSender;
+use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::worker::{Deliverer, WorkerConfig};
 use crate::storage::postgres::PostgresStore;
 use crate::storage::sqlite::SqliteStore;
@@ -69,7 +69,12 @@ pub async fn run(
     let deliverer = Deliverer::new(
         store.clone(),
         Channels {
-            http: HttpSender::new(policy.clone(), None)?,
+            http: HttpSender::new(SenderConfig {
+                policy: policy.clone(),
+                bind: config.egress_bind,
+                max_per_host: config.max_per_host,
+                dangerously_accept_invalid_certs: config.dangerously_accept_invalid_certs,
+            })?,
             mail,
         },
         WorkerConfig {

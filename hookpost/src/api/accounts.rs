@@ -6,7 +6,6 @@ use super::error::ApiError;
 use super::parse::JsonBody;
 use super::views::timestamp;
 use super::AppState;
-use crate::delivery::signing::public_keys;
 use crate::domain::settings::WebhookSettings;
 use crate::domain::validate::FieldError;
 use crate::secrets::{new_api_key, SigningKeys};
@@ -24,7 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts", post(create))
         .route("/v1/account", get(show))
         .route("/v1/account/settings", put(set_settings).get(show_settings))
-        .route("/v1/account/keys", get(keys))
 }
 
 #[derive(Deserialize)]
@@ -87,21 +85,4 @@ async fn set_settings(
         .set_account_settings(&account.id, &settings)
         .await?;
     Ok(Json(json!(settings.masked())))
-}
-
-/// The keys receivers verify with: the HMAC secret (`whsec_`, Standard Webhooks
-/// `v1`), the Ed25519 public key (Telnyx, and `whpk_` for Standard `v1a`) and the
-/// callback token (Phaxio-style HMAC-SHA1).
-async fn keys(Caller(account): Caller) -> Result<Json<Value>, ApiError> {
-    let public = public_keys(&account.keys).map_err(|e| {
-        tracing::error!(error = %e, account = %account.id, "stored keys do not decode");
-        ApiError::Internal
-    })?;
-    let first = |list: &[crate::secrets::Secret]| list.first().map(|s| s.expose().to_string());
-    Ok(Json(json!({
-        "webhook_secret": first(&account.keys.hmac),
-        "public_key": public.first(),
-        "standard_public_key": public.first().map(|k| format!("whpk_{k}")),
-        "callback_token": first(&account.keys.phaxio),
-    })))
 }

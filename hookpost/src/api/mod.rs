@@ -4,10 +4,12 @@
 
 mod accounts;
 mod auth;
+mod egress;
 pub mod error;
 mod event_types;
 mod events;
 mod health;
+mod keys;
 pub mod parse;
 mod profiles;
 mod views;
@@ -31,6 +33,8 @@ pub fn router(app: AppState) -> Router {
         .merge(events::router())
         .merge(event_types::router())
         .merge(health::router())
+        .merge(egress::router())
+        .merge(keys::router())
         .fallback(|| async {
             ApiError::NotFound("no such route; see the API reference in the README".into())
         })

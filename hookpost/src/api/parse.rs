@@ -19,14 +19,36 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.config.max_body_bytes;
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge(limit)
-            } else {
-                ApiError::InvalidJson(format!("could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| body_error(r, limit))?;
         from_slice(&bytes).map(JsonBody)
+    }
+}
+
+/// An optional JSON body: none at all reads as `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.config.max_body_bytes;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| body_error(r, limit))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        from_slice(&bytes).map(OptionalJson)
+    }
+}
+
+fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(limit)
+    } else {
+        ApiError::InvalidJson(format!("could not read the request body: {rejection}"))
     }
 }
 

@@ -12,9 +12,7 @@ use crate::domain::settings::WebhookSettings;
 use crate::domain::validate::FieldError;
 use crate::domain::webhook_url::WebhookUrl;
 use crate::storage::Store;
-use std::net::IpAddr;
 use std::sync::Arc;
-use url::Host;
 
 /// Everything a request handler may need, shared by all of them.
 pub struct App {
@@ -55,12 +53,7 @@ impl App {
                 .map(|_| ())
                 .map_err(|e| e.to_string());
         }
-        let ip = match url.url().host() {
-            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
-            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
-            _ => return Ok(()),
-        };
-        self.policy.check(ip).map_err(|range| {
+        self.policy.check_host(url.url()).map_err(|(ip, range)| {
             format!(
                 "{ip} is a {} address, which deliveries may not reach (an operator can allow it with --allow-targets)",
                 range.as_str()

@@ -250,4 +250,108 @@ mod tests {
             "webhook_ur"
         );
     }
+
+    mod properties {
+        use super::*;
+        use crate::api::error::ApiError;
+        use crate::api::parse::from_slice;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        const KEYS: &[&str] = &[
+            "event_type",
+            "payload",
+            "occurred_at",
+            "profile_id",
+            "idempotency_key",
+            "payloads",
+            "webhook_url",
+            "webhook_failover_url",
+            "format",
+            "signatures",
+            "inflight",
+            "version",
+            "retry_schedule",
+            "timeout",
+            "x",
+        ];
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                ".{0,40}".prop_map(Value::from),
+                prop_oneof![
+                    Just("fax.delivered"),
+                    Just("http://127.0.0.1/"),
+                    Just("mailto:a@b.c"),
+                    Just("5m"),
+                    Just("json")
+                ]
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(6, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    prop::collection::btree_map(
+                        prop::sample::select(KEYS).prop_map(str::to_string),
+                        inner,
+                        0..8
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Everything a publish checks without storage; it must answer, never panic.
+        fn check(bytes: &[u8]) -> Result<(), ApiError> {
+            let request: PublishRequest = from_slice(bytes)?;
+            validate::event_type(&request.event_type)?;
+            validate::json_object("payload", &request.payload)?;
+            if let Some(p) = &request.payloads {
+                validate::versioned_payloads(p)?;
+            }
+            if let Some(at) = &request.occurred_at {
+                validate::timestamp("occurred_at", at)?;
+            }
+            let settings = request_settings(request.settings)?;
+            settings
+                .validate()
+                .map_err(|(field, message)| FieldError::new(field, message))?;
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1500))]
+
+            #[test]
+            fn arbitrary_bytes_get_an_answer(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+                let _ = check(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_json_is_accepted_or_refused_naming_a_field(value in json()) {
+                match check(value.to_string().as_bytes()) {
+                    Ok(()) | Err(ApiError::InvalidJson(_)) => {}
+                    Err(ApiError::Field(f)) => prop_assert!(!f.field.is_empty() && !f.message.is_empty()),
+                    Err(other) => prop_assert!(false, "unexpected refusal {other:?}"),
+                }
+            }
+
+            #[test]
+            fn any_field_of_a_valid_request_can_be_replaced(key in prop::sample::select(KEYS), value in json()) {
+                let mut request = serde_json::json!({"event_type": "fax.delivered", "payload": {"a": 1}});
+                request[key] = value;
+                match check(request.to_string().as_bytes()) {
+                    Ok(()) => {}
+                    Err(ApiError::Field(f)) => prop_assert!(!f.field.is_empty()),
+                    Err(other) => prop_assert!(false, "unexpected refusal {other:?}"),
+                }
+            }
+        }
+    }
 }

@@ -148,6 +148,29 @@ impl AddressPolicy {
     }
 }
 
+impl AddressPolicy {
+    /// Checks a URL whose host is a literal address (in any spelling the URL
+    /// standard accepts: `127.1`, `2130706433`, `0x7f000001`, `[::ffff:7f00:1]`…,
+    /// all normalized by the parser). Names pass here; their answers are vetted
+    /// when they are resolved.
+    pub fn check_host(&self, url: &url::Url) -> Result<(), (IpAddr, BlockedRange)> {
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        self.check(ip).map_err(|range| (ip, range))
+    }
+
+    /// Vets every answer of a name: if *any* is blocked, the name is refused, so a
+    /// name with one public and one private answer cannot reach the private one.
+    pub fn check_answers(&self, answers: &[IpAddr]) -> Result<(), (IpAddr, BlockedRange)> {
+        answers
+            .iter()
+            .try_for_each(|ip| self.check(*ip).map_err(|range| (*ip, range)))
+    }
+}
+
 /// An allowlisted IPv4 network also opens the IPv6 forms of its addresses.
 fn contains_embedded(net: &IpNet, ip: IpAddr) -> bool {
     match ip {
@@ -206,6 +229,132 @@ mod tests {
             "::ffff:8.8.8.8",
         ] {
             assert_eq!(blocked(ip), None, "{ip}");
+        }
+    }
+
+    fn url_blocked(url: &str) -> Option<BlockedRange> {
+        AddressPolicy::default()
+            .check_host(&url::Url::parse(url).unwrap())
+            .err()
+            .map(|(_, r)| r)
+    }
+
+    #[test]
+    fn every_spelling_of_a_blocked_literal_is_caught() {
+        let cases = [
+            ("http://127.0.0.1/", BlockedRange::Loopback),
+            ("http://127.1/", BlockedRange::Loopback),
+            ("http://2130706433/", BlockedRange::Loopback),
+            ("http://0177.0.0.1/", BlockedRange::Loopback),
+            ("http://0x7f000001/", BlockedRange::Loopback),
+            ("http://0x7f.1/", BlockedRange::Loopback),
+            ("http://[::1]/", BlockedRange::Loopback),
+            ("http://[::ffff:127.0.0.1]/", BlockedRange::Loopback),
+            ("http://[::ffff:7f00:1]/", BlockedRange::Loopback),
+            ("http://[64:ff9b::a9fe:a9fe]/", BlockedRange::LinkLocal),
+            ("http://[2002:a9fe:a9fe::]/", BlockedRange::LinkLocal),
+            (
+                "http://169.254.169.254/latest/meta-data",
+                BlockedRange::LinkLocal,
+            ),
+            ("http://100.64.0.1/", BlockedRange::SharedAddressSpace),
+            ("http://10.0.0.1/", BlockedRange::Private),
+            ("http://0.0.0.0/", BlockedRange::Unspecified),
+            ("http://0/", BlockedRange::Unspecified),
+            ("http://[fd00:ec2::254]/", BlockedRange::UniqueLocal),
+            ("https://user:pw@192.168.0.1:8443/x", BlockedRange::Private),
+        ];
+        for (url, range) in cases {
+            assert_eq!(url_blocked(url), Some(range), "{url}");
+        }
+        assert_eq!(
+            url_blocked("https://example.com/"),
+            None,
+            "names are vetted at resolution"
+        );
+        assert_eq!(url_blocked("https://8.8.8.8/"), None);
+    }
+
+    #[test]
+    fn a_name_with_one_public_and_one_private_answer_is_refused() {
+        let policy = AddressPolicy::default();
+        let public: IpAddr = "93.184.216.34".parse().unwrap();
+        let private: IpAddr = "10.1.2.3".parse().unwrap();
+        assert!(policy.check_answers(&[public]).is_ok());
+        assert_eq!(
+            policy.check_answers(&[public, private]),
+            Err((private, BlockedRange::Private))
+        );
+        assert_eq!(
+            policy.check_answers(&[private, public]),
+            Err((private, BlockedRange::Private))
+        );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Each blocked IPv4 range as (base, prefix length).
+        const V4_RANGES: &[(u32, u32)] = &[
+            (0x7f00_0000, 8),  // 127/8
+            (0x0a00_0000, 8),  // 10/8
+            (0xac10_0000, 12), // 172.16/12
+            (0xc0a8_0000, 16), // 192.168/16
+            (0x6440_0000, 10), // 100.64/10
+            (0xa9fe_0000, 16), // 169.254/16
+            (0x0000_0000, 8),  // 0/8
+            (0xe000_0000, 4),  // 224/4
+            (0xf000_0000, 4),  // 240/4
+            (0xc000_0200, 24), // 192.0.2/24
+            (0xc633_6400, 24), // 198.51.100/24
+            (0xcb00_7100, 24), // 203.0.113/24
+            (0xc612_0000, 15), // 198.18/15
+        ];
+
+        fn blocked_v4() -> impl Strategy<Value = Ipv4Addr> {
+            (0..V4_RANGES.len(), any::<u32>()).prop_map(|(i, r)| {
+                let (base, len) = V4_RANGES[i];
+                let host_bits = if len == 0 { u32::MAX } else { u32::MAX >> len };
+                Ipv4Addr::from(base | (r & host_bits))
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn every_address_of_a_blocked_range_is_blocked_in_every_encoding(v4 in blocked_v4()) {
+                let n = u32::from(v4);
+                let [a, b, c, d] = v4.octets();
+                prop_assert!(classify(IpAddr::V4(v4)).is_some());
+                prop_assert!(classify(IpAddr::V6(v4.to_ipv6_mapped())).is_some());
+                let nat64 = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, (n >> 16) as u16, n as u16);
+                prop_assert!(classify(IpAddr::V6(nat64)).is_some());
+                let six_to_four = Ipv6Addr::new(0x2002, (n >> 16) as u16, n as u16, 0, 0, 0, 0, 1);
+                prop_assert!(classify(IpAddr::V6(six_to_four)).is_some());
+                for spelling in [format!("http://{n}/"), format!("http://0x{n:x}/"),
+                                 format!("http://0{a:o}.0{b:o}.0{c:o}.0{d:o}/"),
+                                 format!("http://[::ffff:{v4}]/")] {
+                    prop_assert!(url_blocked(&spelling).is_some(), "{} passed", spelling);
+                }
+            }
+
+            #[test]
+            fn the_allowlist_opens_exactly_its_networks(v4 in blocked_v4()) {
+                let policy = AddressPolicy::new(vec![IpNet::from(IpAddr::V4(v4))]);
+                prop_assert!(policy.check(IpAddr::V4(v4)).is_ok());
+                let next = Ipv4Addr::from(u32::from(v4) ^ 1);
+                prop_assert_eq!(policy.check(IpAddr::V4(next)).is_ok(), classify(IpAddr::V4(next)).is_none());
+            }
+
+            #[test]
+            fn unique_local_and_link_local_v6_are_always_blocked(r in any::<u128>()) {
+                let ula = Ipv6Addr::from((0xfc00u128 << 112) | (r >> 7));
+                let link = Ipv6Addr::from((0xfe80u128 << 112) | (r >> 10));
+                prop_assert_eq!(classify(IpAddr::V6(ula)), Some(BlockedRange::UniqueLocal));
+                prop_assert_eq!(classify(IpAddr::V6(link)), Some(BlockedRange::LinkLocal));
+            }
         }
     }
 

@@ -46,18 +46,22 @@ impl Channels {
             let record = self
                 .send_leg(signer, event, &content, number, leg, url)
                 .await;
-            let delivered = record.succeeded();
+            let delivered = record.0.succeeded();
             records.push(record);
             if delivered {
                 break;
             }
         }
-        let delivered = records.last().is_some_and(LegRecord::succeeded);
+        let delivered = records.last().is_some_and(|(record, _)| record.succeeded());
+        let hint = records
+            .iter()
+            .filter_map(|(_, retry_after)| *retry_after)
+            .max();
         AttemptReport {
             event_id: event.id.clone(),
             attempt: number,
-            legs: records,
-            next: next_state(delivered, event),
+            legs: records.into_iter().map(|(record, _)| record).collect(),
+            next: next_state(delivered, event, hint),
         }
     }
 
@@ -69,7 +73,7 @@ impl Channels {
         number: u32,
         leg: Leg,
         url: &WebhookUrl,
-    ) -> LegRecord {
+    ) -> (LegRecord, Option<Duration>) {
         let delivered_to = url.masked();
         let started_at = Utc::now();
         let timeout = event.target.timeout.0;
@@ -82,7 +86,7 @@ impl Channels {
             self.send_http(signer, event, content, number, url, &delivered_to)
                 .await
         };
-        LegRecord {
+        let record = LegRecord {
             attempt: number,
             leg,
             url: delivered_to,
@@ -91,7 +95,8 @@ impl Channels {
             http_status: sent.http_status,
             error: sent.error,
             response: sent.response,
-        }
+        };
+        (record, sent.retry_after)
     }
 
     async fn send_http(
@@ -133,18 +138,19 @@ fn not_sent(kind: FailureKind, why: &str) -> Sent {
         error: Some(kind),
         response: Some(why.to_string()),
         duration: Duration::ZERO,
+        retry_after: None,
     }
 }
 
-/// Where an event goes after an attempt.
-fn next_state(delivered: bool, event: &ClaimedEvent) -> NextState {
+/// Where an event goes after an attempt; `hint` is a receiver's `Retry-After`.
+fn next_state(delivered: bool, event: &ClaimedEvent, hint: Option<Duration>) -> NextState {
     if delivered {
         return NextState::Delivered;
     }
     match event
         .target
         .retry_schedule
-        .after_failure(event.retries_left)
+        .after_failure(event.retries_left, hint, fastrand::f64())
     {
         AfterFailure::GiveUp => NextState::Failed,
         AfterFailure::RetryIn {

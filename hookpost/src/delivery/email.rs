@@ -66,6 +66,7 @@ impl Mailer {
             error,
             response: Some(keep_response(response.as_bytes())),
             duration: started.elapsed(),
+            retry_after: None,
         }
     }
 

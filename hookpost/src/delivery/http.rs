@@ -9,7 +9,6 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use url::Host;
 
 /// Most bytes read from a response; the rest is not read at all.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -24,7 +23,7 @@ pub struct Outgoing<'a> {
     pub body: Vec<u8>,
     /// Signature and version headers.
     pub headers: Vec<(&'static str, String)>,
-    /// Total deadline: connect, TLS, headers and body.
+    /// Deadline for connect, TLS and headers; the body is read until it too.
     pub timeout: Duration,
 }
 
@@ -39,6 +38,15 @@ pub struct Sent {
     pub response: Option<String>,
     /// Wall time spent.
     pub duration: Duration,
+    /// How long a `429` or `503` asked hookpost to wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+/// A receiver's answer.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<Duration>,
 }
 
 /// The delivery HTTP client, shared by all workers (it pools connections per host).
@@ -46,6 +54,19 @@ pub struct Sent {
 pub struct HttpSender {
     client: reqwest::Client,
     policy: Arc<AddressPolicy>,
+    hosts: Arc<HostSlots>,
+}
+
+/// How the sender is set up.
+pub struct SenderConfig {
+    /// Which addresses may be reached.
+    pub policy: AddressPolicy,
+    /// Source address of deliveries (one receivers can allowlist).
+    pub bind: Option<IpAddr>,
+    /// Most requests in flight to one host at once.
+    pub max_per_host: usize,
+    /// Skip TLS certificate checks: only for testing against self-signed receivers.
+    pub dangerously_accept_invalid_certs: bool,
 }
 
 /// Refusal raised inside DNS resolution so reqwest never connects.
@@ -94,43 +115,38 @@ impl Resolve for VettingResolver {
 }
 
 impl HttpSender {
-    /// A client that checks every address against `policy` and may leave from
-    /// `bind` (a source address receivers can allowlist).
-    pub fn new(policy: AddressPolicy, bind: Option<IpAddr>) -> Result<Self, reqwest::Error> {
-        let policy = Arc::new(policy);
+    /// A client that checks every address against the policy.
+    pub fn new(config: SenderConfig) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(config.policy);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(VettingResolver {
                 policy: policy.clone(),
             }))
-            .local_address(bind)
+            .local_address(config.bind)
             .user_agent(concat!("hookpost/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .no_proxy()
+            .tls_danger_accept_invalid_certs(config.dangerously_accept_invalid_certs)
             .build()?;
-        Ok(HttpSender { client, policy })
+        Ok(HttpSender {
+            client,
+            policy,
+            hosts: Arc::new(HostSlots::new(config.max_per_host)),
+        })
     }
 
     /// Sends one request and reports what happened.
     pub async fn send(&self, out: Outgoing<'_>) -> Sent {
         let started = Instant::now();
-        let deadline = tokio::time::Instant::now() + out.timeout;
-        let result = match self.check_literal(out.url) {
-            Err(range) => Err(fail(FailureKind::BlockedAddress, range.as_str())),
-            Ok(()) => tokio::time::timeout_at(deadline, self.exchange(&out, deadline))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(fail(FailureKind::Timeout, "no answer within the timeout"))
-                }),
-        };
-        let duration = started.elapsed();
-        match result {
-            Ok((status, body)) => Sent {
-                http_status: Some(status),
-                error: FailureKind::from_status(status),
-                response: Some(keep_response(&body)),
-                duration,
+        match self.exchange(&out).await {
+            Ok(answer) => Sent {
+                http_status: Some(answer.status),
+                error: FailureKind::from_status(answer.status),
+                response: Some(keep_response(&answer.body)),
+                duration: started.elapsed(),
+                retry_after: answer.retry_after,
             },
             Err((kind, detail)) => {
                 tracing::debug!(url = %out.url.masked(), error = kind.as_str(), %detail, "request failed");
@@ -138,26 +154,47 @@ impl HttpSender {
                     http_status: None,
                     error: Some(kind),
                     response: None,
-                    duration,
+                    duration: started.elapsed(),
+                    retry_after: None,
                 }
             }
         }
     }
 
-    /// Literal IP hosts never reach the resolver, so they are checked here.
-    fn check_literal(&self, url: &WebhookUrl) -> Result<(), BlockedRange> {
-        match url.url().host() {
-            Some(Host::Ipv4(ip)) => self.policy.check(IpAddr::V4(ip)),
-            Some(Host::Ipv6(ip)) => self.policy.check(IpAddr::V6(ip)),
-            _ => Ok(()),
-        }
+    /// Vets the address, waits for a slot on the host, then sends with one deadline
+    /// for connect, TLS and headers. A status that arrived in time counts, whatever
+    /// the body does after.
+    async fn exchange(&self, out: &Outgoing<'_>) -> Result<Answer, (FailureKind, String)> {
+        // Literal IP hosts never reach the resolver, so they are checked here.
+        self.policy
+            .check_host(out.url.url())
+            .map_err(|(_, range)| fail(FailureKind::BlockedAddress, range.as_str()))?;
+        let _slot = self.hosts.acquire(out.url.url()).await;
+        let deadline = tokio::time::Instant::now() + out.timeout;
+        let mut response = tokio::time::timeout_at(deadline, self.request(out).send())
+            .await
+            .map_err(|_| fail(FailureKind::Timeout, "no answer within the timeout"))?
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| {
+                response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)?
+                    .to_str()
+                    .ok()
+                    .and_then(parse_retry_after)
+            })
+            .flatten();
+        let body = read_bounded(&mut response, deadline).await;
+        Ok(Answer {
+            status,
+            body,
+            retry_after,
+        })
     }
 
-    async fn exchange(
-        &self,
-        out: &Outgoing<'_>,
-        deadline: tokio::time::Instant,
-    ) -> Result<(u16, Vec<u8>), (FailureKind, String)> {
+    fn request(&self, out: &Outgoing<'_>) -> reqwest::RequestBuilder {
         let mut request = self
             .client
             .post(out.url.without_credentials())
@@ -169,18 +206,76 @@ impl HttpSender {
         if let Some((user, password)) = out.url.basic_auth() {
             request = request.basic_auth(user, password);
         }
-        let mut response = request.send().await.map_err(classify)?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        // The status already counts; a body that trickles past the deadline is cut.
-        while body.len() < MAX_RESPONSE_BYTES {
-            match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Ok(Ok(Some(chunk))) => body
-                    .extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
-                _ => break,
+        request
+    }
+}
+
+/// Reads at most [`MAX_RESPONSE_BYTES`] of a body, stopping at the deadline: a
+/// receiver that trickles or sends gigabytes cannot hold a worker.
+async fn read_bounded(response: &mut reqwest::Response, deadline: tokio::time::Instant) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < MAX_RESPONSE_BYTES {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())])
             }
+            _ => break,
         }
-        Ok((status, body))
+    }
+    body
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// A cap on concurrent requests per destination (`host:port`), so one popular
+/// receiver is not flooded and cannot take every worker slot.
+struct HostSlots {
+    per_host: usize,
+    hosts: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl HostSlots {
+    /// Hosts remembered before idle ones are forgotten.
+    const KEEP: usize = 10_000;
+
+    fn new(per_host: usize) -> Self {
+        HostSlots {
+            per_host,
+            hosts: Default::default(),
+        }
+    }
+
+    async fn acquire(&self, url: &url::Url) -> tokio::sync::OwnedSemaphorePermit {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let semaphore = {
+            let mut hosts = self.hosts.lock().expect("host slots poisoned");
+            if hosts.len() >= Self::KEEP {
+                hosts.retain(|_, s| s.available_permits() < self.per_host);
+            }
+            hosts
+                .entry(key)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_host)))
+                .clone()
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .expect("host semaphores are never closed")
     }
 }
 

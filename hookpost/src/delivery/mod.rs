@@ -13,5 +13,6 @@ pub mod attempt;
 pub mod email;
 pub mod envelope;
 pub mod http;
+pub mod signers;
 pub mod signing;
 pub mod worker;

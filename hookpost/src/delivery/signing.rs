@@ -177,6 +177,7 @@ mod tests {
             hmac: vec![Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")],
             ed25519: vec![],
             phaxio: vec![],
+            previous_until: None,
         };
         let signer = AccountSigner::new(&keys).unwrap();
         let sig = signer.standard(
@@ -241,6 +242,7 @@ mod tests {
             hmac: vec![],
             ed25519: vec![],
             phaxio: vec![Secret::new("test-callback-token")],
+            previous_until: None,
         };
         let signer = AccountSigner::new(&keys).unwrap();
         let url = "https://example.com/cb?x=1";

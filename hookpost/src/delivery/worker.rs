@@ -7,11 +7,10 @@
 //! waits in the database until the scheduler claims it.
 
 use super::attempt::Channels;
-use super::signing::AccountSigner;
+use super::signers::SignerCache;
 use crate::storage::{AttemptReport, ClaimedEvent, Store};
 use chrono::Utc;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -43,7 +42,7 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     channels: Channels,
     config: WorkerConfig,
-    signers: RwLock<HashMap<String, Arc<AccountSigner>>>,
+    signers: SignerCache,
     slots: Arc<Semaphore>,
     wake: Notify,
     tasks: TaskTracker,
@@ -57,7 +56,7 @@ impl Deliverer {
             channels,
             slots: Arc::new(Semaphore::new(config.concurrency)),
             config,
-            signers: RwLock::default(),
+            signers: SignerCache::default(),
             wake: Notify::new(),
             tasks: TaskTracker::new(),
         })
@@ -174,39 +173,18 @@ impl Deliverer {
         }
     }
 
-    async fn signer(&self, account_id: &str) -> Option<Arc<AccountSigner>> {
-        if let Some(s) = self
-            .signers
-            .read()
-            .expect("signer cache poisoned")
-            .get(account_id)
-        {
-            return Some(s.clone());
-        }
-        let account = match self.store.account(account_id).await {
-            Ok(Some(a)) => a,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not load signing keys");
-                return None;
-            }
-        };
-        let signer = Arc::new(
-            AccountSigner::new(&account.keys)
-                .map_err(|e| tracing::error!(%e))
-                .ok()?,
-        );
-        self.signers
-            .write()
-            .expect("signer cache poisoned")
-            .insert(account_id.to_string(), signer.clone());
-        Some(signer)
+    /// Forgets an account's cached signing keys (after a rotation).
+    pub fn forget_signer(&self, account_id: &str) {
+        self.signers.forget(account_id);
     }
 
     /// One attempt; `None` when the keys could not be loaded (the lease will bring
     /// the event back).
     async fn attempt(&self, event: &ClaimedEvent) -> Option<AttemptReport> {
-        let signer = self.signer(&event.account_id).await?;
+        let signer = self
+            .signers
+            .get(self.store.as_ref(), &event.account_id)
+            .await?;
         Some(self.channels.attempt(&signer, event).await)
     }
 }

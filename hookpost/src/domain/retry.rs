@@ -70,22 +70,39 @@ impl RetrySchedule {
     /// The next step after a failed attempt, given how many retries were left.
     /// Steps are consumed from the front, so `retries_left == retries()` means the
     /// first failure.
-    pub fn after_failure(&self, retries_left: u32) -> AfterFailure {
+    ///
+    /// A receiver's `Retry-After` (`hint`) may push the retry later than the step,
+    /// but never past the schedule's longest step: a header asking for a month
+    /// costs one step, not the rest of the schedule. `jitter` in `[0, 1)` adds up
+    /// to [`JITTER`] of the delay, so a recovering receiver is not hit by every
+    /// retry at once; it never makes a retry earlier than its step.
+    pub fn after_failure(
+        &self,
+        retries_left: u32,
+        hint: Option<Duration>,
+        jitter: f64,
+    ) -> AfterFailure {
         if retries_left == 0 {
             return AfterFailure::GiveUp;
         }
         let used = self.retries().saturating_sub(retries_left) as usize;
-        let delay = self
+        let step = self
             .0
             .get(used)
             .or(self.0.last())
             .map_or(Duration::ZERO, |d| d.0);
+        let longest = self.0.iter().map(|d| d.0).max().unwrap_or(Duration::ZERO);
+        let delay = step.max(hint.unwrap_or(Duration::ZERO).min(longest));
+        let delay = delay + delay.mul_f64(JITTER * jitter.clamp(0.0, 1.0));
         AfterFailure::RetryIn {
             delay,
             retries_left: retries_left - 1,
         }
     }
 }
+
+/// The most jitter adds to a retry delay, as a fraction of it.
+pub const JITTER: f64 = 0.1;
 
 #[cfg(test)]
 mod tests {
@@ -116,7 +133,7 @@ mod tests {
         while let AfterFailure::RetryIn {
             delay,
             retries_left,
-        } = s.after_failure(left)
+        } = s.after_failure(left, None, 0.0)
         {
             delays.push(delay.as_millis());
             left = retries_left;
@@ -126,7 +143,47 @@ mod tests {
 
     #[test]
     fn an_empty_schedule_gives_up_at_once() {
-        assert_eq!(schedule(&[]).after_failure(0), AfterFailure::GiveUp);
+        assert_eq!(
+            schedule(&[]).after_failure(0, None, 0.0),
+            AfterFailure::GiveUp
+        );
+    }
+
+    fn first_delay(s: &RetrySchedule, hint: Option<u64>, jitter: f64) -> u128 {
+        match s.after_failure(s.retries(), hint.map(Duration::from_millis), jitter) {
+            AfterFailure::RetryIn { delay, .. } => delay.as_millis(),
+            AfterFailure::GiveUp => panic!("gave up"),
+        }
+    }
+
+    #[test]
+    fn retry_after_pushes_the_retry_back_but_costs_at_most_the_longest_step() {
+        let s = schedule(&[100, 1000]);
+        assert_eq!(first_delay(&s, None, 0.0), 100);
+        assert_eq!(
+            first_delay(&s, Some(50), 0.0),
+            100,
+            "a shorter hint never brings a retry forward"
+        );
+        assert_eq!(first_delay(&s, Some(400), 0.0), 400);
+        assert_eq!(
+            first_delay(&s, Some(30 * 24 * 3600 * 1000), 0.0),
+            1000,
+            "a month is capped"
+        );
+    }
+
+    #[test]
+    fn jitter_only_ever_adds_up_to_a_tenth() {
+        let s = schedule(&[1000]);
+        assert_eq!(first_delay(&s, None, 0.0), 1000);
+        assert_eq!(first_delay(&s, None, 0.5), 1050);
+        assert_eq!(first_delay(&s, None, 0.999), 1099);
+        assert_eq!(
+            first_delay(&s, None, 7.0),
+            1100,
+            "out-of-range jitter is clamped"
+        );
     }
 
     #[test]

@@ -204,6 +204,16 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_key(&self, key_hash: [u8; 32]) -> StoreResult<Option<Account>>;
     /// One account by id.
     async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    /// Makes `key_hash` the account's API key; the old key keeps working until
+    /// `keep_old_until` (or stops at once when `None`).
+    async fn rotate_api_key(
+        &self,
+        id: &str,
+        key_hash: [u8; 32],
+        keep_old_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+    /// Replaces an account's signing keys.
+    async fn set_signing_keys(&self, id: &str, keys: &SigningKeys) -> StoreResult<()>;
     /// Replaces an account's webhook settings.
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()>;
 

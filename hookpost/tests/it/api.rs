@@ -147,21 +147,44 @@ async fn events_are_listed_newest_first_with_filters_and_cursor_pages() {
 }
 
 #[tokio::test]
-async fn an_account_sees_only_its_own_data() {
+async fn an_account_sees_and_changes_only_its_own_data_on_every_route() {
     let server = TestServer::start().await;
-    let a = server.account().await;
+    let rx = Receiver::start().await;
+    let a = server
+        .account_with(json!({"webhook_url": rx.url("/a")}))
+        .await;
     let b = server.account().await;
     server
         .put("/v1/profiles/shared-name", &a.key, &json!({"version": "a"}))
         .await;
+    server
+        .put(
+            "/v1/event-types/order.paid",
+            &a.key,
+            &json!({"schema": {"type": "object", "required": ["amount"]}}),
+        )
+        .await;
     let id = server
         .publish(&a, json!({"event_type": "x", "payload": {"secret": 1}}))
         .await;
+    let a_keys = server.get("/v1/account/keys", &a.key).await.body;
 
-    assert_eq!(
-        server.get(&format!("/v1/events/{id}"), &b.key).await.status,
-        404
-    );
+    // Reads of A's things by B find nothing.
+    for path in [
+        format!("/v1/events/{id}"),
+        "/v1/profiles/shared-name".into(),
+        "/v1/event-types/order.paid".into(),
+    ] {
+        assert_eq!(server.get(&path, &b.key).await.status, 404, "{path}");
+    }
+    for list in ["/v1/events", "/v1/profiles", "/v1/event-types"] {
+        assert_eq!(
+            server.get(list, &b.key).await.body["data"],
+            json!([]),
+            "{list}"
+        );
+    }
+    // Changes by B do not reach A's things.
     assert_eq!(
         server
             .post(&format!("/v1/events/{id}/retry"), &b.key, &json!({}))
@@ -170,50 +193,96 @@ async fn an_account_sees_only_its_own_data() {
         404
     );
     assert_eq!(
-        server.get("/v1/events", &b.key).await.body["data"],
-        json!([])
-    );
-    assert_eq!(
-        server.get("/v1/profiles/shared-name", &b.key).await.status,
-        404
-    );
-    assert_eq!(
-        server.get("/v1/profiles", &b.key).await.body["data"],
-        json!([])
-    );
-    assert_eq!(
         server
             .call("DELETE", "/v1/profiles/shared-name", &b.key, None)
             .await
             .status,
         404
     );
-    let publish_with_a_profile =
-        json!({"event_type": "x", "payload": {}, "profile_id": "shared-name"});
     assert_eq!(
         server
-            .post("/v1/events", &b.key, &publish_with_a_profile)
+            .call("DELETE", "/v1/event-types/order.paid", &b.key, None)
+            .await
+            .status,
+        404
+    );
+    let with_a_profile = json!({"event_type": "x", "payload": {}, "profile_id": "shared-name"});
+    assert_eq!(
+        server
+            .post("/v1/events", &b.key, &with_a_profile)
             .await
             .status,
         422
     );
-    assert_ne!(
-        server.get("/v1/account/keys", &a.key).await.body,
-        server.get("/v1/account/keys", &b.key).await.body
+    let schema_of_a = json!({"event_type": "order.paid", "payload": {}});
+    assert_eq!(
+        server.post("/v1/events", &b.key, &schema_of_a).await.status,
+        202,
+        "A's schema applied to B"
     );
+    server
+        .put(
+            "/v1/account/settings",
+            &b.key,
+            &json!({"webhook_url": rx.url("/b")}),
+        )
+        .await;
+    server
+        .post("/v1/account/signing-keys/rotate", &b.key, &json!({}))
+        .await;
+    server
+        .post("/v1/account/api-key/rotate", &b.key, &json!({}))
+        .await;
+
+    // A is untouched.
+    assert_eq!(
+        server.get("/v1/account/settings", &a.key).await.body["webhook_url"],
+        rx.url("/a")
+    );
+    assert_eq!(server.get("/v1/account/keys", &a.key).await.body, a_keys);
     assert_eq!(
         server.get("/v1/profiles/shared-name", &a.key).await.body["settings"]["version"],
         "a"
     );
+    assert_eq!(
+        server
+            .get("/v1/event-types/order.paid", &a.key)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        server.get(&format!("/v1/events/{id}"), &a.key).await.status,
+        200
+    );
+    assert_ne!(a_keys, server.get("/v1/account/keys", &b.key).await.body);
 }
 
 #[tokio::test]
 async fn secrets_never_appear_in_the_server_log() {
-    let server = TestServer::start().await;
+    let smtp = format!(
+        "smtp://mail-user:smtp-pa55@127.0.0.1:{}",
+        crate::helpers::smtp::free_port()
+    );
+    let server = TestServer::start_with(&["--smtp-url", &smtp]).await;
     let rx = Receiver::start().await;
     rx.reply("/h", Reply::Status(500));
     let acct = server.account().await;
     let keys = server.get("/v1/account/keys", &acct.key).await.body;
+    let mail = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": "mailto:a@example.com", "retry_schedule": []})).await;
+    server.wait_for_status(&acct, &mail, "failed", SOON).await;
+    let rotated = server
+        .post(
+            "/v1/account/api-key/rotate",
+            &acct.key,
+            &json!({"keep_old_for": "1m"}),
+        )
+        .await
+        .body;
+    let new_keys = server
+        .post("/v1/account/signing-keys/rotate", &acct.key, &json!({}))
+        .await
+        .body;
     let url = format!("http://hook-user:pa55-w0rd-xyz@{}/h", rx.addr);
     let id = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": url,
         "webhook_failover_url": refused_url().replace("127.0.0.1", "u:failover-secret@127.0.0.1"), "retry_schedule": []})).await;
@@ -242,6 +311,13 @@ async fn secrets_never_appear_in_the_server_log() {
             .as_str()
             .unwrap()
             .trim_start_matches("whsec_"),
+        keys["callback_token"].as_str().unwrap(),
+        rotated["api_key"].as_str().unwrap(),
+        new_keys["webhook_secret"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("whsec_"),
+        "smtp-pa55",
     ] {
         assert!(!log.contains(secret), "the log contains a secret: {secret}");
     }

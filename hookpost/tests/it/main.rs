@@ -11,5 +11,7 @@ mod crash;
 mod delivery;
 mod fax;
 mod hierarchy;
+mod hostile;
 mod idempotency;
+mod keys;
 mod signatures;

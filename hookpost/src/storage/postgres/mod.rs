@@ -15,6 +15,7 @@ use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::*;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{from_pg, from_pool};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio_postgres::NoTls;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_event_types.sql"),
+    include_str!("migrations/0003_key_rotation.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -114,11 +116,54 @@ impl Store for PostgresStore {
     }
 
     async fn account_by_key(&self, key_hash: [u8; 32]) -> StoreResult<Option<Account>> {
-        queries::account_where(&self.client().await?, "api_key_hash = $1", &&key_hash[..]).await
+        let clause =
+            "api_key_hash = $1 OR (previous_key_hash = $1 AND previous_key_expires_at > $2)";
+        queries::account_where(
+            &self.client().await?,
+            clause,
+            &[&&key_hash[..], &rows::now_ms()],
+        )
+        .await
     }
 
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
-        queries::account_where(&self.client().await?, "id = $1", &id).await
+        queries::account_where(&self.client().await?, "id = $1", &[&id]).await
+    }
+
+    async fn rotate_api_key(
+        &self,
+        id: &str,
+        key_hash: [u8; 32],
+        keep_old_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let until = keep_old_until.map(rows::ms);
+        self.client()
+            .await?
+            .execute(
+                "UPDATE accounts SET previous_key_hash = CASE WHEN $3::bigint IS NULL THEN NULL ELSE api_key_hash END,
+                    previous_key_expires_at = $3, api_key_hash = $2 WHERE id = $1",
+                &[&id, &&key_hash[..], &until],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(())
+    }
+
+    async fn set_signing_keys(
+        &self,
+        id: &str,
+        keys: &crate::secrets::SigningKeys,
+    ) -> StoreResult<()> {
+        let json = rows::to_json(keys)?;
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE accounts SET signing_keys = $1 WHERE id = $2",
+                &[&json, &id],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(())
     }
 
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {

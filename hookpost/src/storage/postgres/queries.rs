@@ -44,11 +44,11 @@ pub async fn insert_account<C: GenericClient>(c: &C, new: &NewAccount) -> Sql<()
 pub async fn account_where<C: GenericClient>(
     c: &C,
     clause: &str,
-    param: &(dyn ToSql + Sync),
+    params: &[&(dyn ToSql + Sync)],
 ) -> Sql<Option<Account>> {
     let sql =
         format!("SELECT id, name, settings, signing_keys, created_at FROM accounts WHERE {clause}");
-    let rows = query(c, &sql, &[param]).await?;
+    let rows = query(c, &sql, params).await?;
     rows.first()
         .map(|r| {
             AccountRow {

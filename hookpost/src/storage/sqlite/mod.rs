@@ -28,6 +28,7 @@ use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_event_types.sql"),
+    include_str!("migrations/0003_key_rotation.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -143,6 +144,29 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.readers
             .read(move |c| queries::account_by_id(c, &id))
+            .await
+    }
+
+    async fn rotate_api_key(
+        &self,
+        id: &str,
+        key_hash: [u8; 32],
+        keep_old_until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> StoreResult<()> {
+        let (id, until) = (id.to_string(), keep_old_until.map(rows::ms));
+        self.writer
+            .write(move |c| queries::rotate_api_key(c, &id, &key_hash, until))
+            .await
+    }
+
+    async fn set_signing_keys(
+        &self,
+        id: &str,
+        keys: &crate::secrets::SigningKeys,
+    ) -> StoreResult<()> {
+        let (id, keys) = (id.to_string(), keys.clone());
+        self.writer
+            .write(move |c| queries::set_signing_keys(c, &id, &keys))
             .await
     }
 

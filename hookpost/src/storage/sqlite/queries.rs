@@ -38,24 +38,51 @@ pub fn insert_account(c: &Connection, new: &NewAccount) -> Sql<()> {
 fn account_where(
     c: &Connection,
     clause: &str,
-    param: &dyn rusqlite::ToSql,
+    params: &[&dyn rusqlite::ToSql],
 ) -> Sql<Option<Account>> {
     let sql =
         format!("SELECT id, name, settings, signing_keys, created_at FROM accounts WHERE {clause}");
     let row = c
         .prepare_cached(&sql)
-        .and_then(|mut s| s.query_row([param], account_row).optional());
+        .and_then(|mut s| s.query_row(params, account_row).optional());
     row.map_err(from_sqlite)?
         .map(AccountRow::into_account)
         .transpose()
 }
 
+/// The account of a key: its current key, or its previous one while that is
+/// still allowed after a rotation.
 pub fn account_by_key(c: &Connection, hash: &[u8; 32]) -> Sql<Option<Account>> {
-    account_where(c, "api_key_hash = ?1", &&hash[..])
+    let clause = "api_key_hash = ?1 OR (previous_key_hash = ?1 AND previous_key_expires_at > ?2)";
+    account_where(c, clause, &[&&hash[..], &now_ms()])
 }
 
 pub fn account_by_id(c: &Connection, id: &str) -> Sql<Option<Account>> {
-    account_where(c, "id = ?1", &id)
+    account_where(c, "id = ?1", &[&id])
+}
+
+pub fn rotate_api_key(
+    c: &Connection,
+    id: &str,
+    hash: &[u8; 32],
+    keep_old_until: Option<i64>,
+) -> Sql<()> {
+    c.execute(
+        "UPDATE accounts SET previous_key_hash = CASE WHEN ?3 IS NULL THEN NULL ELSE api_key_hash END,
+            previous_key_expires_at = ?3, api_key_hash = ?2 WHERE id = ?1",
+        params![id, &hash[..], keep_old_until],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+pub fn set_signing_keys(c: &Connection, id: &str, keys: &crate::secrets::SigningKeys) -> Sql<()> {
+    c.execute(
+        "UPDATE accounts SET signing_keys = ?1 WHERE id = ?2",
+        params![to_json(keys)?, id],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
 }
 
 pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings) -> Sql<()> {

@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod postgres;
+pub mod raw;
 pub mod receiver;
 pub mod server;
 pub mod smtp;

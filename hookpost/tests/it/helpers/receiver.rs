@@ -2,7 +2,7 @@
 //! that records every request and answers as told, per path.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -31,6 +31,8 @@ pub struct Received {
     pub path: String,
     /// The full URL the request was sent to.
     pub url: String,
+    /// Who connected (the delivery's source address).
+    pub peer: SocketAddr,
     /// Headers.
     pub headers: HeaderMap,
     /// Body bytes.
@@ -59,6 +61,8 @@ struct Shared {
     seen: Mutex<Vec<Received>>,
     replies: Mutex<HashMap<String, Reply>>,
     arrived: Notify,
+    active: std::sync::atomic::AtomicUsize,
+    most_active: std::sync::atomic::AtomicUsize,
 }
 
 /// A running receiver.
@@ -87,7 +91,12 @@ impl Receiver {
             .fallback(handle)
             .with_state(shared.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         Receiver { addr, shared }
     }
@@ -119,6 +128,13 @@ impl Receiver {
             .collect()
     }
 
+    /// The most requests this receiver was answering at the same time.
+    pub fn most_concurrent(&self) -> usize {
+        self.shared
+            .most_active
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Waits until at least `count` requests arrived (panics after `within`).
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + within;
@@ -140,6 +156,7 @@ impl Receiver {
 
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -157,12 +174,14 @@ async fn handle(
         .unwrap_or(Reply::Status(200));
     shared.seen.lock().unwrap().push(Received {
         url: format!("{}{path}", shared.base.get().unwrap()),
+        peer,
         path,
         headers,
         body,
         at: Instant::now(),
     });
     shared.arrived.notify_waiters();
+    let _active = ActiveGuard::enter(&shared);
     match reply {
         Reply::Status(code) => (StatusCode::from_u16(code).unwrap(), "ok").into_response(),
         Reply::Hang => {
@@ -189,4 +208,24 @@ pub fn refused_url() -> String {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     format!("http://127.0.0.1:{port}/nobody-home")
+}
+
+/// Counts requests being answered, and the most at once.
+struct ActiveGuard<'a>(&'a Shared);
+
+impl<'a> ActiveGuard<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = shared.active.fetch_add(1, SeqCst) + 1;
+        shared.most_active.fetch_max(now, SeqCst);
+        ActiveGuard(shared)
+    }
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }

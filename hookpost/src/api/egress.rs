@@ -1,0 +1,25 @@
+//! `GET /v1/egress`: the networks deliveries leave from, as the operator declares
+//! them, so receivers can allowlist them (as the messaging seed publishes its
+//! webhook subnet). Public: it is meant to be handed to receivers.
+
+use super::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use ipnet::IpNet;
+use serde_json::{json, Value};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/egress", get(egress))
+}
+
+/// The declared networks; without any, the bind address if one is set.
+async fn egress(State(app): State<AppState>) -> Json<Value> {
+    let mut networks: Vec<IpNet> = app.config.egress_networks.clone();
+    if networks.is_empty() {
+        networks.extend(app.config.egress_bind.map(IpNet::from));
+    }
+    let networks: Vec<String> = networks.iter().map(ToString::to_string).collect();
+    Json(json!({ "networks": networks }))
+}
