@@ -109,6 +109,7 @@ pub async fn run(
         config,
         policy,
         schemas: Default::default(),
+        caches: Default::default(),
     });
     let router = if role == Role::Worker {
         api::health_router(app)

@@ -84,5 +84,6 @@ async fn set_settings(
     app.store
         .set_account_settings(&account.id, &settings)
         .await?;
+    app.caches.forget_account(&account.id);
     Ok(Json(json!(settings.masked())))
 }

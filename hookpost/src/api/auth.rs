@@ -37,10 +37,18 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// Looks the key up by its hash, through the short-lived account cache (a
+    /// rotation or settings change on this node clears it at once).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = bearer(parts)?;
-        match state.store.account_by_key(hash_token(key)).await? {
-            Some(account) => Ok(Caller(account)),
+        let hash = hash_token(bearer(parts)?);
+        if let Some(account) = state.caches.accounts.get(&hash) {
+            return Ok(Caller(account));
+        }
+        match state.store.account_by_key(hash).await? {
+            Some(account) => {
+                state.caches.accounts.put(hash, account.clone());
+                Ok(Caller(account))
+            }
             None => Err(ApiError::Unauthorized("invalid API key")),
         }
     }

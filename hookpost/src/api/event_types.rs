@@ -73,6 +73,7 @@ async fn put_type(
     };
     check(&event_type)?;
     let created = app.store.put_event_type(&account.id, &event_type).await?;
+    app.caches.forget_types(&account.id);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -99,7 +100,9 @@ async fn delete(
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if app.store.delete_event_type(&account.id, &name).await? {
+    let deleted = app.store.delete_event_type(&account.id, &name).await?;
+    app.caches.forget_types(&account.id);
+    if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!(
@@ -126,6 +129,7 @@ async fn load_catalog(
     for event_type in &types {
         app.store.put_event_type(&account.id, event_type).await?;
     }
+    app.caches.forget_types(&account.id);
     let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
     Ok(Json(json!({ "loaded": names })))
 }

@@ -97,6 +97,7 @@ async fn rotate_api_key(
     app.store
         .rotate_api_key(&account.id, hash, keep_old_until)
         .await?;
+    app.caches.forget_account(&account.id);
     Ok(Json(json!({
         "api_key": api_key.expose(),
         "previous_key_valid_until": keep_old_until.map(timestamp),
@@ -114,5 +115,6 @@ async fn rotate_signing_keys(
     let keys = account.keys.active(Utc::now()).rotated(until(overlap));
     app.store.set_signing_keys(&account.id, &keys).await?;
     app.deliverer.forget_signer(&account.id);
+    app.caches.forget_account(&account.id);
     Ok(Json(view(&keys)?))
 }

@@ -35,6 +35,7 @@ async fn put_profile(
     validate::profile_id(&id)?;
     app.check_settings(&settings)?;
     let (profile, created) = app.store.put_profile(&account.id, &id, &settings).await?;
+    app.caches.forget_profile(&account.id, &id);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -61,7 +62,9 @@ async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if app.store.delete_profile(&account.id, &id).await? {
+    let deleted = app.store.delete_profile(&account.id, &id).await?;
+    app.caches.forget_profile(&account.id, &id);
+    if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!(

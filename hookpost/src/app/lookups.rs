@@ -1,7 +1,7 @@
 //! What a publish looks up besides the event itself: the profile named by
-//! `profile_id` and the rules of the event type. Each publish call memoizes them
-//! (a batch names the same few again and again); compiled schemas are shared by
-//! all calls, keyed by their text, so a schema is compiled once per process.
+//! `profile_id` and the rules of the event type. Both come from the short-lived
+//! caches of [`super::Caches`] when they can; compiled schemas are shared by all
+//! publishes, keyed by their text, so a schema is compiled once per process.
 
 use super::publish::PublishError;
 use super::App;
@@ -25,26 +25,19 @@ pub struct TypeRules {
     pub schema: Option<Arc<PayloadSchema>>,
 }
 
-/// Lookups of one publish call.
-#[derive(Default)]
-pub struct Lookups {
-    profiles: HashMap<String, WebhookSettings>,
-    types: HashMap<String, TypeRules>,
-}
-
-impl Lookups {
+impl App {
     /// The settings of profile `id`; an unknown profile is the caller's mistake.
-    pub async fn profile(
-        &mut self,
-        app: &App,
+    pub async fn profile_settings(
+        &self,
         account: &Account,
         id: &str,
     ) -> Result<WebhookSettings, PublishError> {
         validate::profile_id(id)?;
-        if let Some(found) = self.profiles.get(id) {
-            return Ok(found.clone());
+        let key = (account.id.clone(), id.to_string());
+        if let Some(found) = self.caches.profiles.get(&key) {
+            return Ok(found);
         }
-        let profile = app.store.profile(&account.id, id).await?.ok_or_else(|| {
+        let profile = self.store.profile(&account.id, id).await?.ok_or_else(|| {
             FieldError::new(
                 "profile_id",
                 format!(
@@ -52,33 +45,32 @@ impl Lookups {
                 ),
             )
         })?;
-        self.profiles
-            .insert(id.to_string(), profile.settings.clone());
+        self.caches.profiles.put(key, profile.settings.clone());
         Ok(profile.settings)
     }
 
     /// The rules of event type `name`; unregistered types are postflight, unchecked.
     pub async fn type_rules(
-        &mut self,
-        app: &App,
+        &self,
         account: &Account,
         name: &str,
     ) -> Result<TypeRules, PublishError> {
-        if let Some(found) = self.types.get(name) {
-            return Ok(found.clone());
+        let key = (account.id.clone(), name.to_string());
+        if let Some(found) = self.caches.types.get(&key) {
+            return Ok(found);
         }
-        let rules = match app.store.event_type(&account.id, name).await? {
+        let rules = match self.store.event_type(&account.id, name).await? {
             None => TypeRules::default(),
             Some(t) => TypeRules {
                 category: t.category,
                 schema: t
                     .schema
                     .as_ref()
-                    .map(|s| app.schemas.compiled(s))
+                    .map(|s| self.schemas.compiled(s))
                     .transpose()?,
             },
         };
-        self.types.insert(name.to_string(), rules.clone());
+        self.caches.types.put(key, rules.clone());
         Ok(rules)
     }
 }

@@ -2,6 +2,7 @@
 //! target resolution and the hand-off to the worker) and the checks every stored
 //! setting passes. Handlers call these; these call the domain and the store.
 
+pub mod cache;
 pub mod lookups;
 pub mod publish;
 
@@ -11,7 +12,7 @@ use crate::delivery::worker::Deliverer;
 use crate::domain::settings::WebhookSettings;
 use crate::domain::validate::FieldError;
 use crate::domain::webhook_url::WebhookUrl;
-use crate::storage::Store;
+use crate::storage::{Account, Store};
 use std::sync::Arc;
 
 /// Everything a request handler may need, shared by all of them.
@@ -26,6 +27,36 @@ pub struct App {
     pub policy: AddressPolicy,
     /// Compiled event-type schemas.
     pub schemas: lookups::SchemaCache,
+    /// Recently read accounts, profiles and event-type rules.
+    pub caches: Caches,
+}
+
+/// The lookups every publish makes, cached briefly (see [`cache`]).
+#[derive(Default)]
+pub struct Caches {
+    /// Accounts by the SHA-256 of an API key.
+    pub accounts: cache::TtlCache<[u8; 32], Account>,
+    /// Profile settings by (account, profile id).
+    pub profiles: cache::TtlCache<(String, String), WebhookSettings>,
+    /// Event-type rules by (account, type name).
+    pub types: cache::TtlCache<(String, String), lookups::TypeRules>,
+}
+
+impl Caches {
+    /// Drops what is cached of an account (after its settings or keys changed).
+    pub fn forget_account(&self, account_id: &str) {
+        self.accounts.forget(|_, a| a.id == account_id);
+    }
+
+    /// Drops a profile (after it was replaced or deleted).
+    pub fn forget_profile(&self, account_id: &str, id: &str) {
+        self.profiles.forget(|(a, p), _| a == account_id && p == id);
+    }
+
+    /// Drops an account's event-type rules (after a type changed).
+    pub fn forget_types(&self, account_id: &str) {
+        self.types.forget(|(a, _), _| a == account_id);
+    }
 }
 
 impl App {

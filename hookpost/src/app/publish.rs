@@ -1,7 +1,6 @@
 //! Publishing: validate, resolve the target, store durably, and hand the event to
 //! the local worker if it has a free slot.
 
-use super::lookups::Lookups;
 use super::App;
 use crate::domain::event::{Category, EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
@@ -78,10 +77,9 @@ impl App {
         requests: Vec<PublishRequest>,
     ) -> Result<Vec<Outcome>, PublishError> {
         let batch = requests.len() > 1;
-        let mut lookups = Lookups::default();
         let mut events = Vec::with_capacity(requests.len());
         for (i, request) in requests.into_iter().enumerate() {
-            let event = self.prepare(account, request, &mut lookups).await;
+            let event = self.prepare(account, request).await;
             events.push(event.map_err(|e| match e {
                 PublishError::Field(f) if batch => {
                     PublishError::Field(f.within(&format!("events[{i}]")))
@@ -152,7 +150,6 @@ impl App {
         &self,
         account: &Account,
         request: PublishRequest,
-        lookups: &mut Lookups,
     ) -> Result<NewEvent, PublishError> {
         validate::event_type(&request.event_type)?;
         validate::json_object("payload", &request.payload)?;
@@ -165,9 +162,7 @@ impl App {
         if let Some(at) = &request.occurred_at {
             validate::timestamp("occurred_at", at)?;
         }
-        let rules = lookups
-            .type_rules(self, account, &request.event_type)
-            .await?;
+        let rules = self.type_rules(account, &request.event_type).await?;
         if let Some(schema) = &rules.schema {
             let payload: serde_json::Value = serde_json::from_str(request.payload.get())
                 .map_err(|e| FieldError::new("payload", e.to_string()))?;
@@ -176,7 +171,7 @@ impl App {
         let overrides = request_settings(request.settings)?;
         self.check_settings(&overrides)?;
         let profile = match &request.profile_id {
-            Some(id) => Some(lookups.profile(self, account, id).await?),
+            Some(id) => Some(self.profile_settings(account, id).await?),
             None => None,
         };
         let target = resolve_target(&Levels {
