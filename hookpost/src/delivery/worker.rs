@@ -8,7 +8,8 @@
 
 use super::attempt::Channels;
 use super::signers::SignerCache;
-use crate::storage::{AttemptReport, ClaimedEvent, Store};
+use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
+use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,8 +44,10 @@ pub struct Deliverer {
     channels: Channels,
     config: WorkerConfig,
     signers: SignerCache,
-    slots: Arc<Semaphore>,
+        slots: Arc<Semaphore>,
     wake: Notify,
+    /// Whether due work may be waiting in the database for a free slot.
+    backlog: AtomicBool,
     tasks: TaskTracker,
 }
 
@@ -57,7 +60,8 @@ impl Deliverer {
             slots: Arc::new(Semaphore::new(config.concurrency)),
             config,
             signers: SignerCache::default(),
-            wake: Notify::new(),
+                        wake: Notify::new(),
+            backlog: AtomicBool::new(true),
             tasks: TaskTracker::new(),
         })
     }
@@ -69,6 +73,7 @@ impl Deliverer {
 
     /// Asks the scheduler to look at the queue now (new or retried work).
     pub fn wake(&self) {
+        self.backlog.store(true, Ordering::Relaxed);
         self.wake.notify_one();
     }
 
@@ -81,11 +86,21 @@ impl Deliverer {
     pub fn start(self: &Arc<Self>, event: ClaimedEvent, slot: Slot) {
         let this = self.clone();
         self.tasks.spawn(async move {
-            if let Some(report) = this.attempt(&event).await {
-                this.record(report).await;
-            }
+            let retry_scheduled = match this.attempt(&event).await {
+                Some(report) => {
+                    let retry = matches!(report.next, NextState::RetryAt(..));
+                    this.record(report).await;
+                    retry
+                }
+                None => false,
+            };
             drop(slot);
-            this.wake.notify_one();
+            // The scheduler only needs a look when work may be waiting for this slot
+            // or a retry moved the next due time; otherwise it would query the
+            // database once per delivered event for nothing.
+            if retry_scheduled || this.backlog.load(Ordering::Relaxed) {
+                this.wake.notify_one();
+            }
         });
     }
 
@@ -137,6 +152,8 @@ impl Deliverer {
                 tracing::warn!(error = %e, "could not claim due deliveries; backing off");
             })?;
         let full = events.len() == free;
+        // Work is left behind only when the batch was full.
+        self.backlog.store(full, Ordering::Relaxed);
         for event in events {
             let slot = permits
                 .split(1)
