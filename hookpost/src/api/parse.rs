@@ -18,10 +18,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.max_body_bytes;
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| body_error(r, limit))?;
+        let bytes = read_body(req, state).await?;
         from_slice(&bytes).map(JsonBody)
     }
 }
@@ -33,10 +30,7 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.max_body_bytes;
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| body_error(r, limit))?;
+        let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
@@ -44,12 +38,15 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     }
 }
 
-fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge(limit)
-    } else {
-        ApiError::InvalidJson(format!("could not read the request body: {rejection}"))
-    }
+/// The raw body, within the configured size limit.
+async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(state.config.max_body_bytes)
+        } else {
+            ApiError::InvalidJson(format!("could not read the request body: {rejection}"))
+        }
+    })
 }
 
 /// A query string of type `T`, refused with field-naming errors.

@@ -9,8 +9,8 @@
 use super::attempt::Channels;
 use super::signers::SignerCache;
 use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
-use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -44,7 +44,7 @@ pub struct Deliverer {
     channels: Channels,
     config: WorkerConfig,
     signers: SignerCache,
-        slots: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
     wake: Notify,
     /// Whether due work may be waiting in the database for a free slot.
     backlog: AtomicBool,
@@ -60,7 +60,7 @@ impl Deliverer {
             slots: Arc::new(Semaphore::new(config.concurrency)),
             config,
             signers: SignerCache::default(),
-                        wake: Notify::new(),
+            wake: Notify::new(),
             backlog: AtomicBool::new(true),
             tasks: TaskTracker::new(),
         })

@@ -38,13 +38,10 @@ async fn pending_retries_keep_their_times_across_a_crash() {
     let acct = server.account().await;
     let id = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/h"), "retry_schedule": ["2s"]})).await;
     rx.wait_for(1, SOON).await;
-    let before = loop {
-        let e = server.event(&acct, &id).await;
-        if e["attempts_made"] == 1 {
-            break e;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let before = server
+        .wait_for_event(&acct, &id, |e| e["attempts_made"] == 1, SOON)
+        .await
+        .unwrap();
     let due = before["next_attempt_at"].as_str().unwrap().to_string();
 
     server.crash_and_restart().await;

@@ -157,13 +157,10 @@ async fn an_email_retried_after_the_relay_comes_back_is_delivered() {
                                            "retry_schedule": ["1s"], "timeout": "2s"}),
         )
         .await;
-    let first = loop {
-        let e = server.event(&acct, &id).await;
-        if e["attempts_made"] == 1 {
-            break e;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let first = server
+        .wait_for_event(&acct, &id, |e| e["attempts_made"] == 1, SOON)
+        .await
+        .unwrap();
     assert_eq!(first["attempts"][0]["error"], "smtp");
     let sink = SmtpSink::start_on(port);
     let event = server.wait_for_status(&acct, &id, "delivered", SOON).await;

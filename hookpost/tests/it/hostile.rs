@@ -154,13 +154,10 @@ async fn retry_after_pushes_the_next_attempt_back_within_a_cap() {
     for (path, at_least, at_most) in [("/busy", 2.0, 2.5), ("/month", 3.0, 3.4)] {
         let body = json!({"event_type": "x", "payload": {}, "webhook_url": rx.url(path), "retry_schedule": ["100ms", "3s"]});
         let id = server.publish(&acct, body).await;
-        let event = loop {
-            let e = server.event(&acct, &id).await;
-            if e["attempts_made"] == 1 {
-                break e;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let event = server
+            .wait_for_event(&acct, &id, |e| e["attempts_made"] == 1, SOON)
+            .await
+            .unwrap();
         let started = chrono::DateTime::parse_from_rfc3339(
             event["attempts"][0]["started_at"].as_str().unwrap(),
         )

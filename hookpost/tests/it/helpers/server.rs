@@ -253,16 +253,31 @@ impl TestServer {
         status: &str,
         within: Duration,
     ) -> Value {
+        self.wait_for_event(account, id, |e| e["status"] == status, within)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("event {id} did not become {status} within {within:?}: {e:#}")
+            })
+    }
+
+    /// Polls the event until `done` holds; `Err` with the last state after `within`.
+    pub async fn wait_for_event(
+        &self,
+        account: &TestAccount,
+        id: &str,
+        done: impl Fn(&Value) -> bool,
+        within: Duration,
+    ) -> Result<Value, Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let e = self.event(account, id).await;
-            if e["status"] == status {
-                return e;
+            if done(&e) {
+                return Ok(e);
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("event {id} did not become {status} within {within:?}: {e:#}");
+                return Err(e);
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
