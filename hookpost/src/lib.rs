@@ -15,6 +15,7 @@
 //!   worker that claims, sends and records.
 //! - [`config`], [`cli`], [`server`]: configuration, the command line, start/stop.
 //! - [`secrets`]: API keys, tokens and signing keys, never printed.
+//! - [`metrics`]: counters for `GET /metrics`.
 
 pub mod api;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod metrics;
 pub mod secrets;
 pub mod server;
 pub mod storage;

@@ -10,6 +10,7 @@ use crate::delivery::attempt::Channels;
 use crate::delivery::email::Mailer;
 use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::worker::{Deliverer, WorkerConfig};
+use crate::metrics::Metrics;
 use crate::storage::postgres::PostgresStore;
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{Store, StoreError};
@@ -66,6 +67,7 @@ pub async fn run(
         .node_id
         .clone()
         .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let metrics = Arc::new(Metrics::default());
     let deliverer = Deliverer::new(
         store.clone(),
         Channels {
@@ -88,6 +90,7 @@ pub async fn run(
             poll_interval: config.poll_interval,
             drain_timeout: Duration::from_secs(10),
         },
+        metrics.clone(),
     );
     let stop = CancellationToken::new();
     let worker = if delivers {
@@ -110,6 +113,7 @@ pub async fn run(
         policy,
         schemas: Default::default(),
         caches: Default::default(),
+        metrics,
     });
     let router = if role == Role::Worker {
         api::health_router(app)

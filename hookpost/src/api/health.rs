@@ -1,4 +1,5 @@
-//! `GET /healthz`: the process is up and its database answers.
+//! `GET /healthz`: the process is up and its database answers. `GET /metrics`:
+//! counters in the Prometheus text format (counts only, no tenant data).
 
 use super::error::ApiError;
 use super::AppState;
@@ -9,10 +10,25 @@ use serde_json::{json, Value};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(health))
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
 }
 
 async fn health(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     app.store.ping().await?;
     Ok(Json(json!({"status": "ok"})))
+}
+
+async fn metrics(
+    State(app): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let body = app.metrics.render(app.deliverer.in_flight());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
 }

@@ -29,6 +29,8 @@ pub struct App {
     pub schemas: lookups::SchemaCache,
     /// Recently read accounts, profiles and event-type rules.
     pub caches: Caches,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The lookups every publish makes, cached briefly (see [`cache`]).

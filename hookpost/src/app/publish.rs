@@ -6,6 +6,7 @@ use crate::domain::event::{Category, EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::target::{lease_for, resolve_target, Levels, Target};
 use crate::domain::validate::{self, FieldError};
+use crate::metrics::Metrics;
 use crate::storage::{Account, ClaimedEvent, Published, StoreError};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
@@ -95,8 +96,12 @@ impl App {
         let mut outcomes = Vec::with_capacity(events.len());
         for ((event, published), slot) in events.into_iter().zip(stored).zip(slots.drain(..)) {
             outcomes.push(match published {
-                Published::Duplicate { original_id } => Outcome::Duplicate { id: original_id },
+                Published::Duplicate { original_id } => {
+                    Metrics::inc(&self.metrics.events_duplicate);
+                    Outcome::Duplicate { id: original_id }
+                }
                 Published::Created => {
+                    Metrics::inc(&self.metrics.events_accepted);
                     let outcome = Outcome::Accepted {
                         id: event.id.clone(),
                         status: event.status,

@@ -8,6 +8,7 @@
 
 use super::attempt::Channels;
 use super::signers::SignerCache;
+use crate::metrics::Metrics;
 use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
 use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,12 +49,19 @@ pub struct Deliverer {
     wake: Notify,
     /// Whether due work may be waiting in the database for a free slot.
     backlog: AtomicBool,
+    /// Counters for `/metrics`.
+    metrics: Arc<Metrics>,
     tasks: TaskTracker,
 }
 
 impl Deliverer {
     /// A deliverer over `store`, sending with `sender`.
-    pub fn new(store: Arc<dyn Store>, channels: Channels, config: WorkerConfig) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        config: WorkerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Deliverer {
             store,
             channels,
@@ -62,6 +70,7 @@ impl Deliverer {
             signers: SignerCache::default(),
             wake: Notify::new(),
             backlog: AtomicBool::new(true),
+            metrics,
             tasks: TaskTracker::new(),
         })
     }
@@ -89,6 +98,7 @@ impl Deliverer {
             let retry_scheduled = match this.attempt(&event).await {
                 Some(report) => {
                     let retry = matches!(report.next, NextState::RetryAt(..));
+                    this.count(&report);
                     this.record(report).await;
                     retry
                 }
@@ -188,6 +198,27 @@ impl Deliverer {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+
+    /// Attempts running now.
+    pub fn in_flight(&self) -> usize {
+        self.config.concurrency - self.slots.available_permits()
+    }
+
+    fn count(&self, report: &AttemptReport) {
+        for leg in &report.legs {
+            let counter = if leg.succeeded() {
+                &self.metrics.requests_succeeded
+            } else {
+                &self.metrics.requests_failed
+            };
+            Metrics::inc(counter);
+        }
+        Metrics::inc(match report.next {
+            NextState::Delivered => &self.metrics.events_delivered,
+            NextState::Failed => &self.metrics.events_failed,
+            NextState::RetryAt(..) => &self.metrics.retries_scheduled,
+        });
     }
 
     /// Forgets an account's cached signing keys (after a rotation).

@@ -322,3 +322,48 @@ async fn secrets_never_appear_in_the_server_log() {
         assert!(!log.contains(secret), "the log contains a secret: {secret}");
     }
 }
+
+#[tokio::test]
+async fn metrics_count_publishes_requests_and_outcomes() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    rx.reply("/down", Reply::Status(500));
+    let acct = server.account().await;
+    let ok = server
+        .publish(
+            &acct,
+            json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/up")}),
+        )
+        .await;
+    let body = json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/down"), "retry_schedule": [], "idempotency_key": "k"});
+    let bad = server.publish(&acct, body.clone()).await;
+    assert_eq!(
+        server.post("/v1/events", &acct.key, &body).await.status,
+        200
+    );
+    server.wait_for_status(&acct, &ok, "delivered", SOON).await;
+    server.wait_for_status(&acct, &bad, "failed", SOON).await;
+
+    let res = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap();
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for line in [
+        "hookpost_events_accepted_total 2",
+        "hookpost_events_duplicate_total 1",
+        "hookpost_delivery_requests_total{result=\"success\"} 1",
+        "hookpost_delivery_requests_total{result=\"failure\"} 1",
+        "hookpost_events_finished_total{status=\"delivered\"} 1",
+        "hookpost_events_finished_total{status=\"failed\"} 1",
+        "hookpost_attempts_in_flight 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+}
