@@ -1,0 +1,157 @@
+//! The slice of hookpost's HTTP API the bench uses: an account with one profile
+//! per receiver endpoint, publishing one event or a batch, and a look at the
+//! pending queue. Event `seq` goes to endpoint `seq % endpoints`.
+
+use crate::server::ADMIN_TOKEN;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// An account on running hookpost nodes; cheap to clone into publishing tasks.
+#[derive(Clone)]
+pub struct Account {
+    /// Connection, nodes, key and payload.
+    inner: Arc<Inner>,
+}
+
+/// What every request of an account needs.
+struct Inner {
+    /// Keep-alive HTTP client.
+    client: Client,
+    /// Node base URLs; publishes go round-robin.
+    nodes: Vec<String>,
+    /// The account's API key.
+    key: String,
+    /// The payload of every event, serialized JSON.
+    payload: String,
+    /// Number of endpoints (profiles `e0`, `e1`, …).
+    endpoints: usize,
+}
+
+impl Account {
+    /// Creates an account through the first node.
+    pub async fn create(
+        client: Client,
+        nodes: Vec<String>,
+        payload: String,
+        endpoints: usize,
+    ) -> Result<Account, String> {
+        let url = format!("{}/v1/accounts", nodes[0]);
+        let body = json!({"name": "bench", "settings": {}}).to_string();
+        let created = call(&client, Method::POST, &url, ADMIN_TOKEN, Some(body)).await?;
+        let key = created["api_key"]
+            .as_str()
+            .ok_or("account created without an api_key")?
+            .to_owned();
+        let inner = Inner {
+            client,
+            nodes,
+            key,
+            payload,
+            endpoints,
+        };
+        Ok(Account {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The endpoint (and profile) event `seq` goes to.
+    pub fn endpoint(&self, seq: usize) -> usize {
+        seq % self.inner.endpoints
+    }
+
+    /// Creates profile `e{endpoint}` with these settings.
+    pub async fn put_profile(&self, endpoint: usize, settings: &Value) -> Result<(), String> {
+        let path = format!("/v1/profiles/e{endpoint}");
+        self.request(Method::PUT, 0, &path, Some(settings.to_string()))
+            .await
+            .map(drop)
+    }
+
+    /// Publishes event `seq`; its id.
+    pub async fn publish(&self, seq: usize) -> Result<String, String> {
+        let accepted = self
+            .request(Method::POST, seq, "/v1/events", Some(self.event(seq)))
+            .await?;
+        event_id(&accepted)
+    }
+
+    /// Publishes events `seqs` in one batch through node `node`; their ids in order.
+    pub async fn publish_batch(
+        &self,
+        node: usize,
+        seqs: Range<usize>,
+    ) -> Result<Vec<String>, String> {
+        let events: Vec<String> = seqs.map(|seq| self.event(seq)).collect();
+        let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+        let accepted = self
+            .request(Method::POST, node, "/v1/events/batch", Some(body))
+            .await?;
+        let data = accepted["data"]
+            .as_array()
+            .ok_or("batch answer without data")?;
+        data.iter().map(event_id).collect()
+    }
+
+    /// Whether any event of the account is still pending.
+    pub async fn any_pending(&self) -> Result<bool, String> {
+        let page = self
+            .request(Method::GET, 0, "/v1/events?status=pending&limit=1", None)
+            .await?;
+        Ok(page["data"].as_array().is_some_and(|d| !d.is_empty()))
+    }
+
+    /// The publish request of event `seq`.
+    fn event(&self, seq: usize) -> String {
+        format!(
+            r#"{{"event_type":"bench.event","profile_id":"e{}","payload":{}}}"#,
+            self.endpoint(seq),
+            self.inner.payload
+        )
+    }
+
+    /// One API request with the account's key, to node `node % nodes`.
+    async fn request(
+        &self,
+        method: Method,
+        node: usize,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Value, String> {
+        let inner = &self.inner;
+        let url = format!("{}{path}", inner.nodes[node % inner.nodes.len()]);
+        call(&inner.client, method, &url, &inner.key, body).await
+    }
+}
+
+/// The `id` of an accepted event.
+fn event_id(accepted: &Value) -> Result<String, String> {
+    accepted["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("answer without an event id: {accepted}"))
+}
+
+/// One JSON request; any answer but 200, 201 or 202 is an error.
+async fn call(
+    client: &Client,
+    method: Method,
+    url: &str,
+    token: &str,
+    body: Option<String>,
+) -> Result<Value, String> {
+    let mut request = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.header(CONTENT_TYPE, "application/json").body(body);
+    }
+    let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+    if ![StatusCode::OK, StatusCode::CREATED, StatusCode::ACCEPTED].contains(&status) {
+        let text = String::from_utf8_lossy(&bytes);
+        return Err(format!("{url}: {status}: {text}"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: answer is not JSON: {e}"))
+}

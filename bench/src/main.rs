@@ -1,0 +1,196 @@
+//! `hookpost-bench`: measures the real `hookpost` binary on this machine —
+//! publish rates, delivered events/s, end-to-end latency, peak memory, lost and
+//! duplicated deliveries — against a ceiling: the same requests sent straight to
+//! the bench's own receiver. All traffic stays on 127.0.0.1, and every loop is
+//! bounded in count and time.
+
+mod api;
+mod load;
+mod phase;
+mod receiver;
+mod report;
+mod scenario;
+mod server;
+mod stats;
+
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Largest `--payload-bytes`: a batch of 100 such events must fit in hookpost's
+/// default 1 MiB request body.
+const MAX_PAYLOAD_BYTES: usize = 8192;
+
+/// Benchmark of hookpost: starts a receiver and hookpost, publishes, measures.
+#[derive(Debug, Parser)]
+#[command(name = "hookpost-bench", version, about)]
+struct Args {
+    /// Events per phase (also the number of ceiling requests).
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Concurrent publishers (and concurrent ceiling senders).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Size of each event's JSON payload, in bytes.
+    #[arg(long, default_value_t = 1024)]
+    payload_bytes: usize,
+    /// Distinct receiver paths, one profile each; events go round-robin
+    /// [default: 1, or 10 for the failing scenario].
+    #[arg(long)]
+    endpoints: Option<usize>,
+    /// Database: empty for hookpost's embedded store, or a `postgres://` URL.
+    #[arg(long, default_value = "")]
+    database: String,
+    /// hookpost processes on the same database (more than 1 needs --database).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// What the receiver does while hookpost delivers.
+    #[arg(long, value_enum, default_value_t = Scenario::Healthy)]
+    scenario: Scenario,
+    /// A tiny run for CI: 300 events, 8 publishers (overrides those flags).
+    #[arg(long)]
+    smoke: bool,
+    /// The hookpost binary [default: `hookpost` next to this program].
+    #[arg(long)]
+    hookpost_bin: Option<PathBuf>,
+}
+
+/// What the receiver does during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Every endpoint answers 200.
+    Healthy,
+    /// Every 10th endpoint answers 500; compared with a healthy run of the same size.
+    Failing,
+    /// The receiver answers 503 while a backlog is published, then recovers.
+    Backlog,
+}
+
+impl Scenario {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthy => "healthy",
+            Scenario::Failing => "failing",
+            Scenario::Backlog => "backlog",
+        }
+    }
+}
+
+/// One invocation's settings, checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// What the receiver does.
+    pub scenario: Scenario,
+    /// Events per phase.
+    pub events: usize,
+    /// Concurrent publishers.
+    pub concurrency: usize,
+    /// Payload size in bytes.
+    pub payload_bytes: usize,
+    /// Receiver endpoints (and profiles).
+    pub endpoints: usize,
+    /// hookpost processes.
+    pub nodes: usize,
+    /// Database URL, empty for the embedded store.
+    pub database: String,
+    /// The hookpost binary.
+    pub hookpost_bin: PathBuf,
+}
+
+impl Args {
+    /// Applies `--smoke` and the defaults, and refuses combinations that cannot work.
+    fn into_plan(self) -> Result<Plan, String> {
+        let (events, concurrency) = if self.smoke {
+            (300, 8)
+        } else {
+            (self.events, self.concurrency)
+        };
+        let failing = self.scenario == Scenario::Failing;
+        let endpoints = self.endpoints.unwrap_or(if failing { 10 } else { 1 });
+        if events == 0 || concurrency == 0 || endpoints == 0 || self.nodes == 0 {
+            return Err(
+                "--events, --concurrency, --endpoints and --nodes must be at least 1".into(),
+            );
+        }
+        if failing && endpoints < 10 {
+            return Err("--scenario failing needs --endpoints 10 or more".into());
+        }
+        if self.nodes > 1 && self.database.is_empty() {
+            return Err("--nodes above 1 needs a shared --database postgres://…".into());
+        }
+        if !(16..=MAX_PAYLOAD_BYTES).contains(&self.payload_bytes) {
+            return Err(format!("--payload-bytes must be 16 to {MAX_PAYLOAD_BYTES}"));
+        }
+        Ok(Plan {
+            scenario: self.scenario,
+            events,
+            concurrency,
+            payload_bytes: self.payload_bytes,
+            endpoints,
+            nodes: self.nodes,
+            database: self.database,
+            hookpost_bin: match self.hookpost_bin {
+                Some(path) => path,
+                None => sibling_hookpost()?,
+            },
+        })
+    }
+}
+
+/// `hookpost` in the directory of this program (`target/release/`).
+fn sibling_hookpost() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let bin = exe.with_file_name("hookpost");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} not found: run `cargo build --release` or pass --hookpost-bin",
+            bin.display()
+        ))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Never used for loopback HTTP, but reqwest's TLS (turned on by hookpost's
+    // features in a workspace build) refuses to build a client without it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let plan = match Args::parse().into_plan() {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("hookpost-bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    // Dropping the run on a signal kills the hookpost processes it started.
+    let outcome = tokio::select! {
+        outcome = scenario::run(plan) => outcome,
+        () = interrupted() => Err("interrupted".into()),
+    };
+    match outcome {
+        Ok(report) => {
+            report.print();
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(message) => {
+            eprintln!("hookpost-bench: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("cannot watch SIGTERM");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

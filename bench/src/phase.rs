@@ -1,0 +1,243 @@
+//! One measured phase: publish events (one per request, in batches, or paced),
+//! wait for them at the receiver, and turn the timings into figures. Also the
+//! ceiling: the same deliveries sent straight to the receiver.
+
+use crate::api::Account;
+use crate::load::{closed_loop, open_loop};
+use crate::receiver::{Receiver, Seen};
+use crate::stats::{per_second, Latency};
+use axum::body::Bytes;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Client;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Events per batch publish.
+pub const BATCH: usize = 100;
+/// Pause between looks at the receiver while waiting.
+const POLL: Duration = Duration::from_millis(50);
+/// Waiting ends when no new event arrived for this long…
+const STALL: Duration = Duration::from_secs(15);
+/// …or after this long in all.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// One accepted event.
+struct Sent {
+    /// The endpoint it goes to.
+    endpoint: usize,
+    /// Its id.
+    id: String,
+    /// When its publish request started.
+    start: Instant,
+}
+
+/// What publishing a phase's events gave.
+pub struct Publishing {
+    /// Accepted events.
+    sent: Vec<Sent>,
+    /// Publish requests that failed.
+    errors: usize,
+    /// Wall time of publishing.
+    wall: Duration,
+}
+
+impl Publishing {
+    /// Gathers the outcome of each request; shows the first failure.
+    fn collect(outcomes: Vec<Result<Vec<Sent>, String>>, wall: Duration) -> Publishing {
+        let (mut sent, mut errors) = (Vec::new(), 0);
+        for outcome in outcomes {
+            match outcome {
+                Ok(accepted) => sent.extend(accepted),
+                Err(e) if errors == 0 => {
+                    eprintln!("hookpost-bench: a publish failed: {e}");
+                    errors += 1;
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        Publishing { sent, errors, wall }
+    }
+}
+
+/// Publishes `events` events, one per request, from `concurrency` publishers.
+pub async fn single(account: &Account, events: usize, concurrency: usize) -> Publishing {
+    let account = account.clone();
+    let job = move |seq| publish_one(account.clone(), seq);
+    let (outcomes, wall) = closed_loop(events, concurrency, job).await;
+    Publishing::collect(outcomes, wall)
+}
+
+/// Publishes `events` events in batches of [`BATCH`] from `concurrency` publishers.
+pub async fn batch(account: &Account, events: usize, concurrency: usize) -> Publishing {
+    let account = account.clone();
+    let job = move |batch| publish_batch(account.clone(), batch, events);
+    let (outcomes, wall) = closed_loop(events.div_ceil(BATCH), concurrency, job).await;
+    Publishing::collect(outcomes, wall)
+}
+
+/// Publishes `events` events one per request, started `rate` times a second
+/// whatever the answers (open loop).
+pub async fn paced(account: &Account, events: usize, rate: f64) -> Publishing {
+    let account = account.clone();
+    let job = move |seq| publish_one(account.clone(), seq);
+    let (outcomes, wall) = open_loop(events, Duration::from_secs_f64(1.0 / rate), job).await;
+    Publishing::collect(outcomes, wall)
+}
+
+/// Publishes event `seq` alone.
+async fn publish_one(account: Account, seq: usize) -> Result<Vec<Sent>, String> {
+    let start = Instant::now();
+    let id = account.publish(seq).await?;
+    let endpoint = account.endpoint(seq);
+    Ok(vec![Sent {
+        endpoint,
+        id,
+        start,
+    }])
+}
+
+/// Publishes batch number `batch` of `events` events.
+async fn publish_batch(account: Account, batch: usize, events: usize) -> Result<Vec<Sent>, String> {
+    let seqs = batch * BATCH..((batch + 1) * BATCH).min(events);
+    let start = Instant::now();
+    let ids = account.publish_batch(batch, seqs.clone()).await?;
+    if ids.len() != seqs.len() {
+        return Err(format!("{} ids for a batch of {}", ids.len(), seqs.len()));
+    }
+    let sent = seqs.zip(ids).map(|(seq, id)| Sent {
+        endpoint: account.endpoint(seq),
+        id,
+        start,
+    });
+    Ok(sent.collect())
+}
+
+/// The figures of one phase.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// Accepted events that count (on endpoints expected to answer 200).
+    pub events: usize,
+    /// Publish requests that failed.
+    pub publish_errors: usize,
+    /// Accepted events per second of publishing.
+    pub publish_rate: f64,
+    /// Counted events delivered per second, first publish to last arrival.
+    pub delivered_rate: f64,
+    /// Counted events that never arrived.
+    pub missing: usize,
+    /// Arrivals answered 200 beyond one per counted event.
+    pub duplicates: usize,
+    /// Publish request start to first arrival.
+    pub latency: Latency,
+    /// When the first counted event arrived.
+    pub first_arrival: Option<Instant>,
+    /// When the last counted event arrived.
+    pub last_arrival: Option<Instant>,
+}
+
+/// Waits for the events of `publishing` on endpoints where `counted` holds, and
+/// measures them.
+pub async fn settle(
+    receiver: &Receiver,
+    publishing: &Publishing,
+    counted: impl Fn(usize) -> bool,
+) -> Figures {
+    let sent: Vec<&Sent> = publishing
+        .sent
+        .iter()
+        .filter(|s| counted(s.endpoint))
+        .collect();
+    let ids: Vec<&str> = sent.iter().map(|s| s.id.as_str()).collect();
+    let seen = wait_for(receiver, &ids, |s| s.first_ok.is_some(), MAX_WAIT).await;
+    let latencies: Vec<Duration> = sent
+        .iter()
+        .zip(&seen)
+        .filter_map(|(s, seen)| seen.first_ok.map(|t| t.saturating_duration_since(s.start)))
+        .collect();
+    let first_start = sent.iter().map(|s| s.start).min();
+    let first_arrival = seen.iter().filter_map(|s| s.first_ok).min();
+    let last_arrival = seen.iter().filter_map(|s| s.first_ok).max();
+    let span = match (first_start, last_arrival) {
+        (Some(first), Some(last)) => last.saturating_duration_since(first),
+        _ => Duration::ZERO,
+    };
+    Figures {
+        events: sent.len(),
+        publish_errors: publishing.errors,
+        publish_rate: per_second(publishing.sent.len(), publishing.wall),
+        delivered_rate: per_second(latencies.len(), span),
+        missing: sent.len() - latencies.len(),
+        duplicates: seen.iter().map(|s| s.ok.saturating_sub(1) as usize).sum(),
+        latency: Latency::of(latencies),
+        first_arrival,
+        last_arrival,
+    }
+}
+
+/// Looks at the receiver until `done` holds for every id, progress stalls, or
+/// `max` has passed; what it saw last.
+async fn wait_for(
+    receiver: &Receiver,
+    ids: &[&str],
+    done: impl Fn(&Seen) -> bool,
+    max: Duration,
+) -> Vec<Seen> {
+    let started = Instant::now();
+    let (mut reached, mut progressed) = (0, started);
+    loop {
+        let seen = receiver.seen(ids);
+        let now = seen.iter().filter(|s| done(s)).count();
+        if now > reached {
+            (reached, progressed) = (now, Instant::now());
+        }
+        if reached == ids.len() || progressed.elapsed() > STALL || started.elapsed() > max {
+            return seen;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits, at most `max`, until every accepted event reached the receiver at
+/// least once (whatever the answer); how many did.
+pub async fn attempted(receiver: &Receiver, publishing: &Publishing, max: Duration) -> usize {
+    let ids: Vec<&str> = publishing.sent.iter().map(|s| s.id.as_str()).collect();
+    let tried = |s: &Seen| s.requests > 0;
+    let seen = wait_for(receiver, &ids, tried, max).await;
+    seen.iter().filter(|s| tried(s)).count()
+}
+
+/// Requests per second of `requests` delivery-like POSTs of `body` straight to
+/// `url` from `concurrency` senders.
+pub async fn ceiling(
+    client: &Client,
+    url: String,
+    body: String,
+    requests: usize,
+    concurrency: usize,
+) -> Result<f64, String> {
+    let (client, url, body) = (client.clone(), Arc::<str>::from(url), Bytes::from(body));
+    let job = move |i| post_direct(client.clone(), url.clone(), body.clone(), i);
+    let (answers, wall) = closed_loop(requests, concurrency, job).await;
+    let failed = answers.iter().filter(|ok| !**ok).count();
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {requests} requests straight to the receiver failed"
+        ));
+    }
+    Ok(per_second(requests, wall))
+}
+
+/// One direct POST, answered 200 and read to the end.
+async fn post_direct(client: Client, url: Arc<str>, body: Bytes, i: usize) -> bool {
+    let sent = client
+        .post(&*url)
+        .header("webhook-id", format!("ceiling-{i}"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(answer) => answer.status().is_success() && answer.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
