@@ -121,10 +121,11 @@ impl Channels {
         if let Some(version) = &target.version {
             headers.push(("webhook-version", version.clone()));
         }
+        // Signed; the body now moves to the request instead of being copied.
         let out = Outgoing {
             url,
             content_type: &body.content_type,
-            body: body.bytes.clone(),
+            body: body.bytes,
             headers,
             timeout: target.timeout.0,
         };

@@ -140,7 +140,8 @@ impl HttpSender {
     /// Sends one request and reports what happened.
     pub async fn send(&self, out: Outgoing<'_>) -> Sent {
         let started = Instant::now();
-        match self.exchange(&out).await {
+        let url = out.url;
+        match self.exchange(out).await {
             Ok(answer) => Sent {
                 http_status: Some(answer.status),
                 error: FailureKind::from_status(answer.status),
@@ -149,7 +150,7 @@ impl HttpSender {
                 retry_after: answer.retry_after,
             },
             Err((kind, detail)) => {
-                tracing::debug!(url = %out.url.masked(), error = kind.as_str(), %detail, "request failed");
+                tracing::debug!(url = %url.masked(), error = kind.as_str(), %detail, "request failed");
                 Sent {
                     http_status: None,
                     error: Some(kind),
@@ -164,7 +165,7 @@ impl HttpSender {
     /// Vets the address, waits for a slot on the host, then sends with one deadline
     /// for connect, TLS and headers. A status that arrived in time counts, whatever
     /// the body does after.
-    async fn exchange(&self, out: &Outgoing<'_>) -> Result<Answer, (FailureKind, String)> {
+    async fn exchange(&self, out: Outgoing<'_>) -> Result<Answer, (FailureKind, String)> {
         // Literal IP hosts never reach the resolver, so they are checked here.
         self.policy
             .check_host(out.url.url())
@@ -194,14 +195,14 @@ impl HttpSender {
         })
     }
 
-    fn request(&self, out: &Outgoing<'_>) -> reqwest::RequestBuilder {
+    fn request(&self, out: Outgoing<'_>) -> reqwest::RequestBuilder {
         let mut request = self
             .client
             .post(out.url.without_credentials())
             .header(reqwest::header::CONTENT_TYPE, out.content_type)
-            .body(out.body.clone());
-        for (name, value) in &out.headers {
-            request = request.header(*name, value);
+            .body(out.body);
+        for (name, value) in out.headers {
+            request = request.header(name, value);
         }
         if let Some((user, password)) = out.url.basic_auth() {
             request = request.basic_auth(user, password);

@@ -80,8 +80,7 @@ fn run(conn: Connection, incoming: mpsc::Receiver<Work>) {
 type GroupResult = Result<Vec<Finish>, (Vec<Finish>, StoreError)>;
 
 fn commit_group(conn: &Connection, group: Vec<Work>) -> GroupResult {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let error = from_sqlite(e);
+    if let Err(error) = run_cached(conn, "BEGIN IMMEDIATE") {
         let finishers = group
             .into_iter()
             .map(|_| failed_finish())
@@ -90,12 +89,11 @@ fn commit_group(conn: &Connection, group: Vec<Work>) -> GroupResult {
         return Err((finishers, error));
     }
     let finishers: Vec<Finish> = group.into_iter().map(|work| work(conn)).collect();
-    match conn.execute_batch("COMMIT") {
+    match run_cached(conn, "COMMIT") {
         Ok(()) => Ok(finishers),
-        Err(e) => {
-            let error = from_sqlite(e);
+        Err(error) => {
             tracing::error!(%error, "group commit failed; rolling back");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = run_cached(conn, "ROLLBACK");
             Err((finishers, error))
         }
     }
@@ -107,17 +105,23 @@ fn failed_finish() -> Finish {
     Box::new(|_| {})
 }
 
+/// Runs one prepared statement; the writer's fixed statements are parsed once.
+fn run_cached(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(from_sqlite)
+}
+
 fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT work").map_err(from_sqlite)?;
+    run_cached(conn, "SAVEPOINT work")?;
     let result = f(conn);
-    let close = if result.is_ok() {
-        "RELEASE work"
-    } else {
-        "ROLLBACK TO work; RELEASE work"
-    };
-    conn.execute_batch(close).map_err(from_sqlite)?;
+    if result.is_err() {
+        run_cached(conn, "ROLLBACK TO work")?;
+    }
+    run_cached(conn, "RELEASE work")?;
     result
 }
