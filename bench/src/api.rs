@@ -95,6 +95,29 @@ impl Account {
         data.iter().map(event_id).collect()
     }
 
+    /// Stores `count` events that go nowhere (no target), in batches of 500
+    /// spread over `concurrency` publishers.
+    pub async fn prefill(&self, count: usize, concurrency: usize) -> Result<(), String> {
+        const BATCH: usize = 500;
+        let event = format!(
+            r#"{{"event_type":"bench.prefill","payload":{}}}"#,
+            self.inner.payload
+        );
+        let body = format!(r#"{{"events":[{}]}}"#, vec![event; BATCH].join(","));
+        let batches = count.div_ceil(BATCH);
+        let workers = (0..concurrency.min(batches)).map(|w| {
+            let body = body.clone();
+            async move {
+                for b in (w..batches).step_by(concurrency) {
+                    self.request(Method::POST, b, "/v1/events/batch", Some(body.clone()))
+                        .await?;
+                }
+                Ok::<(), String>(())
+            }
+        });
+        futures::future::try_join_all(workers).await.map(|_| ())
+    }
+
     /// Whether any event of the account is still pending.
     pub async fn any_pending(&self) -> Result<bool, String> {
         let page = self

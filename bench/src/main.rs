@@ -47,6 +47,10 @@ struct Args {
     /// What the receiver does while hookpost delivers.
     #[arg(long, value_enum, default_value_t = Scenario::Healthy)]
     scenario: Scenario,
+    /// Events stored (without a target, so never delivered) before the measured
+    /// phases: shows how publishing holds up on a full store.
+    #[arg(long, default_value_t = 0)]
+    prefill: usize,
     /// A tiny run for CI: 300 events, 8 publishers (overrides those flags).
     #[arg(long)]
     smoke: bool,
@@ -96,6 +100,8 @@ pub struct Plan {
     pub database: String,
     /// The hookpost binary.
     pub hookpost_bin: PathBuf,
+    /// Events stored before the measured phases.
+    pub prefill: usize,
 }
 
 impl Args {
@@ -130,6 +136,7 @@ impl Args {
             endpoints,
             nodes: self.nodes,
             database: self.database,
+            prefill: self.prefill,
             hookpost_bin: match self.hookpost_bin {
                 Some(path) => path,
                 None => sibling_hookpost()?,

@@ -142,6 +142,15 @@ impl Bench {
         self.receiver.set_failing(failing);
         let (cluster, account) = self.setup().await?;
         let (events, concurrency) = (self.plan.events, self.plan.concurrency);
+        if self.plan.prefill > 0 {
+            let started = Instant::now();
+            account.prefill(self.plan.prefill, concurrency).await?;
+            println!(
+                "prefill: {} events stored in {:.1} s",
+                self.plan.prefill,
+                started.elapsed().as_secs_f64()
+            );
+        }
         let single = self
             .settle(phase::single(&account, events, concurrency).await)
             .await;
