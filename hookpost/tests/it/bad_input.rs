@@ -36,195 +36,59 @@ async fn refused(
 async fn every_bad_publish_is_refused_with_the_field_and_nothing_is_stored() {
     let server = TestServer::start_with(&["--max-body-bytes", "4096", "--max-batch", "3"]).await;
     let acct = server.account().await;
-    let k = acct.key.as_str();
-    let e = "/v1/events";
-    refused(&server, k, e, "{not json", 400, None).await;
-    refused(&server, k, e, "", 400, None).await;
-    refused(&server, k, e, r#"{"payload": {}}"#, 422, Some("event_type")).await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x"}"#,
-        422,
-        Some("payload"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": 5, "payload": {}}"#,
-        422,
-        Some("event_type"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "has space", "payload": {}}"#,
-        422,
-        Some("event_type"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": [1]}"#,
-        422,
-        Some("payload"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": "text"}"#,
-        422,
-        Some("payload"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "occurred_at": "yesterday"}"#,
-        422,
-        Some("occurred_at"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "profile_id": "ghost"}"#,
-        422,
-        Some("profile_id"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "webhook_url": "ftp://example.com/"}"#,
-        422,
-        Some("webhook_url"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "webhook_url": "not a url"}"#,
-        422,
-        Some("webhook_url"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "webhook_url": "mailto:a@example.com"}"#,
-        422,
-        Some("webhook_url"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "webhook_failover_url": "http://127.0.0.1/"}"#,
-        422,
-        Some("webhook_failover_url"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "webhok_url": "http://127.0.0.1/"}"#,
-        422,
-        Some("webhok_url"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "timeout": "forever"}"#,
-        422,
-        Some("timeout"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "retry_schedule": ["5m", 7]}"#,
-        422,
-        Some("retry_schedule[1]"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "signatures": ["rsa"]}"#,
-        422,
-        Some("signatures[0]"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "payloads": {"v2": 1}}"#,
-        422,
-        Some("payloads.v2"),
-    )
-    .await;
-    refused(
-        &server,
-        k,
-        e,
-        r#"{"event_type": "x", "payload": {}, "idempotency_key": ""}"#,
-        422,
-        Some("idempotency_key"),
-    )
-    .await;
     let deep = format!(
         r#"{{"event_type": "x", "payload": {}{}}}"#,
         "{\"a\":".repeat(40) + "1",
         "}".repeat(40)
     );
-    refused(&server, k, e, &deep, 422, Some("payload")).await;
     let big = format!(
         r#"{{"event_type": "x", "payload": {{"blob": "{}"}}}}"#,
         "a".repeat(5000)
     );
-    refused(&server, k, e, &big, 413, None).await;
-
-    let b = "/v1/events/batch";
-    refused(&server, k, b, r#"{"events": []}"#, 422, Some("events")).await;
     let four = json!({"events": vec![json!({"event_type": "x", "payload": {}}); 4]}).to_string();
-    refused(&server, k, b, &four, 422, Some("events")).await;
-    let one_bad =
-        r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": 3}]}"#;
-    refused(&server, k, b, one_bad, 422, Some("events[1].payload")).await;
-    let bad_profile = r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": {}, "profile_id": "ghost"}]}"#;
-    refused(
-        &server,
-        k,
-        b,
-        bad_profile,
-        422,
-        Some("events[1].profile_id"),
-    )
-    .await;
-
-    let list = server.get("/v1/events", k).await;
+    let x = |extra: &str| format!(r#"{{"event_type": "x", "payload": {{}}, {extra}}}"#);
+    let cases: Vec<(&str, String, u16, Option<&str>)> = vec![
+        ("/v1/events", "{not json".into(), 400, None),
+        ("/v1/events", "".into(), 400, None),
+        ("/v1/events", r#"{"payload": {}}"#.into(), 422, Some("event_type")),
+        ("/v1/events", r#"{"event_type": "x"}"#.into(), 422, Some("payload")),
+        ("/v1/events", r#"{"event_type": 5, "payload": {}}"#.into(), 422, Some("event_type")),
+        ("/v1/events", r#"{"event_type": "has space", "payload": {}}"#.into(), 422, Some("event_type")),
+        ("/v1/events", r#"{"event_type": "x", "payload": [1]}"#.into(), 422, Some("payload")),
+        ("/v1/events", r#"{"event_type": "x", "payload": "text"}"#.into(), 422, Some("payload")),
+        ("/v1/events", x(r#""occurred_at": "yesterday""#), 422, Some("occurred_at")),
+        ("/v1/events", x(r#""profile_id": "ghost""#), 422, Some("profile_id")),
+        ("/v1/events", x(r#""webhook_url": "ftp://example.com/""#), 422, Some("webhook_url")),
+        ("/v1/events", x(r#""webhook_url": "not a url""#), 422, Some("webhook_url")),
+        ("/v1/events", x(r#""webhook_url": "mailto:a@example.com""#), 422, Some("webhook_url")),
+        ("/v1/events", x(r#""webhook_failover_url": "http://127.0.0.1/""#), 422, Some("webhook_failover_url")),
+        ("/v1/events", x(r#""webhok_url": "http://127.0.0.1/""#), 422, Some("webhok_url")),
+        ("/v1/events", x(r#""timeout": "forever""#), 422, Some("timeout")),
+        ("/v1/events", x(r#""retry_schedule": ["5m", 7]"#), 422, Some("retry_schedule[1]")),
+        ("/v1/events", x(r#""signatures": ["rsa"]"#), 422, Some("signatures[0]")),
+        ("/v1/events", x(r#""payloads": {"v2": 1}"#), 422, Some("payloads.v2")),
+        ("/v1/events", x(r#""idempotency_key": """#), 422, Some("idempotency_key")),
+        ("/v1/events", deep, 422, Some("payload")),
+        ("/v1/events", big, 413, None),
+        ("/v1/events/batch", r#"{"events": []}"#.into(), 422, Some("events")),
+        ("/v1/events/batch", four, 422, Some("events")),
+        (
+            "/v1/events/batch",
+            r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": 3}]}"#.into(),
+            422,
+            Some("events[1].payload"),
+        ),
+        (
+            "/v1/events/batch",
+            r#"{"events": [{"event_type": "x", "payload": {}}, {"event_type": "x", "payload": {}, "profile_id": "ghost"}]}"#.into(),
+            422,
+            Some("events[1].profile_id"),
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        refused(&server, &acct.key, path, &body, status, field).await;
+    }
+    let list = server.get("/v1/events", &acct.key).await;
     assert_eq!(
         list.body["data"],
         json!([]),
