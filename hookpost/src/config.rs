@@ -20,7 +20,12 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
 
     /// Database URL: empty for the embedded store in --data-dir.
-    #[arg(long = "database", env = "HOOKPOST_DATABASE_URL", default_value = "")]
+    #[arg(
+        long = "database",
+        env = "HOOKPOST_DATABASE_URL",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Token that authorizes creating accounts (`Authorization: Bearer …`).

@@ -170,8 +170,17 @@ impl HttpSender {
         self.policy
             .check_host(out.url.url())
             .map_err(|(_, range)| fail(FailureKind::BlockedAddress, range.as_str()))?;
-        let _slot = self.hosts.acquire(out.url.url()).await;
+        // One deadline covers waiting for a slot on the host too, so an attempt never
+        // outlives its lease however busy the host is.
         let deadline = tokio::time::Instant::now() + out.timeout;
+        let _slot = tokio::time::timeout_at(deadline, self.hosts.acquire(out.url.url()))
+            .await
+            .map_err(|_| {
+                fail(
+                    FailureKind::Timeout,
+                    "no free connection slot for the host within the timeout",
+                )
+            })?;
         let mut response = tokio::time::timeout_at(deadline, self.request(out).send())
             .await
             .map_err(|_| fail(FailureKind::Timeout, "no answer within the timeout"))?

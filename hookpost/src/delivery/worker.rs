@@ -23,6 +23,19 @@ const CLAIM_BATCH: usize = 256;
 /// Longest wait after a storage error before trying again.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Shortest pause between two looks at the queue when nothing more was due.
+const MIN_WAIT: Duration = Duration::from_millis(10);
+
+/// What one claim found.
+enum Claim {
+    /// As many events as there were free slots: more may be due.
+    Full,
+    /// Fewer: everything due is claimed.
+    Partial,
+    /// No free slot to claim into.
+    NoSlots,
+}
+
 /// A reserved place for one attempt in flight.
 pub type Slot = OwnedSemaphorePermit;
 
@@ -120,10 +133,13 @@ impl Deliverer {
         let mut backoff = Duration::ZERO;
         while !shutdown.is_cancelled() {
             let wait = match self.claim_once().await {
-                Ok(true) => continue,
-                Ok(false) => {
+                Ok(Claim::Full) => continue,
+                // Every slot is busy: a finishing attempt wakes the loop (the
+                // backlog flag is set), so there is nothing to look up meanwhile.
+                Ok(Claim::NoSlots) => self.config.poll_interval,
+                Ok(Claim::Partial) => {
                     backoff = Duration::ZERO;
-                    self.until_next_due().await
+                    self.until_next_due().await.max(MIN_WAIT)
                 }
                 Err(()) => {
                     backoff = (backoff * 2).clamp(Duration::from_millis(250), MAX_BACKOFF);
@@ -145,14 +161,14 @@ impl Deliverer {
         }
     }
 
-    /// Claims one batch; `Ok(true)` when the batch was full (more may be due).
-    async fn claim_once(self: &Arc<Self>) -> Result<bool, ()> {
+    /// Claims one batch.
+    async fn claim_once(self: &Arc<Self>) -> Result<Claim, ()> {
         let free = self.slots.available_permits().min(CLAIM_BATCH);
         if free == 0 {
-            return Ok(false);
+            return Ok(Claim::NoSlots);
         }
         let Ok(mut permits) = self.slots.clone().try_acquire_many_owned(free as u32) else {
-            return Ok(false);
+            return Ok(Claim::NoSlots);
         };
         let events = self
             .store
@@ -170,7 +186,7 @@ impl Deliverer {
                 .expect("one permit was acquired per claimed event");
             self.start(event, slot);
         }
-        Ok(full)
+        Ok(if full { Claim::Full } else { Claim::Partial })
     }
 
     async fn until_next_due(&self) -> Duration {

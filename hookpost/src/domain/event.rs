@@ -103,7 +103,8 @@ pub fn select_payload<'a>(
     let (Some(map), Some(version)) = (payloads, version) else {
         return payload;
     };
-    let parsed: Result<HashMap<&str, &RawValue>, _> = serde_json::from_str(map.get());
+    // Owned keys: a key with a JSON escape cannot be borrowed from the text.
+    let parsed: Result<HashMap<String, &RawValue>, _> = serde_json::from_str(map.get());
     match parsed.ok().and_then(|m| m.get(version).copied()) {
         Some(found) => found,
         None => payload,
@@ -143,5 +144,10 @@ mod tests {
             r#"{"v":1}"#
         );
         assert_eq!(select_payload(&main, None, Some("v2")).get(), r#"{"v":1}"#);
+        let escaped = raw(r#"{"v\"2":{"v":3}}"#);
+        assert_eq!(
+            select_payload(&main, Some(&escaped), Some("v\"2")).get(),
+            r#"{"v":3}"#
+        );
     }
 }

@@ -42,6 +42,11 @@ impl WebhookUrl {
             return Err(UrlError::TooLong);
         }
         let url = Url::parse(text.trim()).map_err(|e| UrlError::Invalid(e.to_string()))?;
+        // Parsing percent-encodes (`é` becomes `%C3%A9`), so the stored form can be
+        // longer than what was sent: the limit applies to what is stored.
+        if url.as_str().len() > MAX_URL_LENGTH {
+            return Err(UrlError::TooLong);
+        }
         match url.scheme() {
             "http" | "https" if url.host().is_none() => Err(UrlError::NoHost),
             "http" | "https" => Ok(WebhookUrl(url)),
@@ -140,6 +145,13 @@ mod tests {
     fn refuses_overlong_urls() {
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LENGTH));
         assert_eq!(WebhookUrl::parse(&long), Err(UrlError::TooLong));
+        let grows = format!("https://x.example/{}", "é".repeat(1000));
+        assert!(grows.len() <= MAX_URL_LENGTH);
+        assert_eq!(
+            WebhookUrl::parse(&grows),
+            Err(UrlError::TooLong),
+            "checked after percent-encoding"
+        );
     }
 
     #[test]

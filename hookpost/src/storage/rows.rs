@@ -200,6 +200,24 @@ impl ClaimRow {
     }
 }
 
+/// Decodes claimed rows. A row that does not decode (corrupt or from a bug) must
+/// not stop the queue: its id is returned apart so the backend can fail it,
+/// and the other events are delivered.
+pub fn split_claims(rows: Vec<ClaimRow>) -> (Vec<ClaimedEvent>, Vec<String>) {
+    let (mut claimed, mut broken) = (Vec::with_capacity(rows.len()), Vec::new());
+    for row in rows {
+        let id = row.id.clone();
+        match row.into_claimed() {
+            Ok(event) => claimed.extend(event),
+            Err(e) => {
+                tracing::error!(event = %id, error = %e, "a due event does not decode; marking it failed");
+                broken.push(id);
+            }
+        }
+    }
+    (claimed, broken)
+}
+
 /// Columns of an attempt row, in `ATTEMPT_COLUMNS` order.
 pub struct AttemptRow {
     /// `attempt`

@@ -281,9 +281,9 @@ pub async fn claim_due<C: GenericClient>(c: &C, node: &str, limit: u32) -> Sql<V
          RETURNING {CLAIM_COLUMNS}"
     );
     let rows = query(c, &sql, &[&now_ms(), &node, &(limit as i64)]).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let row = ClaimRow {
+    let rows = rows
+        .iter()
+        .map(|r| ClaimRow {
             id: r.get(0),
             account_id: r.get(1),
             event_type: r.get(2),
@@ -293,10 +293,18 @@ pub async fn claim_due<C: GenericClient>(c: &C, node: &str, limit: u32) -> Sql<V
             target: r.get(6),
             attempts_made: r.get(7),
             retries_left: r.get(8),
-        };
-        out.extend(row.into_claimed()?);
+        })
+        .collect();
+    let (claimed, broken) = split_claims(rows);
+    for id in broken {
+        execute(
+            c,
+            "UPDATE events SET status = 'failed', due_at = NULL, claimed_by = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await?;
     }
-    Ok(out)
+    Ok(claimed)
 }
 
 pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> Sql<bool> {

@@ -366,12 +366,18 @@ pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent
                 })
             },
         )
+        .map_err(from_sqlite)?
+        .collect::<Result<Vec<_>, _>>()
         .map_err(from_sqlite)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.extend(row.map_err(from_sqlite)?.into_claimed()?);
+    let (claimed, broken) = split_claims(rows);
+    for id in broken {
+        c.execute(
+            "UPDATE events SET status = 'failed', due_at = NULL, claimed_by = NULL WHERE id = ?1",
+            [id],
+        )
+        .map_err(from_sqlite)?;
     }
-    Ok(out)
+    Ok(claimed)
 }
 
 pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {

@@ -42,19 +42,28 @@ impl Writer {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let work: Work = Box::new(move |conn| {
-            let result = in_savepoint(conn, f);
-            Box::new(move |commit_error| {
-                let _ = reply.send(match commit_error {
-                    Some(e) => Err(e.clone()),
-                    None => result,
-                });
-            })
-        });
+        let work = work(f, reply);
         let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
         self.queue.send(work).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// Wraps `f` so it runs in its own savepoint and answers `reply` after the commit.
+fn work<T, F>(f: F, reply: oneshot::Sender<StoreResult<T>>) -> Work
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    Box::new(move |conn| {
+        let result = in_savepoint(conn, f);
+        Box::new(move |commit_error| {
+            let _ = reply.send(match commit_error {
+                Some(e) => Err(e.clone()),
+                None => result,
+            });
+        })
+    })
 }
 
 fn run(conn: Connection, incoming: mpsc::Receiver<Work>) {
@@ -88,7 +97,21 @@ fn commit_group(conn: &Connection, group: Vec<Work>) -> GroupResult {
         tracing::error!(%error, "could not begin a write transaction");
         return Err((finishers, error));
     }
-    let finishers: Vec<Finish> = group.into_iter().map(|work| work(conn)).collect();
+    let mut finishers: Vec<Finish> = Vec::with_capacity(group.len());
+    let mut works = group.into_iter();
+    for work in works.by_ref() {
+        finishers.push(work(conn));
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (disk full, I/O error, or a
+            // savepoint that could not be closed): nothing of this group is stored,
+            // so every caller hears so and the rest of the group does not run.
+            let error =
+                StoreError::Unavailable("the database aborted the write transaction".into());
+            tracing::error!(%error, "group commit aborted");
+            finishers.extend(works.map(|_| failed_finish()));
+            return Err((finishers, error));
+        }
+    }
     match run_cached(conn, "COMMIT") {
         Ok(()) => Ok(finishers),
         Err(error) => {
@@ -119,9 +142,95 @@ fn in_savepoint<T>(
 ) -> StoreResult<T> {
     run_cached(conn, "SAVEPOINT work")?;
     let result = f(conn);
-    if result.is_err() {
-        run_cached(conn, "ROLLBACK TO work")?;
+    let closed = match &result {
+        Ok(_) => run_cached(conn, "RELEASE work"),
+        Err(_) => {
+            run_cached(conn, "ROLLBACK TO work").and_then(|()| run_cached(conn, "RELEASE work"))
+        }
+    };
+    if let Err(e) = closed {
+        // A savepoint left open would commit this work's half-done writes with
+        // the group: abort the whole transaction instead (commit_group sees it).
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(e);
     }
-    run_cached(conn, "RELEASE work")?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finish(group: GroupResult) {
+        let (finishers, error) = match group {
+            Ok(f) => (f, None),
+            Err((f, e)) => (f, Some(e)),
+        };
+        for f in finishers {
+            f(error.as_ref());
+        }
+    }
+
+    fn insert(value: i64) -> impl FnOnce(&Connection) -> StoreResult<i64> + Send + 'static {
+        move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [value])
+                .map(|_| value)
+                .map_err(from_sqlite)
+        }
+    }
+
+    fn setup() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        conn
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_work_leaves_its_neighbours_committed() {
+        let conn = setup();
+        let (tx1, mut rx1) = oneshot::channel();
+        let (tx2, mut rx2) = oneshot::channel();
+        let (tx3, mut rx3) = oneshot::channel();
+        let group = vec![
+            work(insert(1), tx1),
+            work(insert(1), tx2),
+            work(insert(2), tx3),
+        ];
+        finish(commit_group(&conn, group));
+        assert_eq!(rx1.try_recv().unwrap().unwrap(), 1);
+        assert!(matches!(
+            rx2.try_recv().unwrap(),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(rx3.try_recv().unwrap().unwrap(), 2);
+        assert_eq!(count(&conn), 2);
+    }
+
+    #[test]
+    fn an_aborted_transaction_fails_the_whole_group_and_stores_nothing() {
+        let conn = setup();
+        let (tx1, mut rx1) = oneshot::channel();
+        let (tx2, mut rx2) = oneshot::channel();
+        let (tx3, mut rx3) = oneshot::channel();
+        let abort = |c: &Connection| c.execute_batch("ROLLBACK").map_err(from_sqlite);
+        let group = vec![work(insert(1), tx1), work(abort, tx2), work(insert(2), tx3)];
+        finish(commit_group(&conn, group));
+        assert!(
+            rx1.try_recv().unwrap().is_err(),
+            "work 1 was rolled back with the group"
+        );
+        assert!(rx2.try_recv().unwrap().is_err());
+        assert!(
+            rx3.try_recv().is_err(),
+            "work 3 never ran: its caller hears the writer dropped it"
+        );
+        assert_eq!(count(&conn), 0);
+        assert!(conn.is_autocommit());
+    }
 }
