@@ -41,12 +41,13 @@ impl FromRequestParts<AppState> for Caller {
     /// rotation or settings change on this node clears it at once).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let hash = hash_token(bearer(parts)?);
-        if let Some(account) = state.caches.accounts.get(&hash) {
+        let (cached, generation) = state.caches.accounts.get(&hash);
+        if let Some(account) = cached {
             return Ok(Caller(account));
         }
         match state.store.account_by_key(hash).await? {
             Some(account) => {
-                state.caches.accounts.put(hash, account.clone());
+                state.caches.accounts.put(hash, account.clone(), generation);
                 Ok(Caller(account))
             }
             None => Err(ApiError::Unauthorized("invalid API key")),

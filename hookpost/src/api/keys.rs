@@ -112,8 +112,11 @@ async fn rotate_signing_keys(
     OptionalJson(body): OptionalJson<Rotate>,
 ) -> Result<Json<Value>, ApiError> {
     let overlap = body.overlap(DEFAULT_SIGNING_OVERLAP)?;
-    let keys = account.keys.active(Utc::now()).rotated(until(overlap));
-    app.store.set_signing_keys(&account.id, &keys).await?;
+    let keys = app
+        .store
+        .rotate_signing_keys(&account.id, until(overlap))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the account is gone".into()))?;
     app.deliverer.forget_signer(&account.id);
     app.caches.forget_account(&account.id);
     Ok(Json(view(&keys)?))

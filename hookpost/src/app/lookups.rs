@@ -34,7 +34,8 @@ impl App {
     ) -> Result<WebhookSettings, PublishError> {
         validate::profile_id(id)?;
         let key = (account.id.clone(), id.to_string());
-        if let Some(found) = self.caches.profiles.get(&key) {
+        let (cached, generation) = self.caches.profiles.get(&key);
+        if let Some(found) = cached {
             return Ok(found);
         }
         let profile = self.store.profile(&account.id, id).await?.ok_or_else(|| {
@@ -45,7 +46,9 @@ impl App {
                 ),
             )
         })?;
-        self.caches.profiles.put(key, profile.settings.clone());
+        self.caches
+            .profiles
+            .put(key, profile.settings.clone(), generation);
         Ok(profile.settings)
     }
 
@@ -56,7 +59,8 @@ impl App {
         name: &str,
     ) -> Result<TypeRules, PublishError> {
         let key = (account.id.clone(), name.to_string());
-        if let Some(found) = self.caches.types.get(&key) {
+        let (cached, generation) = self.caches.types.get(&key);
+        if let Some(found) = cached {
             return Ok(found);
         }
         let rules = match self.store.event_type(&account.id, name).await? {
@@ -70,19 +74,20 @@ impl App {
                     .transpose()?,
             },
         };
-        self.caches.types.put(key, rules.clone());
+        self.caches.types.put(key, rules.clone(), generation);
         Ok(rules)
     }
 }
 
-/// Compiled schemas, shared by every publish.
+/// Compiled schemas, shared by every publish, keyed by the SHA-256 of their text
+/// (schemas are capped at [`crate::domain::event_type::MAX_SCHEMA_BYTES`]).
 #[derive(Default)]
-pub struct SchemaCache(Mutex<HashMap<String, Arc<PayloadSchema>>>);
+pub struct SchemaCache(Mutex<HashMap<[u8; 32], Arc<PayloadSchema>>>);
 
 impl SchemaCache {
     /// The compiled form of a stored schema.
     pub fn compiled(&self, schema: &serde_json::Value) -> Result<Arc<PayloadSchema>, StoreError> {
-        let key = schema.to_string();
+        let key = crate::secrets::hash_token(&schema.to_string());
         if let Some(found) = self.0.lock().expect("schema cache poisoned").get(&key) {
             return Ok(found.clone());
         }

@@ -21,6 +21,9 @@ pub struct EventType {
     pub schema: Option<Value>,
 }
 
+/// Largest schema accepted, so compiled schemas kept in memory stay small.
+pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+
 /// A compiled schema, ready to check payloads.
 pub struct PayloadSchema(jsonschema::Validator);
 
@@ -29,6 +32,12 @@ impl PayloadSchema {
     pub fn compile(schema: &Value) -> Result<PayloadSchema, FieldError> {
         if !schema.is_object() {
             return Err(FieldError::new("schema", "must be a JSON Schema object"));
+        }
+        if schema.to_string().len() > MAX_SCHEMA_BYTES {
+            return Err(FieldError::new(
+                "schema",
+                format!("is larger than {} KiB", MAX_SCHEMA_BYTES / 1024),
+            ));
         }
         jsonschema::validator_for(schema)
             .map(PayloadSchema)
@@ -111,6 +120,11 @@ mod tests {
     fn invalid_schemas_are_refused() {
         assert!(PayloadSchema::compile(&json!({"type": "no-such-type"})).is_err());
         assert!(PayloadSchema::compile(&json!([1])).is_err());
+        let huge = json!({"description": "x".repeat(MAX_SCHEMA_BYTES)});
+        assert_eq!(
+            PayloadSchema::compile(&huge).err().map(|e| e.field),
+            Some("schema".to_string())
+        );
     }
 
     #[test]

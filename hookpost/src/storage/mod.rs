@@ -212,8 +212,14 @@ pub trait Store: Send + Sync + 'static {
         key_hash: [u8; 32],
         keep_old_until: Option<DateTime<Utc>>,
     ) -> StoreResult<()>;
-    /// Replaces an account's signing keys.
-    async fn set_signing_keys(&self, id: &str, keys: &SigningKeys) -> StoreResult<()>;
+    /// Rotates an account's signing keys in one read-modify-write (so two
+    /// rotations at once cannot lose one): new keys first, the current ones kept
+    /// until `keep_old_until`. Answers the stored keys; `None` for no account.
+    async fn rotate_signing_keys(
+        &self,
+        id: &str,
+        keep_old_until: DateTime<Utc>,
+    ) -> StoreResult<Option<SigningKeys>>;
     /// Replaces an account's webhook settings.
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()>;
 

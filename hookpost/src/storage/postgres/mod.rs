@@ -149,21 +149,32 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn set_signing_keys(
+    async fn rotate_signing_keys(
         &self,
         id: &str,
-        keys: &crate::secrets::SigningKeys,
-    ) -> StoreResult<()> {
-        let json = rows::to_json(keys)?;
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE accounts SET signing_keys = $1 WHERE id = $2",
-                &[&json, &id],
+        keep_old_until: DateTime<Utc>,
+    ) -> StoreResult<Option<crate::secrets::SigningKeys>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let row = tx
+            .query_opt(
+                "SELECT signing_keys FROM accounts WHERE id = $1 FOR UPDATE",
+                &[&id],
             )
             .await
             .map_err(from_pg)?;
-        Ok(())
+        let Some(row) = row else { return Ok(None) };
+        let current: crate::secrets::SigningKeys = rows::from_json(row.get(0))?;
+        let keys = current.active(Utc::now()).rotated(keep_old_until);
+        let json = rows::to_json(&keys)?;
+        tx.execute(
+            "UPDATE accounts SET signing_keys = $1 WHERE id = $2",
+            &[&json, &id],
+        )
+        .await
+        .map_err(from_pg)?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(Some(keys))
     }
 
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {

@@ -159,14 +159,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_signing_keys(
+    async fn rotate_signing_keys(
         &self,
         id: &str,
-        keys: &crate::secrets::SigningKeys,
-    ) -> StoreResult<()> {
-        let (id, keys) = (id.to_string(), keys.clone());
+        keep_old_until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<crate::secrets::SigningKeys>> {
+        let id = id.to_string();
         self.writer
-            .write(move |c| queries::set_signing_keys(c, &id, &keys))
+            .write(move |c| queries::rotate_signing_keys(c, &id, keep_old_until))
             .await
     }
 

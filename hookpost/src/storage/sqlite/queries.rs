@@ -76,13 +76,21 @@ pub fn rotate_api_key(
     Ok(())
 }
 
-pub fn set_signing_keys(c: &Connection, id: &str, keys: &crate::secrets::SigningKeys) -> Sql<()> {
+pub fn rotate_signing_keys(
+    c: &Connection,
+    id: &str,
+    until: DateTime<Utc>,
+) -> Sql<Option<crate::secrets::SigningKeys>> {
+    let Some(account) = account_by_id(c, id)? else {
+        return Ok(None);
+    };
+    let keys = account.keys.active(Utc::now()).rotated(until);
     c.execute(
         "UPDATE accounts SET signing_keys = ?1 WHERE id = ?2",
-        params![to_json(keys)?, id],
+        params![to_json(&keys)?, id],
     )
     .map_err(from_sqlite)?;
-    Ok(())
+    Ok(Some(keys))
 }
 
 pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings) -> Sql<()> {
