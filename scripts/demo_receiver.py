@@ -32,17 +32,17 @@ def main():
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             print(f"--- {self.command} {self.path}")
-            print(json.dumps(json.loads(body), indent=2))
+            print(json.dumps(json.loads(body), indent=2), flush=True)
             if args.secret:
                 ok = verify(args.secret, self.headers, body)
-                print("signature:", "valid" if ok else "INVALID")
+                print("signature:", "valid" if ok else "INVALID", flush=True)
             self.send_response(200)
             self.end_headers()
 
         def log_message(self, *_):
             pass
 
-    print(f"listening on http://127.0.0.1:{args.port}/")
+    print(f"listening on http://127.0.0.1:{args.port}/", flush=True)
     http.server.HTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
 
 

@@ -30,9 +30,15 @@ pub enum Command {
     },
     /// Create an account (needs the admin token); prints its id and API key.
     CreateAccount {
-        /// Connection to the server.
-        #[command(flatten)]
-        server: ServerArgs,
+        /// Base URL of the server.
+        #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
+        url: String,
+        /// The server's admin token (the same variable `serve` reads).
+        #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// Print only this field of the answer (e.g. `api_key`).
+        #[arg(long)]
+        print: Option<String>,
         /// A label for the account.
         #[arg(long)]
         name: String,
@@ -67,6 +73,36 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// List events, newest first (one page; pass `next_cursor` as --cursor).
+    ListEvents {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// `pending`, `delivered`, `failed`, `no_target` or `filtered`.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this event type.
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Only this profile (written as is: `+` is encoded for you).
+        #[arg(long)]
+        profile_id: Option<String>,
+        /// Only events accepted at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The previous page's `next_cursor`.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show the account's signing keys (for verifying deliveries).
+    Keys {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Show an event with every attempt.
     ShowEvent {
         /// Connection to the server.
@@ -77,13 +113,20 @@ pub enum Command {
     },
 }
 
+/// The server the shell commands talk to when no URL is given.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 /// Where the server is and how to authenticate.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
     /// Base URL of the server.
-    #[arg(long, env = "HOOKPOST_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
     pub url: String,
-    /// Bearer token: the admin token for create-account, an API key otherwise.
+    /// The account's API key (prefer the environment variable: a flag's value
+    /// shows in `ps`).
     #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: Option<String>,
+    /// Print only this field of the answer (e.g. `id`), as plain text.
+    #[arg(long)]
+    pub print: Option<String>,
 }

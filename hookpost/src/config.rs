@@ -29,8 +29,19 @@ pub struct ServeConfig {
     pub database_url: String,
 
     /// Token that authorizes creating accounts (`Authorization: Bearer …`).
-    #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: String,
+    /// Prefer the environment variable or --admin-token-file: a flag's value is
+    /// visible to every user of the machine in `ps`.
+    #[arg(
+        long,
+        env = "HOOKPOST_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
+    pub admin_token: Option<String>,
+
+    /// File holding the admin token (surrounding whitespace is ignored).
+    #[arg(long, env = "HOOKPOST_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
 
     /// Networks exempt from the address block, comma-separated CIDRs
     /// (e.g. `127.0.0.0/8,::1/128` for local development).
@@ -111,6 +122,32 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_DANGEROUSLY_ACCEPT_INVALID_CERTS")]
     pub dangerously_accept_invalid_certs: bool,
 
+    /// How long a client may take to send a request's headers, counted from the
+    /// moment the connection is ready for a request.
+    #[arg(long, env = "HOOKPOST_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// How long a client may take to send a request's body once its headers
+    /// arrived (`408` after it).
+    #[arg(long, env = "HOOKPOST_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+
+    /// How long an idle keep-alive connection (no request in progress, nothing
+    /// arriving) stays open.
+    #[arg(long, env = "HOOKPOST_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Most client connections open at once; more wait to be accepted. Lowered at
+    /// start to leave descriptors for storage and deliveries if the process
+    /// limit is small.
+    #[arg(long, env = "HOOKPOST_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// How long shutdown waits for deliveries in flight; the rest are sent again
+    /// after their lease lapses.
+    #[arg(long, env = "HOOKPOST_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKPOST_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -147,14 +184,36 @@ impl ConfigError {
 }
 
 impl ServeConfig {
+    /// Reads the admin token from `--admin-token-file` when one is named, so that
+    /// [`ServeConfig::admin_token`] has it either way.
+    pub fn load_admin_token(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.admin_token_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot read --admin-token-file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            self.admin_token = Some(text.trim().to_string());
+        }
+        Ok(())
+    }
+
+    /// The admin token (empty until [`ServeConfig::load_admin_token`] ran, if it
+    /// comes from a file).
+    pub fn admin_token(&self) -> &str {
+        self.admin_token.as_deref().unwrap_or("")
+    }
+
     /// Refuses configurations that cannot work and warns on risky ones.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.admin_token.trim().is_empty() {
+        if self.admin_token().trim().is_empty() {
             return Err(ConfigError(
-                "--admin-token (HOOKPOST_ADMIN_TOKEN) must not be empty".into(),
+                "an admin token is needed: set HOOKPOST_ADMIN_TOKEN, or pass --admin-token-file"
+                    .into(),
             ));
         }
-        if self.admin_token.len() < 16 {
+        if self.admin_token().len() < 16 {
             tracing::warn!("the admin token is shorter than 16 characters; use a long random one");
         }
         let url = &self.database_url;
@@ -177,6 +236,17 @@ impl ServeConfig {
                 "--delivery-concurrency, --max-batch and --db-pool-size must be at least 1, --max-body-bytes at least 1024"
                     .into(),
             ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("--max-connections must be at least 1".into()));
+        }
+        let zero = [
+            ("--header-read-timeout", self.header_read_timeout),
+            ("--body-read-timeout", self.body_read_timeout),
+            ("--idle-timeout", self.idle_timeout),
+        ];
+        if let Some((flag, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
+            return Err(ConfigError(format!("{flag} must be longer than zero")));
         }
         if self.max_per_host == 0 {
             return Err(ConfigError("--max-per-host must be at least 1".into()));

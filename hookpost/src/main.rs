@@ -1,8 +1,8 @@
 //! The `hookpost` binary.
 
 use clap::Parser;
-use hookpost::cli::{Cli, Command};
-use hookpost::client::{call, publish_body};
+use hookpost::cli::{Cli, Command, ServerArgs};
+use hookpost::client::{call, publish_body, render, with_query, Connection};
 use reqwest::Method;
 use serde_json::json;
 use std::process::ExitCode;
@@ -68,15 +68,27 @@ async fn run(command: Command) -> Result<(), String> {
             println!("{applied} migration(s) applied");
             Ok(())
         }
-        Command::CreateAccount { server, name } => print(
-            call(
-                &server,
+        Command::CreateAccount {
+            url,
+            admin_token,
+            print,
+            name,
+        } => {
+            let to = Connection {
+                url: &url,
+                token: admin_token.as_deref(),
+                token_source:
+                    "set HOOKPOST_ADMIN_TOKEN (the server's admin token) or pass --admin-token",
+            };
+            let answer = call(
+                &to,
                 Method::POST,
                 "/v1/accounts",
                 Some(json!({"name": name})),
             )
-            .await,
-        ),
+            .await;
+            show(answer, print.as_deref())
+        }
         Command::Publish {
             server,
             event_type,
@@ -93,29 +105,69 @@ async fn run(command: Command) -> Result<(), String> {
                 ("idempotency_key", idempotency_key.as_ref()),
             ];
             let body = publish_body(&event_type, &payload, optional).map_err(|e| e.to_string())?;
-            print(call(&server, Method::POST, "/v1/events", Some(body)).await)
+            account_call(&server, Method::POST, "/v1/events", Some(body)).await
         }
-        Command::LoadCatalog { server } => print(
-            call(
+        Command::ListEvents {
+            server,
+            status,
+            event_type,
+            profile_id,
+            since,
+            limit,
+            cursor,
+        } => {
+            let path = with_query(
+                "/v1/events",
+                &[
+                    ("status", status),
+                    ("event_type", event_type),
+                    ("profile_id", profile_id),
+                    ("since", since),
+                    ("limit", limit.map(|l| l.to_string())),
+                    ("cursor", cursor),
+                ],
+            );
+            account_call(&server, Method::GET, &path, None).await
+        }
+        Command::Keys { server } => {
+            account_call(&server, Method::GET, "/v1/account/keys", None).await
+        }
+        Command::LoadCatalog { server } => {
+            account_call(
                 &server,
                 Method::POST,
                 "/v1/event-types/catalog",
                 Some(json!({})),
             )
-            .await,
-        ),
+            .await
+        }
         Command::ShowEvent { server, id } => {
-            print(call(&server, Method::GET, &format!("/v1/events/{id}"), None).await)
+            account_call(&server, Method::GET, &format!("/v1/events/{id}"), None).await
         }
     }
 }
 
-fn print(result: Result<serde_json::Value, hookpost::client::ClientError>) -> Result<(), String> {
-    let value = result.map_err(|e| e.to_string())?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    );
+/// One request with an account's API key, its answer printed.
+async fn account_call(
+    server: &ServerArgs,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<(), String> {
+    let to = Connection {
+        url: &server.url,
+        token: server.token.as_deref(),
+        token_source: "set HOOKPOST_TOKEN to the account's API key, or pass --token",
+    };
+    show(call(&to, method, path, body).await, server.print.as_deref())
+}
+
+fn show(
+    answer: Result<serde_json::Value, hookpost::client::ClientError>,
+    field: Option<&str>,
+) -> Result<(), String> {
+    let value = answer.map_err(|e| e.to_string())?;
+    println!("{}", render(&value, field).map_err(|e| e.to_string())?);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! finish (or lapse into their lease).
 
 use crate::api;
+use crate::api::connections::ConnectionLimits;
 use crate::app::App;
 use crate::config::{ConfigError, Role, ServeConfig};
 use crate::delivery::address::AddressPolicy;
@@ -16,7 +17,6 @@ use crate::storage::sqlite::SqliteStore;
 use crate::storage::{Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -47,13 +47,38 @@ pub async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, StoreErr
     })
 }
 
+/// Descriptors kept for storage, deliveries and logs beyond client connections.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// The connection bounds, with `--max-connections` lowered when the process may
+/// not open that many descriptors (after raising the soft limit to the hard one).
+fn connection_limits(config: &ServeConfig) -> ConnectionLimits {
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = nofile.saturating_sub(RESERVED_DESCRIPTORS).max(16) as usize;
+    let max_connections = config.max_connections.min(room);
+    if max_connections < config.max_connections {
+        tracing::warn!(
+            max_connections,
+            descriptor_limit = nofile,
+            "--max-connections lowered to fit the descriptor limit (raise it with ulimit -n)"
+        );
+    }
+    ConnectionLimits {
+        max_connections,
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+    }
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
-    config: ServeConfig,
+    mut config: ServeConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    config.load_admin_token()?;
     config.validate()?;
+    let limits = connection_limits(&config);
     let store = open_store(&config).await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
     let mail = match &config.smtp_url {
@@ -88,7 +113,7 @@ pub async fn run(
                 0
             },
             poll_interval: config.poll_interval,
-            drain_timeout: Duration::from_secs(10),
+            drain_timeout: config.shutdown_timeout,
         },
         metrics.clone(),
     );
@@ -123,13 +148,12 @@ pub async fn run(
 
     tracing::info!(address = %listener.local_addr()?, ?role, "hookpost listening");
     let serve_stop = stop.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            serve_stop.cancel();
-        })
-        .await?;
+    api::connections::serve(listener, router, limits, async move {
+        shutdown.await;
+        tracing::info!("stop requested: no new requests are taken");
+        serve_stop.cancel();
+    })
+    .await;
     stop.cancel();
     if let Some(worker) = worker {
         let _ = worker.await;

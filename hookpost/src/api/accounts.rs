@@ -3,7 +3,7 @@
 
 use super::auth::{Admin, Caller};
 use super::error::ApiError;
-use super::parse::JsonBody;
+use super::parse::{object_from_slice, JsonBody};
 use super::views::timestamp;
 use super::AppState;
 use crate::domain::settings::WebhookSettings;
@@ -29,8 +29,9 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
     name: String,
+    /// Read apart, as an object: serde would take `[]` for empty settings.
     #[serde(default)]
-    settings: WebhookSettings,
+    settings: Option<Box<serde_json::value::RawValue>>,
 }
 
 fn account_view(a: &Account) -> Value {
@@ -46,13 +47,23 @@ async fn create(
     if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(FieldError::new("name", "must be 1 to 200 printable characters").into());
     }
-    app.check_settings(&req.settings)
+    let settings: WebhookSettings = match &req.settings {
+        None => WebhookSettings::default(),
+        Some(raw) => object_from_slice(raw.get().as_bytes()).map_err(|e| match e {
+            ApiError::Field(f) if f.field == "body" => {
+                ApiError::Field(FieldError::new("settings", f.message))
+            }
+            ApiError::Field(f) => ApiError::Field(f.within("settings")),
+            other => other,
+        })?,
+    };
+    app.check_settings(&settings)
         .map_err(|f| f.within("settings"))?;
     let (api_key, api_key_hash) = new_api_key();
     let account = Account {
         id: format!("acc_{}", uuid::Uuid::now_v7().simple()),
         name: name.to_string(),
-        settings: req.settings,
+        settings,
         keys: SigningKeys::generate(),
         created_at: chrono::Utc::now(),
     };

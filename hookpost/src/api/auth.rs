@@ -25,13 +25,13 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let text = value
         .to_str()
         .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
-    let token = text
-        .strip_prefix("Bearer ")
-        .or_else(|| text.strip_prefix("bearer "))
-        .ok_or(ApiError::Unauthorized(
+    // The scheme name is case-insensitive (RFC 9110, section 11.1).
+    match text.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
+        _ => Err(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <key>`",
-        ))?;
-    Ok(token.trim())
+        )),
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        if token_matches(token, &Secret::new(state.config.admin_token.clone())) {
+        if token_matches(token, &Secret::new(state.config.admin_token().to_string())) {
             Ok(Admin)
         } else {
             Err(ApiError::Unauthorized("invalid admin token"))

@@ -32,6 +32,15 @@ pub enum ApiError {
     /// The body is over the configured limit.
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// The body is not JSON by its `Content-Type`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The route exists, but not with this method.
+    #[error("this route does not take that method; see the API reference in the README")]
+    MethodNotAllowed,
+    /// The body did not arrive within `--body-read-timeout`.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     /// Storage is unreachable; try again shortly.
     #[error("{0}")]
     Unavailable(String),
@@ -74,6 +83,11 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -83,11 +97,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        // `field` is always present (null when no one field is at fault), so
+        // clients can read every error the same way.
         let body = match &self {
             ApiError::Field(f) => {
                 json!({"error": {"code": code, "field": f.field, "message": f.message}})
             }
-            other => json!({"error": {"code": code, "message": other.to_string()}}),
+            other => json!({"error": {"code": code, "field": null, "message": other.to_string()}}),
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

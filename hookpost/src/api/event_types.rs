@@ -4,12 +4,12 @@
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::parse::JsonBody;
+use super::parse::{JsonBody, PathParam};
 use super::AppState;
 use crate::domain::event::Category;
 use crate::domain::event_type::{catalog, EventType, PayloadSchema};
 use crate::domain::validate::{self, FieldError};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -62,7 +62,7 @@ fn check(event_type: &EventType) -> Result<(), FieldError> {
 async fn put_type(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     JsonBody(body): JsonBody<PutEventType>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let event_type = EventType {
@@ -85,7 +85,7 @@ async fn put_type(
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     match app.store.event_type(&account.id, &name).await? {
         Some(t) => Ok(Json(json!(t))),
@@ -98,7 +98,7 @@ async fn show(
 async fn delete(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = app.store.delete_event_type(&account.id, &name).await?;
     app.caches.forget_types(&account.id);

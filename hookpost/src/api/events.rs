@@ -3,15 +3,19 @@
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::parse::{JsonBody, QueryParams};
+use super::parse::{JsonBody, PathParam, QueryParams};
 use super::views::{EventView, Page, TargetView};
 use super::AppState;
-use crate::app::publish::{Outcome, PublishRequest};
+use crate::app::publish::PublishError;
+use crate::app::publish::{Outcome, PublishRequest, Shape};
+use crate::app::retry::Retried;
 use crate::domain::event::EventStatus;
+use crate::domain::validate;
 use crate::domain::validate::FieldError;
-use crate::storage::{EventFilter, RetryOutcome};
-use axum::extract::{Path, State};
+use crate::storage::{Account, EventFilter};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -48,7 +52,7 @@ async fn publish(
     State(app): State<AppState>,
     JsonBody(request): JsonBody<PublishRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let outcomes = app.publish(&account, vec![request]).await?;
+    let outcomes = app.publish(&account, vec![request], Shape::Single).await?;
     let outcome = outcomes.first().ok_or(ApiError::Internal)?;
     let status = match outcome {
         Outcome::Accepted { .. } => StatusCode::ACCEPTED,
@@ -73,7 +77,7 @@ async fn publish_batch(
     if batch.events.is_empty() || batch.events.len() > max {
         return Err(FieldError::new("events", format!("must hold 1 to {max} events")).into());
     }
-    let outcomes = app.publish(&account, batch.events).await?;
+    let outcomes = app.publish(&account, batch.events, Shape::Batch).await?;
     let data: Vec<Value> = outcomes.iter().map(outcome_view).collect();
     Ok((StatusCode::ACCEPTED, Json(json!({ "data": data }))))
 }
@@ -81,10 +85,10 @@ async fn publish_batch(
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     match app.store.event(&account.id, &id).await? {
-        Some(event) => Ok(Json(json!(EventView::new(&event, true)))),
+        Some(event) => Ok(Json(EventView::new(&event, true)).into_response()),
         None => Err(ApiError::NotFound(format!(
             "no event `{id}` in this account"
         ))),
@@ -97,17 +101,17 @@ struct ListQuery {
     status: Option<String>,
     event_type: Option<String>,
     profile_id: Option<String>,
-    since: Option<DateTime<Utc>>,
+    since: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-/// Newest first; `next_cursor` fetches the following page.
+/// Newest first; `next_cursor` fetches the following page (`null` on the last).
 async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(EventStatus::parse(s).ok_or_else(|| {
@@ -117,43 +121,66 @@ async fn list(
             )
         })?),
     };
+    let since = q.since.as_deref().map(since_time).transpose()?;
+    if let Some(id) = &q.profile_id {
+        known_profile(&app, &account, id).await?;
+    }
     let limit = super::page_limit(q.limit, MAX_PAGE)?;
     let filter = EventFilter {
         status,
         event_type: q.event_type,
         profile_id: q.profile_id,
-        since: q.since,
+        since,
         before_id: q.cursor,
-        limit,
+        // One more than the page: whether it came tells if another page exists.
+        limit: limit + 1,
     };
-    let events = app.store.list_events(&account.id, &filter).await?;
-    let next_cursor = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.id.clone()))
-        .flatten();
+    let mut events = app.store.list_events(&account.id, &filter).await?;
+    let next_cursor = super::next_cursor(&mut events, limit, |e| e.id.clone());
     let data = events.iter().map(|e| EventView::new(e, false)).collect();
-    Ok(Json(json!(Page { data, next_cursor })))
+    Ok(Json(Page { data, next_cursor }).into_response())
 }
 
-/// Sends a failed (or delivered) event again: one more attempt, due now.
+/// `since` as an RFC 3339 time.
+fn since_time(text: &str) -> Result<DateTime<Utc>, FieldError> {
+    validate::timestamp("since", text)?;
+    Ok(DateTime::parse_from_rfc3339(text)
+        .expect("checked just above")
+        .with_timezone(&Utc))
+}
+
+/// A profile filter must name a profile: a silent empty page would hide a
+/// mistake, most often a `+` that a query string reads as a space.
+async fn known_profile(app: &AppState, account: &Account, id: &str) -> Result<(), ApiError> {
+    match app.profile_settings(account, id).await {
+        Ok(_) => Ok(()),
+        Err(PublishError::Field(f)) => {
+            let hint = " (in a query string `+` reads as a space: write it %2B, e.g. profile_id=%2B13125550000)";
+            Err(FieldError::new(f.field, f.message + hint).into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Sends an event again: a failed or delivered one gets one more attempt, a
+/// pending one is sent now, a `no_target` or `filtered` one is resolved again
+/// with today's settings.
 async fn retry(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    match app.store.retry_event(&account.id, &id).await? {
-        RetryOutcome::Scheduled => {
-            app.deliverer.wake();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({"id": id, "status": "pending"})),
-            ))
-        }
-        RetryOutcome::NotFound => Err(ApiError::NotFound(format!(
+    match app.retry(&account, &id).await? {
+        Retried::Pending => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id, "status": "pending"})),
+        )),
+        Retried::Unchanged(status) => Ok((
+            StatusCode::OK,
+            Json(json!({"id": id, "status": status.as_str()})),
+        )),
+        Retried::NotFound => Err(ApiError::NotFound(format!(
             "no event `{id}` in this account"
-        ))),
-        RetryOutcome::NotRetryable(status) => Err(ApiError::Conflict(format!(
-            "the event is {}; only failed or delivered events can be sent again",
-            status.as_str()
         ))),
     }
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod auth;
+pub mod connections;
 mod egress;
 pub mod error;
 mod event_types;
@@ -38,13 +39,43 @@ pub fn router(app: AppState) -> Router {
         .fallback(|| async {
             ApiError::NotFound("no such route; see the API reference in the README".into())
         })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                refuse_oversized(request, next, body_limit).await
+            },
+        ))
         .with_state(app)
+}
+
+/// Refuses a body declared larger than the limit before reading any of it, so a
+/// client that sent `Expect: 100-continue` gets `413` instead of `100 Continue`.
+async fn refuse_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    limit: usize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match parse::declared_length(request.headers()) {
+        Some(length) if length > limit as u64 => ApiError::TooLarge(limit).into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// Only `/healthz`, for worker-only nodes.
 pub fn health_router(app: AppState) -> Router {
     health::router().with_state(app)
+}
+
+/// Cuts a page fetched with one item more than `limit` back to `limit`, and
+/// answers the cursor of the next page: `None` when the extra item did not come.
+fn next_cursor<T>(items: &mut Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() <= limit as usize {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(cursor)
 }
 
 /// A page size from `limit`: default 50, at most `max`.
@@ -55,5 +86,23 @@ fn page_limit(limit: Option<u32>, max: u32) -> Result<u32, FieldError> {
             format!("must be between 1 and {max}"),
         )),
         n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_cursor;
+
+    #[test]
+    fn the_cursor_comes_only_when_a_further_item_exists() {
+        let mut exact = vec![3, 2, 1];
+        assert_eq!(next_cursor(&mut exact, 3, |i| i.to_string()), None);
+        assert_eq!(exact, [3, 2, 1]);
+        let mut more = vec![4, 3, 2, 1];
+        assert_eq!(
+            next_cursor(&mut more, 3, |i| i.to_string()),
+            Some("2".into())
+        );
+        assert_eq!(more, [4, 3, 2]);
     }
 }

@@ -19,7 +19,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = read_body(req, state).await?;
-        from_slice(&bytes).map(JsonBody)
+        object_from_slice(&bytes).map(JsonBody)
     }
 }
 
@@ -34,19 +34,92 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        from_slice(&bytes).map(OptionalJson)
+        object_from_slice(&bytes).map(OptionalJson)
     }
 }
 
-/// The raw body, within the configured size limit.
+/// Parses a body that must be a JSON object: serde would otherwise read a
+/// struct from an array (`["x"]` as `{"name": "x"}`).
+pub fn object_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => from_slice(bytes),
+        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+            Err(FieldError::new("body", "must be a JSON object").into())
+        }
+        Some(_) => from_slice(bytes),
+    }
+}
+
+/// The raw body, within the configured size and time limits, if its
+/// `Content-Type` is JSON (or absent: `curl -d` clients are common).
 async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rejection| {
+    check_content_type(req.headers())?;
+    let read = Bytes::from_request(req, state);
+    let bytes = tokio::time::timeout(state.config.body_read_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?;
+    bytes.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(state.config.max_body_bytes)
         } else {
             ApiError::InvalidJson(format!("could not read the request body: {rejection}"))
         }
     })
+}
+
+/// `application/json` or `application/<something>+json`, any parameters.
+fn check_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "the body must be JSON: send `Content-Type: application/json` (got `{}`)",
+            value.to_str().unwrap_or("?")
+        )))
+    }
+}
+
+/// The `Content-Length` a request declares, if any.
+pub fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A path segment of type `T`, refused as JSON (a segment that is not UTF-8,
+/// such as `%FF`, cannot name anything hookpost stores).
+pub struct PathParam<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PathParam(value))
+            .map_err(|rejection| {
+                ApiError::NotFound(format!("no such resource: {}", rejection.body_text()))
+            })
+    }
 }
 
 /// A query string of type `T`, refused with field-naming errors.
@@ -76,6 +149,10 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         if inner.is_data() {
             ApiError::Field(field_error(&path, &strip_position(&inner.to_string())))
+        } else if is_json(bytes) {
+            // serde_json reports some type mismatches (`null` where an enum
+            // goes) as syntax errors; the text is fine, so the field is wrong.
+            ApiError::Field(field_error(&path, "has the wrong type for this field"))
         } else {
             ApiError::InvalidJson(format!("the body is not valid JSON: {inner}"))
         }
@@ -83,6 +160,11 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// Whether `bytes` are one well-formed JSON document.
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 /// Reads an already-parsed JSON value, naming the field at fault.
@@ -97,13 +179,15 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Fi
 /// `unknown field `x`` name `x` under the path.
 fn field_error(path: &str, message: &str) -> FieldError {
     let base = if path == "." { "" } else { path };
-    let named = ["missing field `", "unknown field `"]
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
     // The path of an unknown field already ends with it; a missing one's does not.
     let missing = message.starts_with("missing field");
     let field = match (named, base) {
+        // `{"": 1}`: an empty name cannot point at anything.
+        (Some(""), "") => "body".to_string(),
         (Some(name), "") => name.to_string(),
         (Some(name), base) if missing => format!("{base}.{name}"),
         (None, "") => "body".to_string(),
@@ -111,6 +195,7 @@ fn field_error(path: &str, message: &str) -> FieldError {
     };
     let message = match named {
         Some(_) if missing => "is required".to_string(),
+        Some(_) if message.starts_with("duplicate field") => "is given more than once".to_string(),
         Some(_) => {
             message
                 .split(", expected")
@@ -167,6 +252,41 @@ mod tests {
             "inner.count"
         );
         assert_eq!(field_of(r#"{"name":"a","inner":{}}"#).0, "inner.count");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct WithEnum {
+        kind: crate::domain::event::Category,
+    }
+
+    #[test]
+    fn a_wrong_type_in_valid_json_names_its_field() {
+        for body in [r#"{"kind": null}"#, r#"{"kind": 1}"#, r#"{"kind": ["x"]}"#] {
+            match from_slice::<WithEnum>(body.as_bytes()) {
+                Err(ApiError::Field(f)) => assert_eq!(f.field, "kind", "{body}"),
+                other => panic!("{body}: expected a field error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_objects_make_bodies() {
+        for body in [r#"["x"]"#, "[]", "3", r#""x""#, "null"] {
+            match object_from_slice::<Req>(body.as_bytes()) {
+                Err(ApiError::Field(f)) => assert_eq!(f.field, "body", "{body}"),
+                other => panic!("{body}: expected a field error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_or_nameless_field_is_named_sensibly() {
+        assert_eq!(field_error("", "duplicate field `limit`").field, "limit");
+        assert_eq!(
+            field_error("", "unknown field ``, expected `a`").field,
+            "body"
+        );
     }
 
     #[test]

@@ -3,12 +3,12 @@
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::parse::{JsonBody, QueryParams};
+use super::parse::{JsonBody, PathParam, QueryParams};
 use super::views::{Page, ProfileView};
 use super::AppState;
 use crate::domain::settings::WebhookSettings;
 use crate::domain::validate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 async fn put_profile(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(settings): JsonBody<WebhookSettings>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate::profile_id(&id)?;
@@ -47,7 +47,7 @@ async fn put_profile(
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     match app.store.profile(&account.id, &id).await? {
         Some(p) => Ok(Json(json!(ProfileView::from(&p)))),
@@ -60,7 +60,7 @@ async fn show(
 async fn delete(
     Caller(account): Caller,
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = app.store.delete_profile(&account.id, &id).await?;
     app.caches.forget_profile(&account.id, &id);
@@ -86,13 +86,11 @@ async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = super::page_limit(q.limit, MAX_PAGE)?;
-    let profiles = app
+    let mut profiles = app
         .store
-        .list_profiles(&account.id, q.cursor.as_deref(), limit)
+        .list_profiles(&account.id, q.cursor.as_deref(), limit + 1)
         .await?;
-    let next_cursor = (profiles.len() == limit as usize)
-        .then(|| profiles.last().map(|p| p.id.clone()))
-        .flatten();
+    let next_cursor = super::next_cursor(&mut profiles, limit, |p| p.id.clone());
     Ok(Json(json!(Page {
         data: profiles.iter().map(ProfileView::from).collect(),
         next_cursor

@@ -59,9 +59,12 @@ pub struct EventView<'a> {
     idempotency_key: Option<&'a str>,
     target: Option<TargetView>,
     attempts_made: u32,
+    in_flight: bool,
     next_attempt_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attempts: Option<Vec<AttemptView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreadable: Option<&'a str>,
 }
 
 impl<'a> EventView<'a> {
@@ -79,8 +82,10 @@ impl<'a> EventView<'a> {
             idempotency_key: e.idempotency_key.as_deref(),
             target: e.target.as_ref().map(TargetView::from),
             attempts_made: e.attempts_made,
+            in_flight: e.in_flight,
             next_attempt_at: e.next_attempt_at.map(timestamp),
             attempts: with_attempts.then(|| e.attempts.iter().map(AttemptView::from).collect()),
+            unreadable: e.unreadable.as_deref(),
         }
     }
 }
@@ -95,6 +100,7 @@ pub struct AttemptView<'a> {
     duration_ms: u64,
     http_status: Option<u16>,
     error: Option<&'static str>,
+    error_detail: Option<&'a str>,
     response: Option<&'a str>,
 }
 
@@ -108,6 +114,7 @@ impl<'a> From<&'a LegRecord> for AttemptView<'a> {
             duration_ms: r.duration_ms,
             http_status: r.http_status,
             error: r.error.map(|k| k.as_str()),
+            error_detail: r.error_detail.as_deref(),
             response: r.response.as_deref(),
         }
     }

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod lookups;
 pub mod publish;
+pub mod retry;
 
 use crate::config::ServeConfig;
 use crate::delivery::address::AddressPolicy;

@@ -1,6 +1,7 @@
 //! Publishing: validate, resolve the target, store durably, and hand the event to
 //! the local worker if it has a free slot.
 
+use super::lookups::TypeRules;
 use super::App;
 use crate::domain::event::{Category, EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
@@ -18,10 +19,13 @@ use std::time::Duration;
 /// the account's for this event.
 #[derive(Debug, Deserialize)]
 pub struct PublishRequest {
-    /// e.g. `fax.delivered`.
-    pub event_type: String,
-    /// A JSON object, kept byte for byte.
-    pub payload: Box<RawValue>,
+    /// e.g. `fax.delivered` (required: checked after unknown fields, so that a
+    /// misspelt `eventType` is named rather than a missing `event_type`).
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// A JSON object, kept byte for byte (required, like `event_type`).
+    #[serde(default)]
+    pub payload: Option<Box<RawValue>>,
     /// RFC 3339; defaults to now.
     #[serde(default)]
     pub occurred_at: Option<String>,
@@ -69,6 +73,27 @@ pub enum PublishError {
     Store(#[from] StoreError),
 }
 
+/// Whether a publish came as one event or as a batch, which decides how a
+/// refusal names its field (`payload` or `events[0].payload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `POST /v1/events`.
+    Single,
+    /// `POST /v1/events/batch`.
+    Batch,
+}
+
+/// Where an event goes and in which state it starts, as resolved from the
+/// settings of today.
+pub struct Resolution {
+    /// Where it goes; `None` for `no_target`.
+    pub target: Option<Target>,
+    /// `pending`, `no_target` or `filtered`.
+    pub status: EventStatus,
+    /// How long a claim of one attempt lasts.
+    pub lease: Duration,
+}
+
 impl App {
     /// Publishes events atomically: all are stored, or none (a bad field anywhere
     /// refuses the whole batch, naming the item).
@@ -76,13 +101,13 @@ impl App {
         &self,
         account: &Account,
         requests: Vec<PublishRequest>,
+        shape: Shape,
     ) -> Result<Vec<Outcome>, PublishError> {
-        let batch = requests.len() > 1;
         let mut events = Vec::with_capacity(requests.len());
         for (i, request) in requests.into_iter().enumerate() {
             let event = self.prepare(account, request).await;
             events.push(event.map_err(|e| match e {
-                PublishError::Field(f) if batch => {
+                PublishError::Field(f) if shape == Shape::Batch => {
                     PublishError::Field(f.within(&format!("events[{i}]")))
                 }
                 other => other,
@@ -156,8 +181,12 @@ impl App {
         account: &Account,
         request: PublishRequest,
     ) -> Result<NewEvent, PublishError> {
-        validate::event_type(&request.event_type)?;
-        validate::json_object("payload", &request.payload)?;
+        // Unknown fields first: they are the likeliest cause of a missing one.
+        let overrides = request_settings(request.settings)?;
+        let event_type = required(request.event_type, "event_type")?;
+        let payload = required(request.payload, "payload")?;
+        validate::event_type(&event_type)?;
+        validate::json_object("payload", &payload)?;
         if let Some(p) = &request.payloads {
             validate::versioned_payloads(p)?;
         }
@@ -167,21 +196,51 @@ impl App {
         if let Some(at) = &request.occurred_at {
             validate::timestamp("occurred_at", at)?;
         }
-        let rules = self.type_rules(account, &request.event_type).await?;
+        let rules = self.type_rules(account, &event_type).await?;
         if let Some(schema) = &rules.schema {
-            let payload: serde_json::Value = serde_json::from_str(request.payload.get())
+            let payload: serde_json::Value = serde_json::from_str(payload.get())
                 .map_err(|e| FieldError::new("payload", e.to_string()))?;
             schema.check(&payload)?;
         }
-        let overrides = request_settings(request.settings)?;
         self.check_settings(&overrides)?;
         let profile = match &request.profile_id {
             Some(id) => Some(self.profile_settings(account, id).await?),
             None => None,
         };
+        let resolved = self.resolve(account, &overrides, profile.as_ref(), &rules);
+        let created_at = Utc::now();
+        Ok(NewEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            account_id: account.id.clone(),
+            profile_id: request.profile_id,
+            event_type,
+            payload,
+            payloads: request.payloads,
+            occurred_at: request
+                .occurred_at
+                .unwrap_or_else(|| created_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            created_at,
+            idempotency_key: request.idempotency_key,
+            target: resolved.target,
+            status: resolved.status,
+            claimed_by: None,
+            due_at: created_at,
+            lease: resolved.lease,
+        })
+    }
+
+    /// Resolves an event's target from the request's, the profile's and the
+    /// account's settings, and the state it starts in.
+    pub fn resolve(
+        &self,
+        account: &Account,
+        request: &WebhookSettings,
+        profile: Option<&WebhookSettings>,
+        rules: &TypeRules,
+    ) -> Resolution {
         let target = resolve_target(&Levels {
-            request: &overrides,
-            profile: profile.as_ref(),
+            request,
+            profile,
             account: &account.settings,
         });
         let status = match &target {
@@ -189,29 +248,20 @@ impl App {
             Some(t) if rules.category == Category::Inflight && !t.inflight => EventStatus::Filtered,
             Some(_) => EventStatus::Pending,
         };
-        let created_at = Utc::now();
         let lease = target
             .as_ref()
             .map_or(Duration::ZERO, |t| lease_for(t, self.config.lease_margin));
-        Ok(NewEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            account_id: account.id.clone(),
-            profile_id: request.profile_id,
-            event_type: request.event_type,
-            payload: request.payload,
-            payloads: request.payloads,
-            occurred_at: request
-                .occurred_at
-                .unwrap_or_else(|| created_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
-            created_at,
-            idempotency_key: request.idempotency_key,
+        Resolution {
             target,
             status,
-            claimed_by: None,
-            due_at: created_at,
             lease,
-        })
+        }
     }
+}
+
+/// A required field of a publish request.
+fn required<T>(value: Option<T>, field: &str) -> Result<T, FieldError> {
+    value.ok_or_else(|| FieldError::new(field, "is required"))
 }
 
 /// Reads the settings fields of a publish request, naming the field at fault.
@@ -234,7 +284,7 @@ mod tests {
             r#"{"event_type":"fax.delivered","payload":{"a": 1.50},"webhook_url":"https://x.example/","timeout":"2s"}"#,
         )
         .unwrap();
-        assert_eq!(r.payload.get(), r#"{"a": 1.50}"#);
+        assert_eq!(r.payload.unwrap().get(), r#"{"a": 1.50}"#);
         let s = request_settings(r.settings).unwrap();
         assert_eq!(s.webhook_url.unwrap().masked(), "https://x.example/");
     }
@@ -310,15 +360,15 @@ mod tests {
         /// Everything a publish checks without storage; it must answer, never panic.
         fn check(bytes: &[u8]) -> Result<(), ApiError> {
             let request: PublishRequest = from_slice(bytes)?;
-            validate::event_type(&request.event_type)?;
-            validate::json_object("payload", &request.payload)?;
+            let settings = request_settings(request.settings)?;
+            validate::event_type(&required(request.event_type, "event_type")?)?;
+            validate::json_object("payload", &required(request.payload, "payload")?)?;
             if let Some(p) = &request.payloads {
                 validate::versioned_payloads(p)?;
             }
             if let Some(at) = &request.occurred_at {
                 validate::timestamp("occurred_at", at)?;
             }
-            let settings = request_settings(request.settings)?;
             settings
                 .validate()
                 .map_err(|(field, message)| FieldError::new(field, message))?;

@@ -171,10 +171,15 @@ impl AddressPolicy {
     }
 }
 
-/// An allowlisted IPv4 network also opens the IPv6 forms of its addresses.
+/// An allowlisted IPv4 network also opens the IPv4-mapped form of its addresses
+/// (`::ffff:a.b.c.d` is the same host). The other forms that embed an IPv4
+/// address (NAT64, 6to4, Teredo, IPv4-compatible) are routed to the network,
+/// not to that host, so they stay closed.
 fn contains_embedded(net: &IpNet, ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V6(v6) => embedded_v4(v6).is_some_and(|v4| net.contains(&IpAddr::V4(v4))),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .is_some_and(|v4| net.contains(&IpAddr::V4(v4))),
         IpAddr::V4(_) => false,
     }
 }
@@ -337,6 +342,24 @@ mod tests {
                                  format!("http://0{a:o}.0{b:o}.0{c:o}.0{d:o}/"),
                                  format!("http://[::ffff:{v4}]/")] {
                     prop_assert!(url_blocked(&spelling).is_some(), "{} passed", spelling);
+                }
+            }
+
+            #[test]
+            fn an_allowlisted_v4_opens_its_mapped_form_and_no_other_embedding(v4 in blocked_v4()) {
+                let policy = AddressPolicy::new(vec![IpNet::from(IpAddr::V4(v4))]);
+                let n = u32::from(v4);
+                let (hi, lo) = ((n >> 16) as u16, n as u16);
+                let mapped = Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, hi, lo);
+                prop_assert!(policy.check(IpAddr::V6(mapped)).is_ok());
+                let routed_elsewhere = [
+                    Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo),
+                    Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1),
+                    Ipv6Addr::new(0x2001, 0, 0x4136, 0xe378, 0x8000, 0x63bf, !hi, !lo),
+                    Ipv6Addr::new(0, 0, 0, 0, 0, 0, hi, lo),
+                ];
+                for ip in routed_elsewhere {
+                    prop_assert!(policy.check(IpAddr::V6(ip)).is_err(), "{ip} opened by {v4}");
                 }
             }
 

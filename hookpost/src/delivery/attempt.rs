@@ -94,8 +94,10 @@ impl Channels {
             duration_ms: sent.duration.as_millis() as u64,
             http_status: sent.http_status,
             error: sent.error,
+            error_detail: sent.detail,
             response: sent.response,
         };
+        log_leg(&event.id, &record);
         (record, sent.retry_after)
     }
 
@@ -133,10 +135,33 @@ impl Channels {
     }
 }
 
+/// One line per request at `info`, so deliveries can be followed in the log
+/// alone. The URL is the masked one; nothing here carries a secret.
+fn log_leg(event_id: &str, r: &LegRecord) {
+    let leg = match r.leg {
+        Leg::Primary => "primary",
+        Leg::Failover => "failover",
+    };
+    let outcome = if r.succeeded() { "delivered" } else { "failed" };
+    tracing::info!(
+        event = event_id,
+        attempt = r.attempt,
+        leg,
+        url = %r.url,
+        outcome,
+        http_status = r.http_status,
+        duration_ms = r.duration_ms,
+        error = r.error.map(FailureKind::as_str),
+        detail = r.error_detail.as_deref(),
+        "delivery attempt"
+    );
+}
+
 fn not_sent(kind: FailureKind, why: &str) -> Sent {
     Sent {
         http_status: None,
         error: Some(kind),
+        detail: Some(why.to_string()),
         response: Some(why.to_string()),
         duration: Duration::ZERO,
         retry_after: None,

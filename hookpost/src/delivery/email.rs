@@ -26,7 +26,12 @@ impl Mailer {
     /// `smtp://…?tls=required` for STARTTLS), sending from `from`.
     pub fn new(smtp_url: &str, from: &str) -> Result<Mailer, MailError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
-            .map_err(|e| MailError(format!("--smtp-url is not usable: {e}")))?
+            .map_err(|e| {
+                MailError(format!(
+                    "--smtp-url is not usable ({e}); write it like smtp://host:port, \
+                     smtp://user:pass@host:587?tls=required or smtps://host"
+                ))
+            })?
             .build();
         let from = from
             .parse()
@@ -64,6 +69,7 @@ impl Mailer {
         Sent {
             http_status: None,
             error,
+            detail: error.map(|_| response.clone()),
             response: Some(keep_response(response.as_bytes())),
             duration: started.elapsed(),
             retry_after: None,

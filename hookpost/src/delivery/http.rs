@@ -34,6 +34,8 @@ pub struct Sent {
     pub http_status: Option<u16>,
     /// Why it failed; `None` on success.
     pub error: Option<FailureKind>,
+    /// The cause in words, for a failure.
+    pub detail: Option<String>,
     /// The first KiB of the answer.
     pub response: Option<String>,
     /// Wall time spent.
@@ -145,6 +147,7 @@ impl HttpSender {
             Ok(answer) => Sent {
                 http_status: Some(answer.status),
                 error: FailureKind::from_status(answer.status),
+                detail: status_detail(answer.status),
                 response: Some(keep_response(&answer.body)),
                 duration: started.elapsed(),
                 retry_after: answer.retry_after,
@@ -154,6 +157,7 @@ impl HttpSender {
                 Sent {
                     http_status: None,
                     error: Some(kind),
+                    detail: Some(detail),
                     response: None,
                     duration: started.elapsed(),
                     retry_after: None,
@@ -293,21 +297,48 @@ fn fail(kind: FailureKind, detail: &str) -> (FailureKind, String) {
     (kind, detail.to_string())
 }
 
-/// Names a transport error by walking its causes.
+/// Why a status that arrived is a failure, in words.
+fn status_detail(status: u16) -> Option<String> {
+    match FailureKind::from_status(status)? {
+        FailureKind::Redirect => Some(format!(
+            "the receiver answered {status}; redirects are not followed"
+        )),
+        _ => Some(format!(
+            "the receiver answered {status}; only a 2xx is success"
+        )),
+    }
+}
+
+/// Names a transport error and its cause in words ("connection refused",
+/// "TLS: …", "HTTP parse error: …"), from the innermost cause that says most.
 fn classify(e: reqwest::Error) -> (FailureKind, String) {
-    let detail = error_chain(&e);
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(err) = source {
+    let chain = causes(&e);
+    for err in &chain {
         if err.is::<Blocked>() {
-            return (FailureKind::BlockedAddress, detail);
+            return (FailureKind::BlockedAddress, err.to_string());
         }
         if err.is::<NotResolved>() {
-            return (FailureKind::Dns, detail);
+            return (FailureKind::Dns, err.to_string());
         }
-        if err.is::<rustls::Error>() {
-            return (FailureKind::Tls, detail);
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return (FailureKind::Tls, format!("TLS: {tls}"));
         }
-        source = err.source();
+    }
+    for err in &chain {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(found) = io_cause(io) {
+                return found;
+            }
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_parse() || h.is_parse_status() {
+                return (FailureKind::Other, format!("HTTP parse error: {h}"));
+            }
+            if h.is_incomplete_message() {
+                let what = "the connection closed before a complete answer";
+                return (FailureKind::Connection, what.into());
+            }
+        }
     }
     let kind = if e.is_timeout() {
         FailureKind::Timeout
@@ -316,16 +347,49 @@ fn classify(e: reqwest::Error) -> (FailureKind, String) {
     } else {
         FailureKind::Other
     };
-    (kind, detail)
+    (kind, error_chain(&chain))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(err) = source {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
-        source = err.source();
+/// The failure an I/O error means, when its kind says something definite.
+fn io_cause(io: &std::io::Error) -> Option<(FailureKind, String)> {
+    use std::io::ErrorKind::*;
+    let what = match io.kind() {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset by peer",
+        ConnectionAborted => "connection aborted",
+        BrokenPipe => "connection closed by the receiver while sending",
+        UnexpectedEof => "the connection closed before an answer",
+        NetworkUnreachable | HostUnreachable => "no route to the receiver",
+        TimedOut => return Some((FailureKind::Timeout, "connect timed out".into())),
+        _ => return None,
+    };
+    Some((FailureKind::Connection, what.into()))
+}
+
+/// An error and every cause under it. `std::io::Error` hides the error it wraps
+/// from `source()` (it answers that error's own source), so it is unwrapped here.
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        chain.push(err);
+        next = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
-    text
+    chain
+}
+
+fn error_chain(chain: &[&(dyn std::error::Error + 'static)]) -> String {
+    chain
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -153,11 +153,20 @@ impl Deliverer {
             }
         }
         self.tasks.close();
-        if tokio::time::timeout(self.config.drain_timeout, self.tasks.wait())
+        let drain = self.config.drain_timeout;
+        tracing::info!(
+            in_flight = self.in_flight(),
+            waiting_up_to = %humantime::format_duration(drain),
+            "shutting down"
+        );
+        if tokio::time::timeout(drain, self.tasks.wait())
             .await
             .is_err()
         {
-            tracing::warn!("shutdown: attempts still in flight will be retried after their lease");
+            tracing::warn!(
+                left = self.in_flight(),
+                "left deliveries to their lease; they are sent again when it lapses"
+            );
         }
     }
 

@@ -102,6 +102,8 @@ pub struct LegRecord {
     pub http_status: Option<u16>,
     /// Why it failed; `None` on success.
     pub error: Option<FailureKind>,
+    /// The cause in words, for a failure (`connection refused`, `TLS: …`).
+    pub error_detail: Option<String>,
     /// The first KiB of the response body (or the relay's answer), lossily UTF-8.
     pub response: Option<String>,
 }

@@ -143,6 +143,8 @@ mod tests {
         ] {
             assert!(names.contains(&name), "{name} missing");
         }
+        // The Telnyx-style documents deliver every status, progress included.
+        assert!(catalog.iter().all(|t| t.category == Category::Postflight));
         let schema = |name: &str| {
             let t = catalog.iter().find(|t| t.name == name).unwrap();
             PayloadSchema::compile(t.schema.as_ref().unwrap()).unwrap()

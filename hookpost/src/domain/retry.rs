@@ -55,8 +55,15 @@ impl RetrySchedule {
 
     /// Checks the bounds that keep a schedule sane.
     pub fn validate(&self) -> Result<(), String> {
+        const MIN_STEP: Duration = Duration::from_millis(1);
         if self.0.len() > MAX_STEPS {
             return Err(format!("has more than {MAX_STEPS} steps"));
+        }
+        if let Some(i) = self.0.iter().position(|d| d.0 < MIN_STEP) {
+            return Err(format!(
+                "step {i} is shorter than {}, the smallest unit",
+                HumanDuration(MIN_STEP)
+            ));
         }
         if self.0.iter().any(|d| d.0 > MAX_STEP) {
             return Err(format!(

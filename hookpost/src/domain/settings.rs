@@ -10,8 +10,6 @@ use std::time::Duration;
 
 /// Longest per-request timeout a setting may ask for.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
-/// Longest `version` string; it travels in a header.
-pub const MAX_VERSION_LENGTH: usize = 64;
 
 /// How a delivery's body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -50,29 +48,77 @@ impl SignatureScheme {
 #[serde(deny_unknown_fields, bound(deserialize = "U: Deserialize<'de>"))]
 pub struct Settings<U> {
     /// Primary destination.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub webhook_url: Option<U>,
     /// Tried at once, under the same attempt number, when the primary fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub webhook_failover_url: Option<U>,
     /// Body encoding.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub format: Option<Format>,
     /// Signature schemes to attach.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub signatures: Option<Vec<SignatureScheme>>,
     /// Whether inflight (progress) events are delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inflight: Option<bool>,
     /// Payload version the receiver is pinned to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<String>,
     /// Delays between attempts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retry_schedule: Option<RetrySchedule>,
     /// Deadline for one request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<HumanDuration>,
+}
+
+/// A settings field that is given must have a value: `null` is refused rather
+/// than read as "not set", so a client's mistake is named, not ignored (leave the
+/// field out to inherit the next level's value).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "must not be null: leave the field out to inherit it from the next level",
+        )),
+    }
 }
 
 /// Settings as stored and used for delivery.
@@ -103,7 +149,7 @@ impl WebhookSettings {
             ));
         }
         if let Some(t) = self.timeout {
-            if t.0.is_zero() || t.0 > MAX_TIMEOUT {
+            if t.0 < Duration::from_millis(1) || t.0 > MAX_TIMEOUT {
                 return Err((
                     "timeout",
                     format!("must be between 1ms and {}", HumanDuration(MAX_TIMEOUT)),
@@ -111,15 +157,7 @@ impl WebhookSettings {
             }
         }
         if let Some(v) = &self.version {
-            if v.is_empty()
-                || v.len() > MAX_VERSION_LENGTH
-                || !v.chars().all(|c| c.is_ascii_graphic())
-            {
-                return Err((
-                    "version",
-                    format!("must be 1 to {MAX_VERSION_LENGTH} visible ASCII characters"),
-                ));
-            }
+            super::validate::version("version", v).map_err(|e| ("version", e.message))?;
         }
         if let Some(s) = &self.signatures {
             let mut seen = s.clone();

@@ -9,6 +9,8 @@ pub const MAX_NAME_LENGTH: usize = 128;
 pub const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
 /// Deepest JSON nesting accepted in a payload.
 pub const MAX_JSON_DEPTH: usize = 32;
+/// Longest `version` string; it travels in a header.
+pub const MAX_VERSION_LENGTH: usize = 64;
 
 /// A refusal that names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +96,21 @@ pub fn timestamp(field: &str, text: &str) -> Result<(), FieldError> {
         })
 }
 
-/// A payload must be a JSON object, nested no deeper than [`MAX_JSON_DEPTH`].
+/// A version name (`2025-01`): it travels in the `webhook-version` header, so
+/// visible ASCII only, bounded.
+pub fn version(field: &str, v: &str) -> Result<(), FieldError> {
+    let ok =
+        !v.is_empty() && v.len() <= MAX_VERSION_LENGTH && v.chars().all(|c| c.is_ascii_graphic());
+    ok.then_some(()).ok_or_else(|| {
+        FieldError::new(
+            field,
+            format!("must be 1 to {MAX_VERSION_LENGTH} visible ASCII characters"),
+        )
+    })
+}
+
+/// A payload must be a JSON object, nested no deeper than [`MAX_JSON_DEPTH`],
+/// holding only values that survive a round trip (see [`round_trips`]).
 pub fn json_object(field: &str, raw: &RawValue) -> Result<(), FieldError> {
     if !raw.get().trim_start().starts_with('{') {
         return Err(FieldError::new(field, "must be a JSON object"));
@@ -105,7 +121,7 @@ pub fn json_object(field: &str, raw: &RawValue) -> Result<(), FieldError> {
             format!("is nested deeper than {MAX_JSON_DEPTH} levels"),
         ));
     }
-    Ok(())
+    round_trips(raw.get()).map_err(|why| FieldError::new(field, why))
 }
 
 /// `payloads` maps version names to objects.
@@ -113,10 +129,79 @@ pub fn versioned_payloads(raw: &RawValue) -> Result<(), FieldError> {
     json_object("payloads", raw)?;
     let map: std::collections::BTreeMap<String, &RawValue> =
         serde_json::from_str(raw.get()).map_err(|e| FieldError::new("payloads", e.to_string()))?;
-    for (version, payload) in map {
-        json_object(&format!("payloads.{version}"), payload)?;
+    for (name, payload) in map {
+        version("payloads", &name).map_err(|e| {
+            FieldError::new(
+                "payloads",
+                format!(
+                    "has a key {name:?} that is not a version name: it {}",
+                    e.message
+                ),
+            )
+        })?;
+        json_object(&format!("payloads.{name}"), payload)?;
     }
     Ok(())
+}
+
+/// Refuses JSON text that is well-formed but whose values cannot be read back
+/// (a number out of range like `1e999`, a lone surrogate like `"\ud800"`): the
+/// raw text is stored as given, and every reader would trip over it later.
+pub fn round_trips(text: &str) -> Result<(), String> {
+    serde_json::from_str::<Readable>(text)
+        .map(|_| ())
+        .map_err(|e| {
+            let why = e.to_string();
+            let why = why.rsplit_once(" at line ").map_or(why.as_str(), |(w, _)| w);
+            format!("holds a value that cannot be read back ({why}): numbers must fit a 64-bit float and strings be valid Unicode")
+        })
+}
+
+/// Visits every value of a JSON document, keeping nothing: parsing into it
+/// performs every check a reader will (number range, string escapes).
+struct Readable;
+
+impl<'de> serde::Deserialize<'de> for Readable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ReadableVisitor)
+    }
+}
+
+struct ReadableVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReadableVisitor {
+    type Value = Readable;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_unit<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
+        while seq.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        while map.next_entry::<Readable, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
 }
 
 /// Nesting depth of well-formed JSON text, counting brackets outside strings.
@@ -197,6 +282,41 @@ mod tests {
         assert_eq!(
             versioned_payloads(&raw(r#"{"v2":3}"#)).unwrap_err().field,
             "payloads.v2"
+        );
+    }
+
+    #[test]
+    fn values_that_cannot_be_read_back_are_refused() {
+        assert!(json_object(
+            "payload",
+            &raw(r#"{"n": 1e308, "s": "\ud83d\ude00", "a": [-1.5, null, true]}"#)
+        )
+        .is_ok());
+        for bad in [
+            r#"{"n": 1e999}"#,
+            r#"{"n": [-1e999]}"#,
+            r#"{"s": "\ud800"}"#,
+            r#"{"\udc00": 1}"#,
+        ] {
+            assert_eq!(
+                json_object("payload", &raw(bad)).unwrap_err().field,
+                "payload",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn payload_versions_must_be_version_names() {
+        assert_eq!(
+            versioned_payloads(&raw(r#"{"": {}}"#)).unwrap_err().field,
+            "payloads"
+        );
+        assert_eq!(
+            versioned_payloads(&raw(r#"{"v\r\n": {}}"#))
+                .unwrap_err()
+                .field,
+            "payloads"
         );
     }
 

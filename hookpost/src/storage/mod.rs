@@ -92,10 +92,14 @@ pub struct StoredEvent {
     pub status: EventStatus,
     /// Attempts made so far.
     pub attempts_made: u32,
-    /// When the next attempt is due, while pending.
+    /// Whether a node holds it right now (an attempt is being made).
+    pub in_flight: bool,
+    /// When the next attempt is due, while pending and not in flight.
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The attempt log (filled by [`Store::event`], empty in lists).
     pub attempts: Vec<LegRecord>,
+    /// What could not be decoded of the stored row, if anything.
+    pub unreadable: Option<String>,
 }
 
 /// Filters and page position for [`Store::list_events`].
@@ -130,12 +134,29 @@ pub enum Published {
 /// What a manual retry did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryOutcome {
-    /// The event is pending again, due now.
+    /// The event is pending again (or still), due now.
     Scheduled,
+    /// The event is pending and a node is sending it right now.
+    InFlight,
     /// No such event in this account.
     NotFound,
     /// The event cannot be retried in its current state.
     NotRetryable(EventStatus),
+}
+
+/// A new resolution of an event's target, for [`Store::retarget_event`].
+#[derive(Debug, Clone)]
+pub struct Retarget {
+    /// The event.
+    pub id: String,
+    /// The state it must still be in.
+    pub expected: EventStatus,
+    /// Its new state: `pending`, `no_target` or `filtered`.
+    pub status: EventStatus,
+    /// Where it goes now.
+    pub target: Option<Target>,
+    /// The claim length for one attempt of that target.
+    pub lease: Duration,
 }
 
 /// An event claimed for delivery by one node, under a lease.
@@ -263,8 +284,12 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         filter: &EventFilter,
     ) -> StoreResult<Vec<StoredEvent>>;
-    /// Makes a failed or delivered event pending again, due now, for one attempt.
+    /// Makes a failed or delivered event pending again, due now, for one attempt;
+    /// makes a pending event that no node holds due now.
     async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome>;
+    /// Gives an event resolved anew (a `no_target` or `filtered` one) its new
+    /// target and state, if it is still in state `expected`; answers whether it was.
+    async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool>;
 
     /// Claims up to `limit` due events for `node`, each under a lease long enough
     /// for one attempt of its target.

@@ -117,40 +117,64 @@ pub struct EventRow {
     pub attempts_made: i64,
     /// `due_at` (ms)
     pub due_at: Option<i64>,
+    /// `claimed_by`
+    pub claimed_by: Option<String>,
 }
 
 /// The columns [`EventRow`] reads, in order.
 pub const EVENT_COLUMNS: &str =
     "id, profile_id, event_type, payload, payloads, occurred_at, created_at, \
-     idempotency_key, target, status, attempts_made, due_at";
+     idempotency_key, target, status, attempts_made, due_at, claimed_by";
 
 impl EventRow {
-    /// The event, without its attempts.
-    pub fn into_event(self) -> StoreResult<StoredEvent> {
-        let status = EventStatus::parse(&self.status)
-            .ok_or_else(|| StoreError::Internal(format!("unknown status {}", self.status)))?;
-        Ok(StoredEvent {
+    /// The event, without its attempts. Never fails: a column that does not
+    /// decode (corrupt data, or a bug) is replaced by a neutral value and named
+    /// in `unreadable`, so one bad row cannot break a whole listing.
+    pub fn into_event(self) -> StoredEvent {
+        let mut unreadable = Vec::new();
+        let status = EventStatus::parse(&self.status).unwrap_or_else(|| {
+            unreadable.push(format!("status `{}` is unknown", self.status));
+            EventStatus::Failed
+        });
+        let mut json = |name: &str, text: String| {
+            raw(text).unwrap_or_else(|e| {
+                unreadable.push(format!("{name}: {e}"));
+                RawValue::from_string("null".into()).expect("null is JSON")
+            })
+        };
+        let payload = json("payload", self.payload);
+        let payloads = self.payloads.map(|p| json("payloads", p));
+        let target = self.target.as_deref().and_then(|t| {
+            from_json::<Target>(t)
+                .map_err(|e| unreadable.push(format!("target: {e}")))
+                .ok()
+        });
+        let unreadable = (!unreadable.is_empty()).then(|| unreadable.join("; "));
+        if let Some(problem) = &unreadable {
+            tracing::error!(event = %self.id, %problem, "a stored event does not decode");
+        }
+        let pending = status == EventStatus::Pending;
+        StoredEvent {
             id: self.id,
             profile_id: self.profile_id,
             event_type: self.event_type,
-            payload: raw(self.payload)?,
-            payloads: self.payloads.map(raw).transpose()?,
+            payload,
+            payloads,
             occurred_at: self.occurred_at,
             created_at: time(self.created_at),
             idempotency_key: self.idempotency_key,
-            target: self
-                .target
-                .as_deref()
-                .map(from_json::<Target>)
-                .transpose()?,
+            target,
             status,
             attempts_made: self.attempts_made as u32,
+            in_flight: pending && self.claimed_by.is_some(),
+            // A claimed event's due time is its lease expiry, not a next attempt.
             next_attempt_at: self
                 .due_at
-                .filter(|_| status == EventStatus::Pending)
+                .filter(|_| pending && self.claimed_by.is_none())
                 .map(time),
             attempts: Vec::new(),
-        })
+            unreadable,
+        }
     }
 }
 
@@ -236,11 +260,13 @@ pub struct AttemptRow {
     pub error: Option<String>,
     /// `response`
     pub response: Option<String>,
+    /// `error_detail`
+    pub error_detail: Option<String>,
 }
 
 /// The columns [`AttemptRow`] reads, in order.
 pub const ATTEMPT_COLUMNS: &str =
-    "attempt, leg, url, started_at, duration_ms, http_status, error, response";
+    "attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail";
 
 impl AttemptRow {
     /// The attempt leg.
@@ -257,6 +283,7 @@ impl AttemptRow {
             duration_ms: self.duration_ms as u64,
             http_status: self.http_status.map(|s| s as u16),
             error: self.error.as_deref().map(FailureKind::parse),
+            error_detail: self.error_detail,
             response: self.response,
         }
     }
@@ -278,12 +305,40 @@ pub struct NewEventColumns {
 impl NewEventColumns {
     /// Derives the columns of `e`.
     pub fn of(e: &crate::domain::event::NewEvent) -> StoreResult<Self> {
+        Self::derive(e.target.as_ref(), e.status, e.lease, e.due_at)
+    }
+
+    /// Derives the columns of an event resolved anew, due now if pending.
+    pub fn of_retarget(r: &super::Retarget) -> StoreResult<Self> {
+        Self::derive(r.target.as_ref(), r.status, r.lease, Utc::now())
+    }
+
+    fn derive(
+        target: Option<&Target>,
+        status: EventStatus,
+        lease: std::time::Duration,
+        due_at: DateTime<Utc>,
+    ) -> StoreResult<Self> {
         Ok(NewEventColumns {
-            target: e.target.as_ref().map(to_json).transpose()?,
-            retries_left: e.target.as_ref().map_or(0, |t| t.retry_schedule.retries()) as i64,
-            lease_ms: e.lease.as_millis() as i64,
-            due_at: (e.status == EventStatus::Pending).then_some(ms(e.due_at)),
+            target: target.map(to_json).transpose()?,
+            retries_left: target.map_or(0, |t| t.retry_schedule.retries()) as i64,
+            lease_ms: lease.as_millis() as i64,
+            due_at: (status == EventStatus::Pending).then_some(ms(due_at)),
         })
+    }
+}
+
+/// What a manual retry that changed nothing means, from the event's `status` and
+/// `claimed_by` (`None`: no such event).
+pub fn retry_refusal(row: Option<(String, Option<String>)>) -> super::RetryOutcome {
+    use super::RetryOutcome;
+    match row {
+        None => RetryOutcome::NotFound,
+        Some((status, claimed_by)) => match EventStatus::parse(&status) {
+            Some(EventStatus::Pending) if claimed_by.is_some() => RetryOutcome::InFlight,
+            Some(status) => RetryOutcome::NotRetryable(status),
+            None => RetryOutcome::NotFound,
+        },
     }
 }
 

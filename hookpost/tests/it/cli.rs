@@ -4,10 +4,16 @@ use crate::helpers::*;
 use std::process::Command;
 
 fn hookpost(server: &TestServer, token: &str, args: &[&str]) -> serde_json::Value {
+    // `create-account` takes the admin token where the server does.
+    let variable = if args[0] == "create-account" {
+        "HOOKPOST_ADMIN_TOKEN"
+    } else {
+        "HOOKPOST_TOKEN"
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_hookpost"))
         .args(args)
         .env("HOOKPOST_URL", &server.url)
-        .env("HOOKPOST_TOKEN", token)
+        .env(variable, token)
         .output()
         .unwrap();
     assert!(

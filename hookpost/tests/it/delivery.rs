@@ -203,24 +203,6 @@ async fn a_failed_event_can_be_sent_again_by_hand() {
 }
 
 #[tokio::test]
-async fn a_pending_event_cannot_be_retried_by_hand() {
-    let server = TestServer::start().await;
-    let rx = Receiver::start().await;
-    rx.reply("/h", Reply::Status(500));
-    let acct = server.account().await;
-    let id = server.publish(&acct, json!({"event_type": "x", "payload": {}, "webhook_url": rx.url("/h"), "retry_schedule": ["1h"]})).await;
-    rx.wait_for(1, SOON).await;
-    let answer = server
-        .post(&format!("/v1/events/{id}/retry"), &acct.key, &json!({}))
-        .await;
-    assert_eq!(answer.status, 409);
-    assert!(answer.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("pending"));
-}
-
-#[tokio::test]
 async fn hanging_receivers_do_not_delay_a_healthy_one() {
     let server = TestServer::start().await;
     let rx = Receiver::start().await;

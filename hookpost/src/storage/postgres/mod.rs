@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_event_types.sql"),
     include_str!("migrations/0003_key_rotation.sql"),
+    include_str!("migrations/0004_attempt_error_detail.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -302,6 +303,10 @@ impl Store for PostgresStore {
 
     async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome> {
         queries::retry_event(&self.client().await?, account_id, id).await
+    }
+
+    async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool> {
+        queries::retarget_event(&self.client().await?, account_id, retarget).await
     }
 
     async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {

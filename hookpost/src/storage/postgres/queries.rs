@@ -180,6 +180,7 @@ fn event_row(r: &Row) -> EventRow {
         status: r.get(9),
         attempts_made: r.get(10),
         due_at: r.get(11),
+        claimed_by: r.get(12),
     }
 }
 
@@ -196,7 +197,7 @@ pub async fn event<C: GenericClient>(
     else {
         return Ok(None);
     };
-    let mut event = row.into_event()?;
+    let mut event = row.into_event();
     let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE event_id = $1 ORDER BY attempt, leg = 'failover'");
     event.attempts = query(c, &sql, &[&id])
         .await?
@@ -211,6 +212,7 @@ pub async fn event<C: GenericClient>(
                 http_status: r.get(5),
                 error: r.get(6),
                 response: r.get(7),
+                error_detail: r.get(8),
             }
             .into_leg()
         })
@@ -239,18 +241,20 @@ pub async fn list_events<C: GenericClient>(
         &f.since.map(ms),
         &(f.limit as i64),
     ];
-    query(c, &sql, &params)
+    Ok(query(c, &sql, &params)
         .await?
         .iter()
         .map(|r| event_row(r).into_event())
-        .collect()
+        .collect())
 }
 
 pub async fn retry_event<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<RetryOutcome> {
     let updated = execute(
         c,
-        "UPDATE events SET status = 'pending', retries_left = 0, due_at = $3, claimed_by = NULL, updated_at = $3
-         WHERE id = $1 AND account_id = $2 AND status IN ('failed', 'delivered')",
+        "UPDATE events SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
+            status = 'pending', due_at = $3, claimed_by = NULL, updated_at = $3
+         WHERE id = $1 AND account_id = $2
+           AND (status IN ('failed', 'delivered') OR (status = 'pending' AND claimed_by IS NULL))",
         &[&id, &account_id, &now_ms()],
     )
     .await?;
@@ -259,16 +263,34 @@ pub async fn retry_event<C: GenericClient>(c: &C, account_id: &str, id: &str) ->
     }
     let rows = query(
         c,
-        "SELECT status FROM events WHERE id = $1 AND account_id = $2",
+        "SELECT status, claimed_by FROM events WHERE id = $1 AND account_id = $2",
         &[&id, &account_id],
     )
     .await?;
-    Ok(
-        match rows.first().and_then(|r| EventStatus::parse(r.get(0))) {
-            Some(status) => RetryOutcome::NotRetryable(status),
-            None => RetryOutcome::NotFound,
-        },
+    Ok(retry_refusal(rows.first().map(|r| (r.get(0), r.get(1)))))
+}
+
+pub async fn retarget_event<C: GenericClient>(c: &C, account_id: &str, r: &Retarget) -> Sql<bool> {
+    let cols = NewEventColumns::of_retarget(r)?;
+    let changed = execute(
+        c,
+        "UPDATE events SET status = $1, target = $2, retries_left = $3, lease_ms = $4, due_at = $5,
+            claimed_by = NULL, updated_at = $6
+         WHERE id = $7 AND account_id = $8 AND status = $9",
+        &[
+            &r.status.as_str(),
+            &cols.target,
+            &cols.retries_left,
+            &cols.lease_ms,
+            &cols.due_at,
+            &now_ms(),
+            &r.id,
+            &account_id,
+            &r.expected.as_str(),
+        ],
     )
+    .await?;
+    Ok(changed > 0)
 }
 
 // ----- delivery queue -----
@@ -331,11 +353,12 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
     for leg in &report.legs {
         execute(
             c,
-            "INSERT INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            "INSERT INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             &[
                 &report.event_id, &(leg.attempt as i64), &leg_name(leg.leg), &leg.url, &ms(leg.started_at),
                 &(leg.duration_ms as i64), &leg.http_status.map(i64::from), &leg.error.map(|k| k.as_str()), &leg.response,
+                &leg.error_detail,
             ],
         )
         .await?;

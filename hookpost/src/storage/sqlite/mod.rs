@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_event_types.sql"),
     include_str!("migrations/0003_key_rotation.sql"),
+    include_str!("migrations/0004_attempt_error_detail.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -53,9 +54,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir`, applies migrations and
     /// takes back claims left by a previous process.
     pub fn open(data_dir: &Path, durability: Durability) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
+        prepare_data_dir(data_dir)?;
         let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join("hookpost.db");
         let conn = open_connection(&path, durability)?;
@@ -69,16 +68,56 @@ impl SqliteStore {
 
     /// Applies pending migrations and answers how many ran (for `hookpost migrate`).
     pub fn migrate_only(data_dir: &Path) -> StoreResult<usize> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        prepare_data_dir(data_dir)?;
         let _lock = lock_data_dir(data_dir)?;
         let conn = open_connection(&data_dir.join("hookpost.db"), Durability::Full)?;
         migrate(&conn)
     }
 }
 
+/// Creates the data directory readable by its owner only (0700) and the database
+/// file 0600 before SQLite opens it: SQLite gives its WAL and shared-memory files
+/// the database file's mode. An existing directory or file is tightened too.
+fn prepare_data_dir(data_dir: &Path) -> StoreResult<()> {
+    let fail = |what: &Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("cannot prepare {}: {e}", what.display()))
+    };
+    std::fs::create_dir_all(data_dir).map_err(|e| fail(data_dir, e))?;
+    restrict(data_dir, 0o700).map_err(|e| fail(data_dir, e))?;
+    for name in ["hookpost.db", "hookpost.db-wal", "hookpost.db-shm"] {
+        let path = data_dir.join(name);
+        if name == "hookpost.db" || path.exists() {
+            owner_only_file(&path).map_err(|e| fail(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens (creating if absent) a file that only its owner may read or write.
+fn owner_only_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    restrict(path, 0o600)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn lock_data_dir(data_dir: &Path) -> StoreResult<File> {
     let path: PathBuf = data_dir.join("hookpost.lock");
-    let file = File::create(&path)
+    let file = owner_only_file(&path)
         .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
     file.try_lock().map_err(|_| {
         StoreError::Unavailable(format!(
@@ -275,6 +314,13 @@ impl Store for SqliteStore {
         let (account_id, id) = (account_id.to_string(), id.to_string());
         self.writer
             .write(move |c| queries::retry_event(c, &account_id, &id))
+            .await
+    }
+
+    async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool> {
+        let (account_id, retarget) = (account_id.to_string(), retarget.clone());
+        self.writer
+            .write(move |c| queries::retarget_event(c, &account_id, &retarget))
             .await
     }
 

@@ -266,6 +266,7 @@ fn event_row(r: &Row) -> rusqlite::Result<EventRow> {
         status: r.get(9)?,
         attempts_made: r.get(10)?,
         due_at: r.get(11)?,
+        claimed_by: r.get(12)?,
     })
 }
 
@@ -277,7 +278,7 @@ pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEve
     let Some(row) = row.map_err(from_sqlite)? else {
         return Ok(None);
     };
-    let mut event = row.into_event()?;
+    let mut event = row.into_event();
     event.attempts = attempts(c, id)?;
     Ok(Some(event))
 }
@@ -296,6 +297,7 @@ fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::L
                 http_status: r.get(5)?,
                 error: r.get(6)?,
                 response: r.get(7)?,
+                error_detail: r.get(8)?,
             })
         })
         .map_err(from_sqlite)?;
@@ -321,31 +323,50 @@ pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec
             event_row,
         )
         .map_err(from_sqlite)?;
-    rows.map(|r| r.map_err(from_sqlite)?.into_event()).collect()
+    rows.map(|r| r.map(EventRow::into_event).map_err(from_sqlite))
+        .collect()
 }
 
 pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutcome> {
-    let status: Option<String> = c
+    let now = now_ms();
+    let changed = c
+        .execute(
+            "UPDATE events SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
+                status = 'pending', due_at = ?3, claimed_by = NULL, updated_at = ?3
+             WHERE id = ?1 AND account_id = ?2
+               AND (status IN ('failed', 'delivered') OR (status = 'pending' AND claimed_by IS NULL))",
+            params![id, account_id, now],
+        )
+        .map_err(from_sqlite)?;
+    if changed > 0 {
+        return Ok(RetryOutcome::Scheduled);
+    }
+    let row: Option<(String, Option<String>)> = c
         .query_row(
-            "SELECT status FROM events WHERE id = ?1 AND account_id = ?2",
+            "SELECT status, claimed_by FROM events WHERE id = ?1 AND account_id = ?2",
             params![id, account_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(from_sqlite)?;
-    let Some(status) = status.as_deref().and_then(EventStatus::parse) else {
-        return Ok(RetryOutcome::NotFound);
-    };
-    if !matches!(status, EventStatus::Failed | EventStatus::Delivered) {
-        return Ok(RetryOutcome::NotRetryable(status));
-    }
-    c.execute(
-        "UPDATE events SET status = 'pending', retries_left = 0, due_at = ?2, claimed_by = NULL, updated_at = ?2
-         WHERE id = ?1",
-        params![id, now_ms()],
-    )
-    .map_err(from_sqlite)?;
-    Ok(RetryOutcome::Scheduled)
+    Ok(retry_refusal(row))
+}
+
+pub fn retarget_event(c: &Connection, account_id: &str, r: &Retarget) -> Sql<bool> {
+    let cols = NewEventColumns::of_retarget(r)?;
+    let changed = c
+        .execute(
+            "UPDATE events SET status = :status, target = :target, retries_left = :retries, lease_ms = :lease,
+                due_at = :due, claimed_by = NULL, updated_at = :now
+             WHERE id = :id AND account_id = :account AND status = :expected",
+            named_params! {
+                ":status": r.status.as_str(), ":target": cols.target, ":retries": cols.retries_left,
+                ":lease": cols.lease_ms, ":due": cols.due_at, ":now": now_ms(), ":id": r.id,
+                ":account": account_id, ":expected": r.expected.as_str(),
+            },
+        )
+        .map_err(from_sqlite)?;
+    Ok(changed > 0)
 }
 
 // ----- delivery queue -----
@@ -434,8 +455,8 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
     }
     let mut insert = c
         .prepare_cached(
-            "INSERT OR IGNORE INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(from_sqlite)?;
     for leg in &report.legs {
@@ -450,6 +471,7 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
                 leg.http_status,
                 leg.error.map(|k| k.as_str()),
                 leg.response,
+                leg.error_detail,
             ])
             .map_err(from_sqlite)?;
     }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod errors;
 pub mod load;
 pub mod postgres;
 pub mod raw;
@@ -12,6 +13,7 @@ pub mod server;
 pub mod smtp;
 pub mod verify;
 
+pub use errors::{assert_error_shape, assert_refused, assert_refused_under};
 pub use receiver::{refused_url, Receiver, Reply};
 pub use server::{TestAccount, TestServer, ADMIN_TOKEN};
 

@@ -17,6 +17,8 @@ pub enum Misbehaviour {
     HugeBody,
     /// Resets the connection as soon as the request arrives.
     Reset,
+    /// Answers bytes that are not HTTP, then closes.
+    Garbage,
 }
 
 /// A raw receiver on loopback; it runs until the test ends.
@@ -86,5 +88,33 @@ async fn misbehave(mut stream: TcpStream, how: Misbehaviour) {
             let _ = stream.set_linger(Some(Duration::ZERO));
             drop(stream);
         }
+        Misbehaviour::Garbage => {
+            let _ = stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
+            let _ = stream.shutdown().await;
+        }
     }
+}
+
+/// A client below HTTP: connects to `addr`, writes `request` as it is, and
+/// answers the first line the server writes back (without its line end; what
+/// arrived if the connection closed first). `None` if nothing came within `within`.
+pub async fn first_response_line(addr: &str, request: &[u8], within: Duration) -> Option<String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect to hookpost");
+        stream.write_all(request).await.expect("send the request");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if got.windows(2).any(|w| w == b"\r\n") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&got).to_string();
+        text.split("\r\n").next().unwrap_or_default().to_string()
+    };
+    tokio::time::timeout(within, exchange).await.ok()
 }

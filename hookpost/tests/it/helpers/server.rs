@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -20,6 +20,8 @@ pub struct TestServer {
     data_dir: PathBuf,
     _tmp: Option<Arc<TempDir>>,
     extra_args: Vec<String>,
+    /// A program (with its arguments) the binary is started through, e.g. `prlimit`.
+    launcher: Vec<String>,
     /// Every log line the server printed.
     pub logs: Arc<Mutex<Vec<String>>>,
     http: reqwest::Client,
@@ -74,6 +76,28 @@ impl TestServer {
     /// Each server has a stable node id, kept across restarts, and a short lease
     /// margin so that takeovers happen within a test's patience.
     pub async fn start_on(database: Option<&str>, extra: &[&str]) -> TestServer {
+        let (tmp, data_dir, args) = Self::node_args(database, extra);
+        Self::spawn(data_dir, Some(tmp), args, Vec::new()).await
+    }
+
+    /// A server (on the suite's backend) started under a descriptor limit of
+    /// `nofile` (soft and hard): `prlimit --nofile=N:N -- hookpost serve …`.
+    pub async fn start_limited(nofile: u64, extra: &[&str]) -> TestServer {
+        let database = match std::env::var("HOOKPOST_TEST_DATABASE_URL") {
+            Ok(admin) => Some(super::postgres::fresh_database(&admin).await),
+            Err(_) => None,
+        };
+        let (tmp, data_dir, args) = Self::node_args(database.as_deref(), extra);
+        let launcher = vec![
+            "prlimit".to_string(),
+            format!("--nofile={nofile}:{nofile}"),
+            "--".to_string(),
+        ];
+        Self::spawn(data_dir, Some(tmp), args, launcher).await
+    }
+
+    /// A fresh data directory and the node's own arguments.
+    fn node_args(database: Option<&str>, extra: &[&str]) -> (Arc<TempDir>, PathBuf, Vec<String>) {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let data_dir = tmp.path().join("data");
         let node = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -87,13 +111,14 @@ impl TestServer {
             args.extend(["--database".into(), url.to_string()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        Self::spawn(data_dir, Some(tmp), args).await
+        (tmp, data_dir, args)
     }
 
     async fn spawn(
         data_dir: PathBuf,
         tmp: Option<Arc<TempDir>>,
         extra_args: Vec<String>,
+        launcher: Vec<String>,
     ) -> TestServer {
         // reqwest is built without a bundled crypto provider; tests use ring, as the binary does.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -103,18 +128,27 @@ impl TestServer {
             "127.0.0.1:0".into(),
             "--data-dir".into(),
             data_dir.display().to_string(),
-            "--admin-token".into(),
-            ADMIN_TOKEN.into(),
             "--log-format".into(),
             "json".into(),
             "--poll-interval".into(),
             "200ms".into(),
         ];
+        if !extra_args.iter().any(|a| a == "--admin-token-file") {
+            args.extend(["--admin-token".into(), ADMIN_TOKEN.into()]);
+        }
         if !extra_args.iter().any(|a| a == "--allow-targets") {
             args.extend(["--allow-targets".into(), "127.0.0.0/8,::1/128".into()]);
         }
         args.extend(extra_args.iter().cloned());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookpost"))
+        let mut command = match launcher.split_first() {
+            Some((program, launcher_args)) => {
+                let mut c = Command::new(program);
+                c.args(launcher_args).arg(env!("CARGO_BIN_EXE_hookpost"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_hookpost")),
+        };
+        let mut child = command
             .args(&args)
             .env("HOOKPOST_LOG", "info,hookpost=debug")
             .stdout(Stdio::null())
@@ -147,6 +181,7 @@ impl TestServer {
             data_dir,
             _tmp: tmp,
             extra_args,
+            launcher,
             logs,
             http: reqwest::Client::new(),
         }
@@ -158,6 +193,54 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// Asks the server to stop (SIGTERM), as an orchestrator would.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits up to `within` for the process to exit; its exit status, or `None`
+    /// if it is still running.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for hookpost") {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `host:port` the API listens on.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// The server's data directory (the embedded store's files).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The PostgreSQL URL the server runs on, or `None` on the embedded store.
+    pub fn database_url(&self) -> Option<String> {
+        self.extra_args
+            .iter()
+            .position(|a| a == "--database")
+            .and_then(|i| self.extra_args.get(i + 1).cloned())
+    }
+
     /// Kills the server (SIGKILL) and starts a new one on the same data.
     pub async fn crash_and_restart(&mut self) {
         self.kill9();
@@ -165,6 +248,7 @@ impl TestServer {
             self.data_dir.clone(),
             self._tmp.clone(),
             self.extra_args.clone(),
+            self.launcher.clone(),
         )
         .await;
         let old = std::mem::replace(self, next);
@@ -173,15 +257,32 @@ impl TestServer {
 
     /// Sends a request; `token` is an API key or the admin token.
     pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> Answer {
+        let bearer = format!("Bearer {token}");
+        let mut headers = Vec::new();
+        if !token.is_empty() {
+            headers.push(("authorization", bearer.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.call_raw(method, path, &headers, body).await
+    }
+
+    /// Sends a request with exactly these headers (no key, no content type added).
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(method, format!("{}{}", self.url, path));
-        if !token.is_empty() {
-            req = req.bearer_auth(token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
+            req = req.body(body.to_string());
         }
         let res = req.send().await.expect("request to hookpost");
         let status = res.status().as_u16();
@@ -236,6 +337,13 @@ impl TestServer {
         let a = self.post("/v1/events", &account.key, &body).await;
         assert_eq!(a.status, 202, "publish: {:?}", a.body);
         a.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Publishes `body`, JSON text sent exactly as given, and answers whatever
+    /// the server said.
+    pub async fn publish_text(&self, account: &TestAccount, body: &str) -> Answer {
+        self.call("POST", "/v1/events", &account.key, Some(body))
+            .await
     }
 
     /// The event with its attempts.
@@ -302,6 +410,43 @@ impl TestServer {
     /// All log lines so far, joined.
     pub fn log_text(&self) -> String {
         self.logs.lock().unwrap().join("\n")
+    }
+
+    /// The JSON log lines so far whose `fields.message` is `message` or starts
+    /// with it (a message may go on to explain, as in `…; they are sent again`).
+    pub fn log_lines(&self, message: &str) -> Vec<Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| {
+                v["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(message))
+            })
+            .collect()
+    }
+
+    /// Waits until at least `count` log lines with `message` were printed; `Err`
+    /// with the whole log after `within`.
+    pub async fn wait_for_log(
+        &self,
+        message: &str,
+        count: usize,
+        within: Duration,
+    ) -> Result<Vec<Value>, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let lines = self.log_lines(message);
+            if lines.len() >= count {
+                return Ok(lines);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
