@@ -13,6 +13,7 @@
 //!   database is the delivery queue.
 //! - [`delivery`]: address vetting, envelopes, signatures, the HTTP sender and the
 //!   worker that claims, sends and records.
+//! - [`jobs`]: background work on a schedule (expiring idempotency keys).
 //! - [`config`], [`cli`], [`server`]: configuration, the command line, start/stop.
 //! - [`secrets`]: API keys, tokens and signing keys, never printed.
 //! - [`metrics`]: counters for `GET /metrics`.
@@ -24,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod jobs;
 pub mod metrics;
 pub mod secrets;
 pub mod server;

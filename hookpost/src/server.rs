@@ -11,6 +11,7 @@ use crate::delivery::attempt::Channels;
 use crate::delivery::email::Mailer;
 use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::worker::{Deliverer, WorkerConfig};
+use crate::jobs::{self, IdempotencyExpiry};
 use crate::metrics::Metrics;
 use crate::storage::postgres::PostgresStore;
 use crate::storage::sqlite::SqliteStore;
@@ -130,6 +131,13 @@ pub async fn run(
     } else {
         None
     };
+    let background = jobs::start(
+        vec![Arc::new(IdempotencyExpiry::new(
+            store.clone(),
+            config.idempotency_window,
+        ))],
+        stop.clone(),
+    );
     let role = config.role;
     let app = Arc::new(App {
         store,
@@ -158,5 +166,6 @@ pub async fn run(
     if let Some(worker) = worker {
         let _ = worker.await;
     }
+    background.wait().await;
     Ok(())
 }

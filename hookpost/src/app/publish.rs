@@ -271,7 +271,7 @@ fn request_settings(
     if fields.is_empty() {
         return Ok(WebhookSettings::default());
     }
-    crate::api::parse::from_value(serde_json::Value::Object(fields))
+    crate::domain::fields::from_value(serde_json::Value::Object(fields))
 }
 
 #[cfg(test)]

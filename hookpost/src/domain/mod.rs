@@ -6,6 +6,7 @@ pub mod attempt;
 pub mod duration;
 pub mod event;
 pub mod event_type;
+pub mod fields;
 pub mod retry;
 pub mod settings;
 pub mod target;

@@ -302,6 +302,9 @@ pub trait Store: Send + Sync + 'static {
     /// Writes an attempt and the event's next state. Ignored (answers `false`) when
     /// the attempt is stale: another node already recorded that attempt number.
     async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool>;
+    /// Deletes up to `limit` idempotency keys whose window ended before `now`,
+    /// oldest first; answers how many went (fewer than `limit`: none are left).
+    async fn expire_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }

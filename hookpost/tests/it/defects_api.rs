@@ -4,7 +4,6 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const PROFILE: &str = "+13125550000";
 
@@ -149,23 +148,9 @@ async fn numbers_and_strings_that_cannot_be_kept_are_refused() {
 
 /// Breaks the stored row of event `id` behind the server's back.
 async fn corrupt_event_row(server: &TestServer, id: &str) {
-    const SQL_SQLITE: &str =
-        "UPDATE events SET payload = 'not json', target = '{broken' WHERE id = ?1";
-    const SQL_PG: &str = "UPDATE events SET payload = 'not json', target = '{broken' WHERE id = $1";
-    match server.database_url() {
-        None => {
-            let conn = rusqlite::Connection::open(server.data_dir().join("hookpost.db")).unwrap();
-            conn.busy_timeout(Duration::from_secs(5)).unwrap();
-            assert_eq!(conn.execute(SQL_SQLITE, [id]).unwrap(), 1);
-        }
-        Some(url) => {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            assert_eq!(client.execute(SQL_PG, &[&id]).await.unwrap(), 1);
-        }
-    }
+    let statement =
+        format!("UPDATE events SET payload = 'not json', target = '{{broken' WHERE id = '{id}'");
+    assert_eq!(database::sql(server, &statement).await, 1);
 }
 
 #[tokio::test]

@@ -69,3 +69,24 @@ async fn a_batch_repeating_a_key_stores_it_once() {
     assert_eq!(data[1]["duplicate"], true);
     assert_eq!(data[1]["id"], data[0]["id"]);
 }
+
+#[tokio::test]
+async fn keys_are_forgotten_after_their_window() {
+    let server = TestServer::start_with(&["--idempotency-window", "1s"]).await;
+    let acct = server.account().await;
+    let keyed = |key: &str| json!({"event_type": "x", "payload": {}, "idempotency_key": key});
+    server.publish(&acct, keyed("a")).await;
+    server.publish(&acct, keyed("b")).await;
+    let count = "SELECT COUNT(*) FROM idempotency_keys";
+    assert_eq!(database::sql(&server, count).await, 2);
+    let deadline = tokio::time::Instant::now() + SOON;
+    while database::sql(&server, count).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expired keys were not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Forgotten, the key is free again.
+    server.publish(&acct, keyed("a")).await;
+}

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_event_types.sql"),
     include_str!("migrations/0003_key_rotation.sql"),
     include_str!("migrations/0004_attempt_error_detail.sql"),
+    include_str!("migrations/0005_idempotency_expiry.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -342,6 +343,14 @@ impl Store for PostgresStore {
         let recorded = queries::record_attempt(&tx, &report).await?;
         tx.commit().await.map_err(from_pg)?;
         Ok(recorded)
+    }
+
+    async fn expire_idempotency_keys(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        queries::expire_idempotency_keys(&self.client().await?, now, limit).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

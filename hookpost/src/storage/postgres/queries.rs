@@ -6,6 +6,7 @@ use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::storage::rows::*;
 use crate::storage::*;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
@@ -364,4 +365,21 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
         .await?;
     }
     Ok(true)
+}
+
+// ----- background jobs -----
+
+pub async fn expire_idempotency_keys<C: GenericClient>(
+    c: &C,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Sql<u64> {
+    execute(
+        c,
+        "DELETE FROM idempotency_keys WHERE (account_id, key) IN
+           (SELECT account_id, key FROM idempotency_keys WHERE expires_at <= $1
+            ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        &[&ms(now), &(limit as i64)],
+    )
+    .await
 }

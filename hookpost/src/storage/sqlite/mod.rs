@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_event_types.sql"),
     include_str!("migrations/0003_key_rotation.sql"),
     include_str!("migrations/0004_attempt_error_detail.sql"),
+    include_str!("migrations/0005_idempotency_expiry.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -343,6 +344,16 @@ impl Store for SqliteStore {
     async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
         self.writer
             .write(move |c| queries::record_attempt(c, &report))
+            .await
+    }
+
+    async fn expire_idempotency_keys(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.writer
+            .write(move |c| queries::expire_idempotency_keys(c, now, limit))
             .await
     }
 

@@ -477,3 +477,15 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
     }
     Ok(true)
 }
+
+// ----- background jobs -----
+
+pub fn expire_idempotency_keys(c: &Connection, now: DateTime<Utc>, limit: u32) -> Sql<u64> {
+    c.prepare_cached(
+        "DELETE FROM idempotency_keys WHERE (account_id, key) IN
+           (SELECT account_id, key FROM idempotency_keys WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+    )
+    .and_then(|mut s| s.execute(params![ms(now), limit]))
+    .map(|n| n as u64)
+    .map_err(from_sqlite)
+}

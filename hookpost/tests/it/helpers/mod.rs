@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod database;
 pub mod errors;
 pub mod load;
 pub mod postgres;
