@@ -19,6 +19,7 @@ pub struct EventContent<'a> {
 }
 
 /// A request body ready to send and sign.
+#[derive(Debug, Clone)]
 pub struct Body {
     /// `content-type` header value.
     pub content_type: String,
