@@ -2,9 +2,12 @@
 //! rules that connect them. Nothing here does I/O, so every rule is unit-tested
 //! without a network or a database.
 
+pub mod account;
 pub mod attempt;
+pub mod delivery;
 pub mod duration;
 pub mod event;
+pub mod event_log;
 pub mod event_type;
 pub mod fields;
 pub mod retry;

@@ -112,11 +112,10 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl Accounts for PostgresStore {
     async fn create_account(&self, account: NewAccount) -> StoreResult<()> {
         queries::insert_account(&self.client().await?, &account).await
     }
-
     async fn account_by_key(&self, key_hash: [u8; 32]) -> StoreResult<Option<Account>> {
         let clause =
             "api_key_hash = $1 OR (previous_key_hash = $1 AND previous_key_expires_at > $2)";
@@ -127,11 +126,9 @@ impl Store for PostgresStore {
         )
         .await
     }
-
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         queries::account_where(&self.client().await?, "id = $1", &[&id]).await
     }
-
     async fn rotate_api_key(
         &self,
         id: &str,
@@ -150,7 +147,6 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         Ok(())
     }
-
     async fn rotate_signing_keys(
         &self,
         id: &str,
@@ -178,7 +174,6 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(from_pg)?;
         Ok(Some(keys))
     }
-
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
         let json = rows::to_json(settings)?;
         let client = self.client().await?;
@@ -191,7 +186,10 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Profiles for PostgresStore {
     async fn put_profile(
         &self,
         account_id: &str,
@@ -200,11 +198,9 @@ impl Store for PostgresStore {
     ) -> StoreResult<(Profile, bool)> {
         queries::put_profile(&self.client().await?, account_id, id, settings).await
     }
-
     async fn profile(&self, account_id: &str, id: &str) -> StoreResult<Option<Profile>> {
         queries::profile(&self.client().await?, account_id, id).await
     }
-
     async fn delete_profile(&self, account_id: &str, id: &str) -> StoreResult<bool> {
         let client = self.client().await?;
         let n = client
@@ -216,7 +212,6 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         Ok(n > 0)
     }
-
     async fn list_profiles(
         &self,
         account_id: &str,
@@ -225,7 +220,10 @@ impl Store for PostgresStore {
     ) -> StoreResult<Vec<Profile>> {
         queries::list_profiles(&self.client().await?, account_id, after_id, limit).await
     }
+}
 
+#[async_trait]
+impl Catalog for PostgresStore {
     async fn put_event_type(&self, account_id: &str, event_type: &EventType) -> StoreResult<bool> {
         let definition = rows::to_json(event_type)?;
         let row = self
@@ -241,7 +239,6 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         Ok(row.get(0))
     }
-
     async fn event_type(&self, account_id: &str, name: &str) -> StoreResult<Option<EventType>> {
         let sql = "SELECT definition FROM event_types WHERE account_id = $1 AND name = $2";
         let row = self
@@ -252,7 +249,6 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         row.map(|r| rows::from_json(r.get(0))).transpose()
     }
-
     async fn delete_event_type(&self, account_id: &str, name: &str) -> StoreResult<bool> {
         let sql = "DELETE FROM event_types WHERE account_id = $1 AND name = $2";
         let n = self
@@ -263,7 +259,6 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         Ok(n > 0)
     }
-
     async fn list_event_types(&self, account_id: &str) -> StoreResult<Vec<EventType>> {
         let sql = "SELECT definition FROM event_types WHERE account_id = $1 ORDER BY name";
         let rows = self
@@ -274,7 +269,10 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         rows.iter().map(|r| rows::from_json(r.get(0))).collect()
     }
+}
 
+#[async_trait]
+impl EventLog for PostgresStore {
     async fn publish(
         &self,
         events: Vec<NewEvent>,
@@ -289,11 +287,9 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(from_pg)?;
         Ok(out)
     }
-
     async fn event(&self, account_id: &str, id: &str) -> StoreResult<Option<StoredEvent>> {
         queries::event(&self.client().await?, account_id, id).await
     }
-
     async fn list_events(
         &self,
         account_id: &str,
@@ -301,19 +297,19 @@ impl Store for PostgresStore {
     ) -> StoreResult<Vec<StoredEvent>> {
         queries::list_events(&self.client().await?, account_id, filter).await
     }
-
     async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome> {
         queries::retry_event(&self.client().await?, account_id, id).await
     }
-
     async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool> {
         queries::retarget_event(&self.client().await?, account_id, retarget).await
     }
+}
 
+#[async_trait]
+impl Queue for PostgresStore {
     async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {
         queries::claim_due(&self.client().await?, node, limit).await
     }
-
     async fn release_claims(&self, node: &str) -> StoreResult<u64> {
         let client = self.client().await?;
         client
@@ -324,7 +320,6 @@ impl Store for PostgresStore {
             .await
             .map_err(from_pg)
     }
-
     async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
         let client = self.client().await?;
         let row = client
@@ -336,7 +331,6 @@ impl Store for PostgresStore {
             .map_err(from_pg)?;
         Ok(row.get::<_, Option<i64>>(0).map(rows::time))
     }
-
     async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(from_pg)?;
@@ -344,7 +338,10 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(from_pg)?;
         Ok(recorded)
     }
+}
 
+#[async_trait]
+impl Maintenance for PostgresStore {
     async fn expire_idempotency_keys(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -352,7 +349,6 @@ impl Store for PostgresStore {
     ) -> StoreResult<u64> {
         queries::expire_idempotency_keys(&self.client().await?, now, limit).await
     }
-
     async fn ping(&self) -> StoreResult<()> {
         self.client()
             .await?

@@ -167,26 +167,23 @@ fn migrate(conn: &Connection) -> StoreResult<usize> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Accounts for SqliteStore {
     async fn create_account(&self, account: NewAccount) -> StoreResult<()> {
         self.writer
             .write(move |c| queries::insert_account(c, &account))
             .await
     }
-
     async fn account_by_key(&self, key_hash: [u8; 32]) -> StoreResult<Option<Account>> {
         self.readers
             .read(move |c| queries::account_by_key(c, &key_hash))
             .await
     }
-
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         let id = id.to_string();
         self.readers
             .read(move |c| queries::account_by_id(c, &id))
             .await
     }
-
     async fn rotate_api_key(
         &self,
         id: &str,
@@ -198,7 +195,6 @@ impl Store for SqliteStore {
             .write(move |c| queries::rotate_api_key(c, &id, &key_hash, until))
             .await
     }
-
     async fn rotate_signing_keys(
         &self,
         id: &str,
@@ -209,14 +205,16 @@ impl Store for SqliteStore {
             .write(move |c| queries::rotate_signing_keys(c, &id, keep_old_until))
             .await
     }
-
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
         let (id, settings) = (id.to_string(), settings.clone());
         self.writer
             .write(move |c| queries::set_account_settings(c, &id, &settings))
             .await
     }
+}
 
+#[async_trait]
+impl Profiles for SqliteStore {
     async fn put_profile(
         &self,
         account_id: &str,
@@ -228,21 +226,18 @@ impl Store for SqliteStore {
             .write(move |c| queries::put_profile(c, &account_id, &id, &settings))
             .await
     }
-
     async fn profile(&self, account_id: &str, id: &str) -> StoreResult<Option<Profile>> {
         let (account_id, id) = (account_id.to_string(), id.to_string());
         self.readers
             .read(move |c| queries::profile(c, &account_id, &id))
             .await
     }
-
     async fn delete_profile(&self, account_id: &str, id: &str) -> StoreResult<bool> {
         let (account_id, id) = (account_id.to_string(), id.to_string());
         self.writer
             .write(move |c| queries::delete_profile(c, &account_id, &id))
             .await
     }
-
     async fn list_profiles(
         &self,
         account_id: &str,
@@ -254,35 +249,38 @@ impl Store for SqliteStore {
             .read(move |c| queries::list_profiles(c, &account_id, after_id.as_deref(), limit))
             .await
     }
+}
 
+#[async_trait]
+impl Catalog for SqliteStore {
     async fn put_event_type(&self, account_id: &str, event_type: &EventType) -> StoreResult<bool> {
         let (account_id, event_type) = (account_id.to_string(), event_type.clone());
         self.writer
             .write(move |c| queries::put_event_type(c, &account_id, &event_type))
             .await
     }
-
     async fn event_type(&self, account_id: &str, name: &str) -> StoreResult<Option<EventType>> {
         let (account_id, name) = (account_id.to_string(), name.to_string());
         self.readers
             .read(move |c| queries::event_type(c, &account_id, &name))
             .await
     }
-
     async fn delete_event_type(&self, account_id: &str, name: &str) -> StoreResult<bool> {
         let (account_id, name) = (account_id.to_string(), name.to_string());
         self.writer
             .write(move |c| queries::delete_event_type(c, &account_id, &name))
             .await
     }
-
     async fn list_event_types(&self, account_id: &str) -> StoreResult<Vec<EventType>> {
         let account_id = account_id.to_string();
         self.readers
             .read(move |c| queries::list_event_types(c, &account_id))
             .await
     }
+}
 
+#[async_trait]
+impl EventLog for SqliteStore {
     async fn publish(
         &self,
         events: Vec<NewEvent>,
@@ -292,14 +290,12 @@ impl Store for SqliteStore {
             .write(move |c| queries::publish(c, &events, window))
             .await
     }
-
     async fn event(&self, account_id: &str, id: &str) -> StoreResult<Option<StoredEvent>> {
         let (account_id, id) = (account_id.to_string(), id.to_string());
         self.readers
             .read(move |c| queries::event(c, &account_id, &id))
             .await
     }
-
     async fn list_events(
         &self,
         account_id: &str,
@@ -310,43 +306,44 @@ impl Store for SqliteStore {
             .read(move |c| queries::list_events(c, &account_id, &filter))
             .await
     }
-
     async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome> {
         let (account_id, id) = (account_id.to_string(), id.to_string());
         self.writer
             .write(move |c| queries::retry_event(c, &account_id, &id))
             .await
     }
-
     async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool> {
         let (account_id, retarget) = (account_id.to_string(), retarget.clone());
         self.writer
             .write(move |c| queries::retarget_event(c, &account_id, &retarget))
             .await
     }
+}
 
+#[async_trait]
+impl Queue for SqliteStore {
     async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {
         let node = node.to_string();
         self.writer
             .write(move |c| queries::claim_due(c, &node, limit))
             .await
     }
-
     /// Every claim is this process's: the data directory lock admits no other.
     async fn release_claims(&self, _node: &str) -> StoreResult<u64> {
         self.writer.write(queries::release_claims).await
     }
-
     async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
         self.readers.read(queries::next_due).await
     }
-
     async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
         self.writer
             .write(move |c| queries::record_attempt(c, &report))
             .await
     }
+}
 
+#[async_trait]
+impl Maintenance for SqliteStore {
     async fn expire_idempotency_keys(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -356,7 +353,6 @@ impl Store for SqliteStore {
             .write(move |c| queries::expire_idempotency_keys(c, now, limit))
             .await
     }
-
     async fn ping(&self) -> StoreResult<()> {
         self.readers
             .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(from_sqlite))
