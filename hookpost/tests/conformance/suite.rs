@@ -1,0 +1,510 @@
+//! The tests of the conformance suite, each a function of a fresh store.
+
+use chrono::{Duration as Span, Utc};
+use hookpost::domain::attempt::{Leg, LegRecord};
+use hookpost::domain::event::{EventStatus, NewEvent};
+use hookpost::domain::event_type::EventType;
+use hookpost::domain::settings::WebhookSettings;
+use hookpost::domain::target::{resolve_target, Levels, Target};
+use hookpost::secrets::{hash_token, SigningKeys};
+use hookpost::storage::*;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use std::time::Duration;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+async fn account(store: &Arc<dyn Store>, key: &str) -> Account {
+    let account = Account {
+        id: format!("acc_{}", uuid::Uuid::now_v7().simple()),
+        name: "conformance".into(),
+        settings: WebhookSettings::default(),
+        keys: SigningKeys::generate(),
+        created_at: Utc::now(),
+    };
+    store
+        .create_account(NewAccount {
+            account: account.clone(),
+            api_key_hash: hash_token(key),
+        })
+        .await
+        .expect("create account");
+    account
+}
+
+fn target() -> Target {
+    let settings: WebhookSettings = serde_json::from_str(
+        r#"{"webhook_url": "https://receiver.invalid/hooks", "retry_schedule": ["1m", "2m"]}"#,
+    )
+    .unwrap();
+    resolve_target(&Levels {
+        request: &settings,
+        profile: None,
+        account: &WebhookSettings::default(),
+    })
+    .expect("a target")
+}
+
+/// A pending event of `account`, due now, with a claim lasting `lease`.
+fn event(account: &Account, key: Option<&str>, lease: Duration) -> NewEvent {
+    let now = Utc::now();
+    NewEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        account_id: account.id.clone(),
+        profile_id: None,
+        event_type: "fax.delivered".into(),
+        payload: RawValue::from_string(r#"{"fax_id": "f1", "n": 1.50}"#.into()).unwrap(),
+        payloads: None,
+        occurred_at: "2026-01-07T10:01:43.677850Z".into(),
+        created_at: now,
+        idempotency_key: key.map(str::to_string),
+        target: Some(target()),
+        status: EventStatus::Pending,
+        claimed_by: None,
+        due_at: now,
+        lease,
+    }
+}
+
+async fn publish_one(store: &Arc<dyn Store>, e: NewEvent) -> Published {
+    let mut out = store.publish(vec![e], WINDOW).await.expect("publish");
+    out.pop().unwrap()
+}
+
+fn report(id: &str, attempt: u32, next: NextState) -> AttemptReport {
+    AttemptReport {
+        event_id: id.to_string(),
+        attempt,
+        legs: vec![LegRecord {
+            attempt,
+            leg: Leg::Primary,
+            url: "https://receiver.invalid/hooks".into(),
+            started_at: Utc::now(),
+            duration_ms: 12,
+            http_status: Some(500),
+            error: Some(hookpost::domain::attempt::FailureKind::HttpStatus),
+            error_detail: Some("the receiver answered 500".into()),
+            response: Some("no".into()),
+        }],
+        next,
+    }
+}
+
+fn filter(limit: u32) -> EventFilter {
+    EventFilter {
+        limit,
+        ..EventFilter::default()
+    }
+}
+
+pub async fn accounts_are_found_by_key_hash_and_id(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_a").await;
+    let by_key = store
+        .account_by_key(hash_token("hp_a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_key.id, a.id);
+    assert_eq!(
+        store.account(&a.id).await.unwrap().unwrap().name,
+        "conformance"
+    );
+    assert!(store
+        .account_by_key(hash_token("hp_b"))
+        .await
+        .unwrap()
+        .is_none());
+    let settings: WebhookSettings = serde_json::from_str(r#"{"timeout": "3s"}"#).unwrap();
+    store.set_account_settings(&a.id, &settings).await.unwrap();
+    assert_eq!(
+        store.account(&a.id).await.unwrap().unwrap().settings,
+        settings
+    );
+}
+
+pub async fn an_old_api_key_works_until_its_time(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_old").await;
+    let later = Utc::now() + Span::hours(1);
+    store
+        .rotate_api_key(&a.id, hash_token("hp_new"), Some(later))
+        .await
+        .unwrap();
+    assert!(store
+        .account_by_key(hash_token("hp_new"))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .account_by_key(hash_token("hp_old"))
+        .await
+        .unwrap()
+        .is_some());
+    store
+        .rotate_api_key(&a.id, hash_token("hp_newer"), None)
+        .await
+        .unwrap();
+    assert!(store
+        .account_by_key(hash_token("hp_new"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .account_by_key(hash_token("hp_newer"))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+pub async fn concurrent_signing_key_rotations_lose_none(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_rot").await;
+    let until = Utc::now() + Span::hours(1);
+    let (first, second) = tokio::join!(
+        store.rotate_signing_keys(&a.id, until),
+        store.rotate_signing_keys(&a.id, until)
+    );
+    let (first, second) = (first.unwrap().unwrap(), second.unwrap().unwrap());
+    let stored = store.account(&a.id).await.unwrap().unwrap().keys;
+    // One rotation ran after the other: the later one keeps the earlier one's
+    // new key as its previous key.
+    let (earlier, later) = if stored.hmac[0].expose() == second.hmac[0].expose() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(stored.hmac[0].expose(), later.hmac[0].expose());
+    assert_eq!(stored.hmac[1].expose(), earlier.hmac[0].expose());
+    assert_eq!(stored.hmac.len(), 2);
+    assert!(store
+        .rotate_signing_keys("acc_none", until)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn profiles_list_in_id_order_with_a_cursor(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_p").await;
+    for id in ["+2", "+1", "+3"] {
+        let (_, created) = store
+            .put_profile(&a.id, id, &WebhookSettings::default())
+            .await
+            .unwrap();
+        assert!(created);
+    }
+    let (_, created) = store
+        .put_profile(&a.id, "+1", &WebhookSettings::default())
+        .await
+        .unwrap();
+    assert!(!created, "a second put replaces");
+    let page = store.list_profiles(&a.id, None, 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["+1", "+2"]
+    );
+    let rest = store.list_profiles(&a.id, Some("+2"), 2).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["+3"]
+    );
+    assert!(store.delete_profile(&a.id, "+3").await.unwrap());
+    assert!(!store.delete_profile(&a.id, "+3").await.unwrap());
+    assert!(store.profile(&a.id, "+3").await.unwrap().is_none());
+    let other = account(&store, "hp_p2").await;
+    assert!(
+        store.profile(&other.id, "+1").await.unwrap().is_none(),
+        "profiles are per account"
+    );
+}
+
+pub async fn event_types_are_created_replaced_and_deleted(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_t").await;
+    let mut t = EventType {
+        name: "fax.page".into(),
+        category: hookpost::domain::event::Category::Inflight,
+        description: None,
+        schema: Some(serde_json::json!({"type": "object"})),
+    };
+    assert!(store.put_event_type(&a.id, &t).await.unwrap());
+    t.description = Some("a page went".into());
+    assert!(!store.put_event_type(&a.id, &t).await.unwrap());
+    assert_eq!(
+        store.event_type(&a.id, "fax.page").await.unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(store.list_event_types(&a.id).await.unwrap(), vec![t]);
+    assert!(store.delete_event_type(&a.id, "fax.page").await.unwrap());
+    assert!(!store.delete_event_type(&a.id, "fax.page").await.unwrap());
+}
+
+pub async fn a_published_event_reads_back_as_stored(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_e").await;
+    let e = event(&a, None, Duration::from_secs(30));
+    assert_eq!(publish_one(&store, e.clone()).await, Published::Created);
+    let got = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(
+        got.payload.get(),
+        r#"{"fax_id": "f1", "n": 1.50}"#,
+        "payloads are kept byte for byte"
+    );
+    assert_eq!(got.status, EventStatus::Pending);
+    assert_eq!(got.target, e.target);
+    assert!(!got.in_flight && got.next_attempt_at.is_some() && got.unreadable.is_none());
+    let other = account(&store, "hp_e2").await;
+    assert!(
+        store.event(&other.id, &e.id).await.unwrap().is_none(),
+        "events are per account"
+    );
+}
+
+pub async fn a_key_inside_its_window_is_a_duplicate(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_k").await;
+    let first = event(&a, Some("cmd-1"), Duration::from_secs(30));
+    assert_eq!(publish_one(&store, first.clone()).await, Published::Created);
+    let again = publish_one(&store, event(&a, Some("cmd-1"), Duration::from_secs(30))).await;
+    assert_eq!(
+        again,
+        Published::Duplicate {
+            original_id: first.id
+        }
+    );
+    let other = account(&store, "hp_k2").await;
+    let theirs = publish_one(
+        &store,
+        event(&other, Some("cmd-1"), Duration::from_secs(30)),
+    )
+    .await;
+    assert_eq!(theirs, Published::Created, "keys are per account");
+}
+
+pub async fn concurrent_publishes_with_one_key_store_one_event(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_race").await;
+    let racers = (0..8).map(|_| {
+        let (store, e) = (
+            store.clone(),
+            event(&a, Some("race"), Duration::from_secs(30)),
+        );
+        tokio::spawn(async move { publish_one(&store, e).await })
+    });
+    let outcomes = futures::future::join_all(racers).await;
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Published::Created)))
+        .count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    assert_eq!(
+        store.list_events(&a.id, &filter(50)).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn events_list_newest_first_with_filters_and_a_cursor(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_l").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut e = event(&a, None, Duration::from_secs(30));
+        if i % 2 == 0 {
+            e.event_type = "fax.failed".into();
+        }
+        ids.push(e.id.clone());
+        publish_one(&store, e).await;
+    }
+    let page = store.list_events(&a.id, &filter(2)).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        [&ids[4], &ids[3]]
+    );
+    let next = EventFilter {
+        before_id: Some(ids[3].clone()),
+        ..filter(10)
+    };
+    let rest = store.list_events(&a.id, &next).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        [&ids[2], &ids[1], &ids[0]]
+    );
+    let failed_type = EventFilter {
+        event_type: Some("fax.failed".into()),
+        ..filter(10)
+    };
+    assert_eq!(
+        store.list_events(&a.id, &failed_type).await.unwrap().len(),
+        3
+    );
+    let delivered = EventFilter {
+        status: Some(EventStatus::Delivered),
+        ..filter(10)
+    };
+    assert!(store
+        .list_events(&a.id, &delivered)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn due_events_are_claimed_once(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_c").await;
+    for _ in 0..3 {
+        publish_one(&store, event(&a, None, Duration::from_secs(30))).await;
+    }
+    let first = store.claim_due("node-a", 2).await.unwrap();
+    assert_eq!(first.len(), 2, "a claim takes at most its limit");
+    let second = store.claim_due("node-b", 10).await.unwrap();
+    assert_eq!(second.len(), 1, "claimed events are not claimed again");
+    assert!(store.claim_due("node-b", 10).await.unwrap().is_empty());
+    let claimed = &first[0];
+    assert_eq!((claimed.attempts_made, claimed.retries_left), (0, 2));
+    let shown = store.event(&a.id, &claimed.id).await.unwrap().unwrap();
+    assert!(shown.in_flight && shown.next_attempt_at.is_none());
+}
+
+pub async fn a_lapsed_lease_lets_another_node_claim(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_lease").await;
+    publish_one(&store, event(&a, None, Duration::from_millis(200))).await;
+    assert_eq!(store.claim_due("node-a", 10).await.unwrap().len(), 1);
+    assert!(store.claim_due("node-b", 10).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        store.claim_due("node-b", 10).await.unwrap().len(),
+        1,
+        "the lease lapsed"
+    );
+}
+
+pub async fn released_claims_are_due_at_once(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_rel").await;
+    publish_one(&store, event(&a, None, Duration::from_secs(3600))).await;
+    assert_eq!(store.claim_due("node-a", 10).await.unwrap().len(), 1);
+    assert!(store.release_claims("node-a").await.unwrap() >= 1);
+    assert_eq!(store.claim_due("node-a", 10).await.unwrap().len(), 1);
+    assert!(store.next_due().await.unwrap().is_some());
+}
+
+pub async fn an_attempt_is_recorded_once(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_rec").await;
+    let e = event(&a, None, Duration::from_secs(30));
+    publish_one(&store, e.clone()).await;
+    store.claim_due("node-a", 10).await.unwrap();
+    let retry_at = Utc::now() - Span::seconds(1);
+    assert!(store
+        .record_attempt(report(&e.id, 1, NextState::RetryAt(retry_at, 1)))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .record_attempt(report(&e.id, 1, NextState::Delivered))
+            .await
+            .unwrap(),
+        "a stale report of the same attempt is ignored"
+    );
+    let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (shown.status, shown.attempts_made, shown.attempts.len()),
+        (EventStatus::Pending, 1, 1)
+    );
+    assert_eq!(
+        shown.attempts[0].error_detail.as_deref(),
+        Some("the receiver answered 500")
+    );
+    let again = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        (again.len(), again[0].attempts_made, again[0].retries_left),
+        (1, 1, 1)
+    );
+    assert!(store
+        .record_attempt(report(&e.id, 2, NextState::Delivered))
+        .await
+        .unwrap());
+    let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.status, done.next_attempt_at),
+        (EventStatus::Delivered, None)
+    );
+}
+
+pub async fn manual_retries_follow_the_event_state(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_retry").await;
+    let pending = event(&a, None, Duration::from_secs(30));
+    publish_one(&store, pending.clone()).await;
+    assert_eq!(
+        store.retry_event(&a.id, &pending.id).await.unwrap(),
+        RetryOutcome::Scheduled
+    );
+    store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        store.retry_event(&a.id, &pending.id).await.unwrap(),
+        RetryOutcome::InFlight
+    );
+    store
+        .record_attempt(report(&pending.id, 1, NextState::Failed))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retry_event(&a.id, &pending.id).await.unwrap(),
+        RetryOutcome::Scheduled
+    );
+    let again = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        (again.len(), again[0].retries_left),
+        (1, 0),
+        "one more attempt, no more retries"
+    );
+    let mut lost = event(&a, None, Duration::ZERO);
+    (lost.status, lost.target) = (EventStatus::NoTarget, None);
+    publish_one(&store, lost.clone()).await;
+    assert_eq!(
+        store.retry_event(&a.id, &lost.id).await.unwrap(),
+        RetryOutcome::NotRetryable(EventStatus::NoTarget)
+    );
+    assert_eq!(
+        store.retry_event(&a.id, "nope").await.unwrap(),
+        RetryOutcome::NotFound
+    );
+}
+
+pub async fn a_retarget_applies_only_from_the_expected_state(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_rt").await;
+    let mut lost = event(&a, None, Duration::ZERO);
+    (lost.status, lost.target) = (EventStatus::NoTarget, None);
+    publish_one(&store, lost.clone()).await;
+    let retarget = |expected| Retarget {
+        id: lost.id.clone(),
+        expected,
+        status: EventStatus::Pending,
+        target: Some(target()),
+        lease: Duration::from_secs(30),
+    };
+    assert!(!store
+        .retarget_event(&a.id, &retarget(EventStatus::Filtered))
+        .await
+        .unwrap());
+    assert!(store
+        .retarget_event(&a.id, &retarget(EventStatus::NoTarget))
+        .await
+        .unwrap());
+    assert!(!store
+        .retarget_event(&a.id, &retarget(EventStatus::NoTarget))
+        .await
+        .unwrap());
+    let claimed = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!((claimed.len(), claimed[0].retries_left), (1, 2));
+}
+
+pub async fn expired_idempotency_keys_are_deleted_in_batches(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_exp").await;
+    for i in 0..5 {
+        publish_one(
+            &store,
+            event(&a, Some(&format!("k{i}")), Duration::from_secs(30)),
+        )
+        .await;
+    }
+    let now = Utc::now();
+    assert_eq!(
+        store.expire_idempotency_keys(now, 10).await.unwrap(),
+        0,
+        "none expired yet"
+    );
+    let later = now + Span::seconds(WINDOW.as_secs() as i64 + 1);
+    assert_eq!(store.expire_idempotency_keys(later, 3).await.unwrap(), 3);
+    assert_eq!(store.expire_idempotency_keys(later, 3).await.unwrap(), 2);
+    assert_eq!(store.expire_idempotency_keys(later, 3).await.unwrap(), 0);
+}
