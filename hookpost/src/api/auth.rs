@@ -1,7 +1,7 @@
 //! Who is calling: an account (by its API key) or the operator (admin token).
 //! API keys are looked up by their SHA-256, never stored or compared in clear.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::secrets::{hash_token, token_matches, Secret};
 use crate::storage::Account;
@@ -19,18 +19,21 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts
         .headers
         .get(AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized(
-            "missing `Authorization: Bearer <key>` header",
-        ))?;
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
+        .ok_or(ApiError::Unauthorized {
+            code: ErrorCode::MissingCredentials,
+            message: "missing `Authorization: Bearer <key>` header",
+        })?;
+    let text = value.to_str().map_err(|_| ApiError::Unauthorized {
+        code: ErrorCode::MalformedAuthorization,
+        message: "malformed Authorization header",
+    })?;
     // The scheme name is case-insensitive (RFC 9110, section 11.1).
     match text.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
-        _ => Err(ApiError::Unauthorized(
-            "the Authorization header must be `Bearer <key>`",
-        )),
+        _ => Err(ApiError::Unauthorized {
+            code: ErrorCode::MalformedAuthorization,
+            message: "the Authorization header must be `Bearer <key>`",
+        }),
     }
 }
 
@@ -50,7 +53,10 @@ impl FromRequestParts<AppState> for Caller {
                 state.caches.accounts.put(hash, account.clone(), generation);
                 Ok(Caller(account))
             }
-            None => Err(ApiError::Unauthorized("invalid API key")),
+            None => Err(ApiError::Unauthorized {
+                code: ErrorCode::InvalidApiKey,
+                message: "invalid API key",
+            }),
         }
     }
 }
@@ -63,7 +69,10 @@ impl FromRequestParts<AppState> for Admin {
         if token_matches(token, &Secret::new(state.config.admin_token().to_string())) {
             Ok(Admin)
         } else {
-            Err(ApiError::Unauthorized("invalid admin token"))
+            Err(ApiError::Unauthorized {
+                code: ErrorCode::InvalidAdminToken,
+                message: "invalid admin token",
+            })
         }
     }
 }

@@ -1,7 +1,9 @@
-//! The one error type of the HTTP edge, rendered in one place. Every refusal is
-//! JSON: `{"error": {"code", "message", "field"?}}`. Internal errors are logged
-//! with their detail and answered opaquely; an unreachable database is a 503 with
-//! `Retry-After`, so clients back off instead of failing.
+//! The one error type of the HTTP edge and its catalogue of stable codes,
+//! rendered in one place. Every refusal is JSON: `{"error": {"code", "message",
+//! "field"}}`, where `code` names the problem (one code per problem, never per
+//! HTTP status) so clients can branch on it. Internal errors are logged with
+//! their detail and answered opaquely; database text never reaches a client. An
+//! unreachable database is a 503 with `Retry-After`, so clients back off.
 
 use crate::app::publish::PublishError;
 use crate::domain::validate::FieldError;
@@ -10,6 +12,116 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+
+/// The stable error codes of the API: the catalogue clients program against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The body is not well-formed JSON.
+    InvalidJson,
+    /// A field is missing, ill-typed, unknown or out of bounds (`field` names it).
+    InvalidField,
+    /// No `Authorization` header.
+    MissingCredentials,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    MalformedAuthorization,
+    /// No account has this API key.
+    InvalidApiKey,
+    /// Not the admin token.
+    InvalidAdminToken,
+    /// No such route.
+    RouteNotFound,
+    /// No such event in this account.
+    EventNotFound,
+    /// No such profile in this account.
+    ProfileNotFound,
+    /// No such event type in this account.
+    EventTypeNotFound,
+    /// The account was deleted while the request ran.
+    AccountNotFound,
+    /// The resource exists already.
+    Conflict,
+    /// The body is over `--max-body-bytes`.
+    BodyTooLarge,
+    /// The body's `Content-Type` is not JSON.
+    UnsupportedMediaType,
+    /// The route does not take this method.
+    MethodNotAllowed,
+    /// The body did not arrive within `--body-read-timeout`.
+    BodyTimeout,
+    /// The database is unreachable; retry after `Retry-After`.
+    Unavailable,
+    /// A bug or corrupt data; the detail is in the server log.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the catalogue's documentation and tests.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidField,
+        ErrorCode::MissingCredentials,
+        ErrorCode::MalformedAuthorization,
+        ErrorCode::InvalidApiKey,
+        ErrorCode::InvalidAdminToken,
+        ErrorCode::RouteNotFound,
+        ErrorCode::EventNotFound,
+        ErrorCode::ProfileNotFound,
+        ErrorCode::EventTypeNotFound,
+        ErrorCode::AccountNotFound,
+        ErrorCode::Conflict,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::BodyTimeout,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as it appears in answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::MissingCredentials => "missing_credentials",
+            ErrorCode::MalformedAuthorization => "malformed_authorization",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::InvalidAdminToken => "invalid_admin_token",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::EventNotFound => "event_not_found",
+            ErrorCode::ProfileNotFound => "profile_not_found",
+            ErrorCode::EventTypeNotFound => "event_type_not_found",
+            ErrorCode::AccountNotFound => "account_not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::BodyTimeout => "body_timeout",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status the code is answered with.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            InvalidJson => StatusCode::BAD_REQUEST,
+            InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            MissingCredentials | MalformedAuthorization | InvalidApiKey | InvalidAdminToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            RouteNotFound | EventNotFound | ProfileNotFound | EventTypeNotFound
+            | AccountNotFound => StatusCode::NOT_FOUND,
+            Conflict => StatusCode::CONFLICT,
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
 
 /// Everything a handler can refuse with.
 #[derive(Debug, thiserror::Error)]
@@ -20,15 +132,25 @@ pub enum ApiError {
     /// A field is missing, ill-typed or out of bounds.
     #[error(transparent)]
     Field(#[from] FieldError),
-    /// No credentials, or wrong ones.
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    /// No such resource in this account.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request conflicts with the resource's state.
-    #[error("{0}")]
-    Conflict(String),
+    /// No credentials, or wrong ones (`code` says which).
+    #[error("{message}")]
+    Unauthorized {
+        /// One of the 401 codes.
+        code: ErrorCode,
+        /// What to fix.
+        message: &'static str,
+    },
+    /// No such thing (`code` says what).
+    #[error("{message}")]
+    NotFound {
+        /// One of the 404 codes.
+        code: ErrorCode,
+        /// What was looked for.
+        message: String,
+    },
+    /// The resource exists already.
+    #[error("the resource exists already")]
+    Conflict,
     /// The body is over the configured limit.
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -42,21 +164,51 @@ pub enum ApiError {
     #[error("the request body did not arrive in time")]
     BodyTimeout,
     /// Storage is unreachable; try again shortly.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable,
     /// A bug or corrupt data; details are in the server log only.
     #[error("internal error")]
     Internal,
 }
 
+impl ApiError {
+    /// No such event, profile, event type, account or route.
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The code of the catalogue this error is answered with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
+            ApiError::Field(_) => ErrorCode::InvalidField,
+            ApiError::Unauthorized { code, .. } | ApiError::NotFound { code, .. } => *code,
+            ApiError::Conflict => ErrorCode::Conflict,
+            ApiError::TooLarge(_) => ErrorCode::BodyTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::BodyTimeout => ErrorCode::BodyTimeout,
+            ApiError::Unavailable => ErrorCode::Unavailable,
+            ApiError::Internal => ErrorCode::Internal,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
+    /// The detail of a storage error goes to the log, never to the client.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "storage unavailable");
-                ApiError::Unavailable("the database is unavailable; retry shortly".into())
+                ApiError::Unavailable
             }
-            StoreError::Conflict(detail) => ApiError::Conflict(detail),
+            StoreError::Conflict(detail) => {
+                tracing::info!(%detail, "refused as a conflict");
+                ApiError::Conflict
+            }
             StoreError::Internal(detail) => {
                 tracing::error!(%detail, "storage error");
                 ApiError::Internal
@@ -74,37 +226,21 @@ impl From<PublishError> for ApiError {
     }
 }
 
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-            ApiError::Field(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
+        let status = code.status();
         // `field` is always present (null when no one field is at fault), so
         // clients can read every error the same way.
-        let body = match &self {
-            ApiError::Field(f) => {
-                json!({"error": {"code": code, "field": f.field, "message": f.message}})
-            }
-            other => json!({"error": {"code": code, "field": null, "message": other.to_string()}}),
+        let field = match &self {
+            ApiError::Field(f) => Some(f.field.as_str()),
+            _ => None,
         };
+        let message = match &self {
+            ApiError::Field(f) => f.message.clone(),
+            other => other.to_string(),
+        };
+        let body = json!({"error": {"code": code.as_str(), "field": field, "message": message}});
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
@@ -118,5 +254,74 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_code_is_unique_and_answered_with_an_error_status() {
+        let names: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            let status = code.status().as_u16();
+            let server_side = matches!(code, ErrorCode::Unavailable | ErrorCode::Internal);
+            assert_eq!(status >= 500, server_side, "{code:?} → {status}");
+            assert!(status >= 400, "{code:?} → {status}");
+        }
+    }
+
+    fn rendered(e: ApiError) -> (u16, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status().as_u16();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
+                .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn every_variant_renders_its_code_in_the_one_shape() {
+        let samples = [
+            ApiError::InvalidJson("x".into()),
+            ApiError::Field(FieldError::new("payload", "must be a JSON object")),
+            ApiError::Unauthorized {
+                code: ErrorCode::InvalidApiKey,
+                message: "invalid API key",
+            },
+            ApiError::not_found(ErrorCode::EventNotFound, "no event `e`"),
+            ApiError::Conflict,
+            ApiError::TooLarge(10),
+            ApiError::UnsupportedMediaType("text/plain".into()),
+            ApiError::MethodNotAllowed,
+            ApiError::BodyTimeout,
+            ApiError::Unavailable,
+            ApiError::Internal,
+        ];
+        for e in samples {
+            let code = e.code();
+            let (status, body) = rendered(e);
+            assert_eq!(status, code.status().as_u16());
+            let error = &body["error"];
+            assert_eq!(error["code"], code.as_str());
+            assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(error.as_object().unwrap().contains_key("field"), "{body}");
+        }
+    }
+
+    #[test]
+    fn database_text_never_reaches_the_client() {
+        let secret_detail = "UNIQUE constraint failed: accounts.api_key_hash";
+        for e in [
+            StoreError::Conflict(secret_detail.into()),
+            StoreError::Internal(secret_detail.into()),
+            StoreError::Unavailable(secret_detail.into()),
+        ] {
+            let (_, body) = rendered(e.into());
+            assert!(!body.to_string().contains("constraint"), "{body}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! fax and messaging types in one call.
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam};
 use super::AppState;
 use crate::domain::event::Category;
@@ -89,9 +89,10 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     match app.store.event_type(&account.id, &name).await? {
         Some(t) => Ok(Json(json!(t))),
-        None => Err(ApiError::NotFound(format!(
-            "no event type `{name}` in this account"
-        ))),
+        None => Err(ApiError::not_found(
+            ErrorCode::EventTypeNotFound,
+            format!("no event type `{name}` in this account"),
+        )),
     }
 }
 
@@ -105,9 +106,10 @@ async fn delete(
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!(
-            "no event type `{name}` in this account"
-        )))
+        Err(ApiError::not_found(
+            ErrorCode::EventTypeNotFound,
+            format!("no event type `{name}` in this account"),
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! and send again by hand.
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
 use super::views::{EventView, Page, TargetView};
 use super::AppState;
@@ -89,9 +89,10 @@ async fn show(
 ) -> Result<Response, ApiError> {
     match app.store.event(&account.id, &id).await? {
         Some(event) => Ok(Json(EventView::new(&event, true)).into_response()),
-        None => Err(ApiError::NotFound(format!(
-            "no event `{id}` in this account"
-        ))),
+        None => Err(ApiError::not_found(
+            ErrorCode::EventNotFound,
+            format!("no event `{id}` in this account"),
+        )),
     }
 }
 
@@ -179,8 +180,9 @@ async fn retry(
             StatusCode::OK,
             Json(json!({"id": id, "status": status.as_str()})),
         )),
-        Retried::NotFound => Err(ApiError::NotFound(format!(
-            "no event `{id}` in this account"
-        ))),
+        Retried::NotFound => Err(ApiError::not_found(
+            ErrorCode::EventNotFound,
+            format!("no event `{id}` in this account"),
+        )),
     }
 }

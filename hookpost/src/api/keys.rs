@@ -3,7 +3,7 @@
 //! keys keep signing beside the new ones, so receivers can switch at leisure.
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::parse::OptionalJson;
 use super::views::timestamp;
 use super::AppState;
@@ -116,7 +116,7 @@ async fn rotate_signing_keys(
         .store
         .rotate_signing_keys(&account.id, until(overlap))
         .await?
-        .ok_or_else(|| ApiError::NotFound("the account is gone".into()))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::AccountNotFound, "the account is gone"))?;
     app.deliverer.forget_signer(&account.id);
     app.caches.forget_account(&account.id);
     Ok(Json(view(&keys)?))

@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::domain::validate::FieldError;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use error::ApiError;
+use error::{ApiError, ErrorCode};
 use std::sync::Arc;
 
 /// Shared state of every handler.
@@ -37,7 +37,10 @@ pub fn router(app: AppState) -> Router {
         .merge(egress::router())
         .merge(keys::router())
         .fallback(|| async {
-            ApiError::NotFound("no such route; see the API reference in the README".into())
+            ApiError::not_found(
+                ErrorCode::RouteNotFound,
+                "no such route; see the API reference in the README",
+            )
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -2,7 +2,7 @@
 //! name the field: `missing field`, `unknown field` and type errors all become a
 //! [`FieldError`] whose `field` is the dotted path to the culprit.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::api::AppState;
 use crate::domain::fields::{field_error, strip_position};
 use crate::domain::validate::FieldError;
@@ -118,7 +118,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
             .await
             .map(|axum::extract::Path(value)| PathParam(value))
             .map_err(|rejection| {
-                ApiError::NotFound(format!("no such resource: {}", rejection.body_text()))
+                ApiError::not_found(
+                    ErrorCode::RouteNotFound,
+                    format!("no such resource: {}", rejection.body_text()),
+                )
             })
     }
 }

@@ -2,7 +2,7 @@
 //! The id is the caller's (`+13125550000`, a UUID…).
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
 use super::views::{Page, ProfileView};
 use super::AppState;
@@ -51,9 +51,10 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     match app.store.profile(&account.id, &id).await? {
         Some(p) => Ok(Json(json!(ProfileView::from(&p)))),
-        None => Err(ApiError::NotFound(format!(
-            "no profile `{id}` in this account"
-        ))),
+        None => Err(ApiError::not_found(
+            ErrorCode::ProfileNotFound,
+            format!("no profile `{id}` in this account"),
+        )),
     }
 }
 
@@ -67,9 +68,10 @@ async fn delete(
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!(
-            "no profile `{id}` in this account"
-        )))
+        Err(ApiError::not_found(
+            ErrorCode::ProfileNotFound,
+            format!("no profile `{id}` in this account"),
+        ))
     }
 }
 

@@ -102,7 +102,7 @@ async fn missing_or_wrong_keys_are_refused() {
     let body = r#"{"event_type": "x", "payload": {}}"#;
     let answer = server.call("POST", "/v1/events", "", Some(body)).await;
     assert_eq!(answer.status, 401);
-    assert_eq!(answer.body["error"]["code"], "unauthorized");
+    assert_eq!(answer.body["error"]["code"], "missing_credentials");
     assert_eq!(
         server
             .call("POST", "/v1/events", "hp_wrong", Some(body))
