@@ -4,18 +4,18 @@
 use super::auth::{Admin, Caller};
 use super::error::ApiError;
 use super::parse::{object_from_slice, JsonBody};
-use super::views::timestamp;
+use super::views::AccountView;
 use super::AppState;
-use crate::domain::settings::WebhookSettings;
+use crate::domain::settings::{Settings, WebhookSettings};
 use crate::domain::validate::FieldError;
 use crate::secrets::{new_api_key, SigningKeys};
 use crate::storage::{Account, NewAccount};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -34,15 +34,11 @@ struct CreateAccount {
     settings: Option<Box<serde_json::value::RawValue>>,
 }
 
-fn account_view(a: &Account) -> Value {
-    json!({"id": a.id, "name": a.name, "settings": a.settings.masked(), "created_at": timestamp(a.created_at)})
-}
-
 async fn create(
     _: Admin,
     State(app): State<AppState>,
     JsonBody(req): JsonBody<CreateAccount>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Response), ApiError> {
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(FieldError::new("name", "must be 1 to 200 printable characters").into());
@@ -67,34 +63,38 @@ async fn create(
         keys: SigningKeys::generate(),
         created_at: chrono::Utc::now(),
     };
-    let mut view = account_view(&account);
+    // Rendered before the account moves into the store.
+    let view = Json(AccountView::new(
+        &account,
+        Some(api_key.expose().to_string()),
+    ))
+    .into_response();
     app.store
         .create_account(NewAccount {
             account,
             api_key_hash,
         })
         .await?;
-    view["api_key"] = Value::String(api_key.expose().to_string());
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, view))
 }
 
-async fn show(Caller(account): Caller) -> Json<Value> {
-    Json(account_view(&account))
+async fn show(Caller(account): Caller) -> Response {
+    Json(AccountView::new(&account, None)).into_response()
 }
 
-async fn show_settings(Caller(account): Caller) -> Json<Value> {
-    Json(json!(account.settings.masked()))
+async fn show_settings(Caller(account): Caller) -> Json<Settings<String>> {
+    Json(account.settings.masked())
 }
 
 async fn set_settings(
     Caller(account): Caller,
     State(app): State<AppState>,
     JsonBody(settings): JsonBody<WebhookSettings>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Settings<String>>, ApiError> {
     app.check_settings(&settings)?;
     app.store
         .set_account_settings(&account.id, &settings)
         .await?;
     app.caches.forget_account(&account.id);
-    Ok(Json(json!(settings.masked())))
+    Ok(Json(settings.masked()))
 }

@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use ipnet::IpNet;
-use serde_json::{json, Value};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -15,11 +14,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The declared networks; without any, the bind address if one is set.
-async fn egress(State(app): State<AppState>) -> Json<Value> {
+/// The networks deliveries leave from.
+#[derive(serde::Serialize)]
+struct Egress {
+    networks: Vec<String>,
+}
+
+async fn egress(State(app): State<AppState>) -> Json<Egress> {
     let mut networks: Vec<IpNet> = app.config.egress_networks.clone();
     if networks.is_empty() {
         networks.extend(app.config.egress_bind.map(IpNet::from));
     }
     let networks: Vec<String> = networks.iter().map(ToString::to_string).collect();
-    Json(json!({ "networks": networks }))
+    Json(Egress { networks })
 }

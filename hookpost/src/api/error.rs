@@ -11,7 +11,6 @@ use crate::storage::StoreError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 /// The stable error codes of the API: the catalogue clients program against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +225,24 @@ impl From<PublishError> for ApiError {
     }
 }
 
+/// Every error answer: `{"error": {...}}`.
+#[derive(serde::Serialize)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail<'a>,
+}
+
+/// The inside of an error answer.
+#[derive(serde::Serialize)]
+pub struct ErrorDetail<'a> {
+    /// A code of [`ErrorCode`]'s catalogue.
+    pub code: &'static str,
+    /// The field at fault, or `null`.
+    pub field: Option<&'a str>,
+    /// What to fix, for people.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.code();
@@ -240,7 +257,13 @@ impl IntoResponse for ApiError {
             ApiError::Field(f) => f.message.clone(),
             other => other.to_string(),
         };
-        let body = json!({"error": {"code": code.as_str(), "field": field, "message": message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.as_str(),
+                field,
+                message,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

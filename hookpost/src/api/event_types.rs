@@ -5,6 +5,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam};
+use super::views::List;
 use super::AppState;
 use crate::domain::event::Category;
 use crate::domain::event_type::{catalog, EventType, PayloadSchema};
@@ -13,8 +14,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Longest description.
 const MAX_DESCRIPTION: usize = 1000;
@@ -64,7 +65,7 @@ async fn put_type(
     State(app): State<AppState>,
     PathParam(name): PathParam<String>,
     JsonBody(body): JsonBody<PutEventType>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EventType>), ApiError> {
     let event_type = EventType {
         name,
         category: body.category,
@@ -79,21 +80,25 @@ async fn put_type(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!(event_type))))
+    Ok((status, Json(event_type)))
 }
 
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
     PathParam(name): PathParam<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventType>, ApiError> {
     match app.store.event_type(&account.id, &name).await? {
-        Some(t) => Ok(Json(json!(t))),
-        None => Err(ApiError::not_found(
-            ErrorCode::EventTypeNotFound,
-            format!("no event type `{name}` in this account"),
-        )),
+        Some(t) => Ok(Json(t)),
+        None => Err(missing(&name)),
     }
+}
+
+fn missing(name: &str) -> ApiError {
+    ApiError::not_found(
+        ErrorCode::EventTypeNotFound,
+        format!("no event type `{name}` in this account"),
+    )
 }
 
 async fn delete(
@@ -106,32 +111,34 @@ async fn delete(
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(
-            ErrorCode::EventTypeNotFound,
-            format!("no event type `{name}` in this account"),
-        ))
+        Err(missing(&name))
     }
 }
 
 async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "data": app.store.list_event_types(&account.id).await? }),
-    ))
+) -> Result<Json<List<EventType>>, ApiError> {
+    let data = app.store.list_event_types(&account.id).await?;
+    Ok(Json(List { data }))
+}
+
+/// The names of the types a catalog registered.
+#[derive(Serialize)]
+struct Loaded {
+    loaded: Vec<String>,
 }
 
 /// Registers (or replaces) every type of the built-in catalog in the account.
 async fn load_catalog(
     Caller(account): Caller,
     State(app): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Loaded>, ApiError> {
     let types = catalog();
     for event_type in &types {
         app.store.put_event_type(&account.id, event_type).await?;
     }
     app.caches.forget_types(&account.id);
-    let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
-    Ok(Json(json!({ "loaded": names })))
+    let loaded = types.into_iter().map(|t| t.name).collect();
+    Ok(Json(Loaded { loaded }))
 }

@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
-use super::views::{EventView, Page, TargetView};
+use super::views::{EventStateView, EventView, List, Page, PublishedView};
 use super::AppState;
 use crate::app::publish::PublishError;
 use crate::app::publish::{Outcome, PublishRequest, Shape};
@@ -20,7 +20,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// Largest page of events.
 const MAX_PAGE: u32 = 1000;
@@ -34,31 +33,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/events/{id}/retry", post(retry))
 }
 
-fn outcome_view(outcome: &Outcome) -> Value {
-    match outcome {
-        Outcome::Accepted { id, status, target } => json!({
-            "id": id,
-            "status": status.as_str(),
-            "duplicate": false,
-            "target": target.as_deref().map(TargetView::from),
-        }),
-        Outcome::Duplicate { id } => json!({"id": id, "duplicate": true}),
-    }
-}
-
 /// `202` once the event is durably stored; `200` for a duplicate.
 async fn publish(
     Caller(account): Caller,
     State(app): State<AppState>,
     JsonBody(request): JsonBody<PublishRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Response), ApiError> {
     let outcomes = app.publish(&account, vec![request], Shape::Single).await?;
     let outcome = outcomes.first().ok_or(ApiError::Internal)?;
     let status = match outcome {
         Outcome::Accepted { .. } => StatusCode::ACCEPTED,
         Outcome::Duplicate { .. } => StatusCode::OK,
     };
-    Ok((status, Json(outcome_view(outcome))))
+    Ok((status, Json(PublishedView::from(outcome)).into_response()))
 }
 
 #[derive(Deserialize)]
@@ -72,14 +59,14 @@ async fn publish_batch(
     Caller(account): Caller,
     State(app): State<AppState>,
     JsonBody(batch): JsonBody<Batch>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Response), ApiError> {
     let max = app.config.max_batch;
     if batch.events.is_empty() || batch.events.len() > max {
         return Err(FieldError::new("events", format!("must hold 1 to {max} events")).into());
     }
     let outcomes = app.publish(&account, batch.events, Shape::Batch).await?;
-    let data: Vec<Value> = outcomes.iter().map(outcome_view).collect();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "data": data }))))
+    let data = outcomes.iter().map(PublishedView::from).collect();
+    Ok((StatusCode::ACCEPTED, Json(List { data }).into_response()))
 }
 
 async fn show(
@@ -142,6 +129,14 @@ async fn list(
     Ok(Json(Page { data, next_cursor }).into_response())
 }
 
+fn state(id: &str, status: EventStatus) -> Response {
+    Json(EventStateView {
+        id,
+        status: status.as_str(),
+    })
+    .into_response()
+}
+
 /// `since` as an RFC 3339 time.
 fn since_time(text: &str) -> Result<DateTime<Utc>, FieldError> {
     validate::timestamp("since", text)?;
@@ -170,16 +165,10 @@ async fn retry(
     Caller(account): Caller,
     State(app): State<AppState>,
     PathParam(id): PathParam<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Response), ApiError> {
     match app.retry(&account, &id).await? {
-        Retried::Pending => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"id": id, "status": "pending"})),
-        )),
-        Retried::Unchanged(status) => Ok((
-            StatusCode::OK,
-            Json(json!({"id": id, "status": status.as_str()})),
-        )),
+        Retried::Pending => Ok((StatusCode::ACCEPTED, state(&id, EventStatus::Pending))),
+        Retried::Unchanged(status) => Ok((StatusCode::OK, state(&id, status))),
         Retried::NotFound => Err(ApiError::not_found(
             ErrorCode::EventNotFound,
             format!("no event `{id}` in this account"),

@@ -6,7 +6,6 @@ use super::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -15,9 +14,15 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn health(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// `{"status": "ok"}` when the database answers.
+#[derive(serde::Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn health(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
     app.store.ping().await?;
-    Ok(Json(json!({"status": "ok"})))
+    Ok(Json(Health { status: "ok" }))
 }
 
 async fn metrics(

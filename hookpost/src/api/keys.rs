@@ -5,18 +5,18 @@
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::OptionalJson;
-use super::views::timestamp;
+use super::views::{timestamp, ApiKeyView, KeySetView, KeysView, PreviousKeysView};
 use super::AppState;
 use crate::delivery::signing::public_keys;
 use crate::domain::duration::HumanDuration;
 use crate::domain::validate::FieldError;
 use crate::secrets::{new_api_key, Secret, SigningKeys};
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Longest time an old key may keep working after a rotation.
@@ -56,32 +56,31 @@ fn until(overlap: Duration) -> chrono::DateTime<Utc> {
 }
 
 /// The verification material of a set of keys (newest first, one per scheme).
-fn view(keys: &SigningKeys) -> Result<Value, ApiError> {
+fn view(keys: &SigningKeys) -> Result<KeysView, ApiError> {
     let public = public_keys(keys).map_err(|e| {
         tracing::error!(error = %e, "stored keys do not decode");
         ApiError::Internal
     })?;
     let nth = |list: &[Secret], i: usize| list.get(i).map(|s| s.expose().to_string());
-    let set = |i: usize| {
-        json!({
-            "webhook_secret": nth(&keys.hmac, i),
-            "public_key": public.get(i),
-            "standard_public_key": public.get(i).map(|k| format!("whpk_{k}")),
-            "callback_token": nth(&keys.phaxio, i),
-        })
+    let set = |i: usize| KeySetView {
+        webhook_secret: nth(&keys.hmac, i),
+        public_key: public.get(i).cloned(),
+        standard_public_key: public.get(i).map(|k| format!("whpk_{k}")),
+        callback_token: nth(&keys.phaxio, i),
     };
-    let mut current = set(0);
-    if let Some(until) = keys.previous_until {
-        current["previous"] = set(1);
-        current["previous"]["valid_until"] = json!(timestamp(until));
-    }
-    Ok(current)
+    Ok(KeysView {
+        current: set(0),
+        previous: keys.previous_until.map(|until| PreviousKeysView {
+            keys: set(1),
+            valid_until: timestamp(until),
+        }),
+    })
 }
 
 /// The keys receivers verify with: the HMAC secret (`whsec_`, Standard Webhooks
 /// `v1`), the Ed25519 public key (Telnyx, and `whpk_` for Standard `v1a`) and the
 /// callback token (Phaxio-style HMAC-SHA1); during a rotation, also `previous`.
-async fn keys(Caller(account): Caller) -> Result<Json<Value>, ApiError> {
+async fn keys(Caller(account): Caller) -> Result<Json<KeysView>, ApiError> {
     Ok(Json(view(&account.keys.active(Utc::now()))?))
 }
 
@@ -90,7 +89,7 @@ async fn rotate_api_key(
     Caller(account): Caller,
     State(app): State<AppState>,
     OptionalJson(body): OptionalJson<Rotate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let overlap = body.overlap(Duration::ZERO)?;
     let keep_old_until = (!overlap.is_zero()).then(|| until(overlap));
     let (api_key, hash) = new_api_key();
@@ -98,10 +97,11 @@ async fn rotate_api_key(
         .rotate_api_key(&account.id, hash, keep_old_until)
         .await?;
     app.caches.forget_account(&account.id);
-    Ok(Json(json!({
-        "api_key": api_key.expose(),
-        "previous_key_valid_until": keep_old_until.map(timestamp),
-    })))
+    Ok(Json(ApiKeyView {
+        api_key: api_key.expose(),
+        previous_key_valid_until: keep_old_until.map(timestamp),
+    })
+    .into_response())
 }
 
 /// New signing keys; the old ones keep signing beside them for `keep_old_for`
@@ -110,7 +110,7 @@ async fn rotate_signing_keys(
     Caller(account): Caller,
     State(app): State<AppState>,
     OptionalJson(body): OptionalJson<Rotate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KeysView>, ApiError> {
     let overlap = body.overlap(DEFAULT_SIGNING_OVERLAP)?;
     let keys = app
         .store

@@ -10,10 +10,10 @@ use crate::domain::settings::WebhookSettings;
 use crate::domain::validate;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// Largest page of profiles.
 const MAX_PAGE: u32 = 1000;
@@ -31,7 +31,7 @@ async fn put_profile(
     State(app): State<AppState>,
     PathParam(id): PathParam<String>,
     JsonBody(settings): JsonBody<WebhookSettings>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Response), ApiError> {
     validate::profile_id(&id)?;
     app.check_settings(&settings)?;
     let (profile, created) = app.store.put_profile(&account.id, &id, &settings).await?;
@@ -41,16 +41,16 @@ async fn put_profile(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!(ProfileView::from(&profile)))))
+    Ok((status, Json(ProfileView::from(&profile)).into_response()))
 }
 
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
     PathParam(id): PathParam<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     match app.store.profile(&account.id, &id).await? {
-        Some(p) => Ok(Json(json!(ProfileView::from(&p)))),
+        Some(p) => Ok(Json(ProfileView::from(&p)).into_response()),
         None => Err(ApiError::not_found(
             ErrorCode::ProfileNotFound,
             format!("no profile `{id}` in this account"),
@@ -86,15 +86,16 @@ async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = super::page_limit(q.limit, MAX_PAGE)?;
     let mut profiles = app
         .store
         .list_profiles(&account.id, q.cursor.as_deref(), limit + 1)
         .await?;
     let next_cursor = super::next_cursor(&mut profiles, limit, |p| p.id.clone());
-    Ok(Json(json!(Page {
+    Ok(Json(Page {
         data: profiles.iter().map(ProfileView::from).collect(),
-        next_cursor
-    })))
+        next_cursor,
+    })
+    .into_response())
 }

@@ -1,10 +1,11 @@
 //! How stored things are shown: the JSON shapes of the API. URLs are always shown
 //! masked here, which is why targets and settings are never serialized directly.
 
+use crate::app::publish::Outcome;
 use crate::domain::attempt::LegRecord;
 use crate::domain::settings::Settings;
 use crate::domain::target::{Level, Target};
-use crate::storage::{Profile, StoredEvent};
+use crate::storage::{Account, Profile, StoredEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -147,4 +148,128 @@ pub struct Page<T: Serialize> {
     pub data: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// A list without paging: `{"data": [...]}`.
+#[derive(Serialize)]
+pub struct List<T: Serialize> {
+    /// The items.
+    pub data: Vec<T>,
+}
+
+/// An account as shown; `api_key` only in the answer that created it.
+#[derive(Serialize)]
+pub struct AccountView<'a> {
+    id: &'a str,
+    name: &'a str,
+    settings: Settings<String>,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+}
+
+impl<'a> AccountView<'a> {
+    /// The account; `api_key` is shown once, at creation.
+    pub fn new(a: &'a Account, api_key: Option<String>) -> Self {
+        AccountView {
+            id: &a.id,
+            name: &a.name,
+            settings: a.settings.masked(),
+            created_at: timestamp(a.created_at),
+            api_key,
+        }
+    }
+}
+
+/// What one published event became.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum PublishedView<'a> {
+    /// Stored.
+    Accepted {
+        /// The new event's id.
+        id: &'a str,
+        /// `pending`, `no_target` or `filtered`.
+        status: &'static str,
+        /// Always `false` here.
+        duplicate: bool,
+        /// Where it goes; `null` for `no_target`.
+        target: Option<TargetView>,
+    },
+    /// Same idempotency key inside the window.
+    Duplicate {
+        /// The first event's id.
+        id: &'a str,
+        /// Always `true` here.
+        duplicate: bool,
+    },
+}
+
+impl<'a> From<&'a Outcome> for PublishedView<'a> {
+    fn from(outcome: &'a Outcome) -> Self {
+        match outcome {
+            Outcome::Accepted { id, status, target } => PublishedView::Accepted {
+                id,
+                status: status.as_str(),
+                duplicate: false,
+                target: target.as_deref().map(TargetView::from),
+            },
+            Outcome::Duplicate { id } => PublishedView::Duplicate {
+                id,
+                duplicate: true,
+            },
+        }
+    }
+}
+
+/// An event's id and where it stands, after a retry by hand.
+#[derive(Serialize)]
+pub struct EventStateView<'a> {
+    /// The event.
+    pub id: &'a str,
+    /// Its status now.
+    pub status: &'static str,
+}
+
+/// One set of verification keys (the current, or the previous during a rotation).
+#[derive(Serialize)]
+pub struct KeySetView {
+    /// Standard Webhooks HMAC secret (`whsec_…`).
+    pub webhook_secret: Option<String>,
+    /// Ed25519 public key, base64 (Telnyx-style).
+    pub public_key: Option<String>,
+    /// The same key as Standard Webhooks writes it (`whpk_…`).
+    pub standard_public_key: Option<String>,
+    /// Phaxio-style callback token.
+    pub callback_token: Option<String>,
+}
+
+/// The keys receivers verify with, and the previous ones while they still sign.
+#[derive(Serialize)]
+pub struct KeysView {
+    /// The newest keys.
+    #[serde(flatten)]
+    pub current: KeySetView,
+    /// The previous keys, during a rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousKeysView>,
+}
+
+/// The previous keys and until when they sign.
+#[derive(Serialize)]
+pub struct PreviousKeysView {
+    /// The keys.
+    #[serde(flatten)]
+    pub keys: KeySetView,
+    /// When they stop signing.
+    pub valid_until: String,
+}
+
+/// A new API key (shown once).
+#[derive(Serialize)]
+pub struct ApiKeyView<'a> {
+    /// The key.
+    pub api_key: &'a str,
+    /// Until when the old key keeps working, if it does.
+    pub previous_key_valid_until: Option<String>,
 }
