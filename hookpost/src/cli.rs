@@ -25,7 +25,12 @@ pub enum Command {
         #[arg(long, env = "HOOKPOST_DATA_DIR", default_value = "./hookpost-data")]
         data_dir: PathBuf,
         /// Database URL: empty for the embedded store, or `postgres://…`.
-        #[arg(long = "database", env = "HOOKPOST_DATABASE_URL", default_value = "")]
+        #[arg(
+            long = "database",
+            env = "HOOKPOST_DATABASE_URL",
+            default_value = "",
+            hide_env_values = true
+        )]
         database_url: String,
     },
     /// Create an account (needs the admin token); prints its id and API key.

@@ -1,7 +1,8 @@
 //! Server configuration: one typed struct, every field a flag and an environment
 //! variable, validated before anything starts.
 
-use crate::storage::sqlite::Durability;
+use crate::secrets::Secret;
+use crate::storage::{Durability, StoreConfig};
 use clap::Args;
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -35,9 +36,10 @@ pub struct ServeConfig {
         long,
         env = "HOOKPOST_ADMIN_TOKEN",
         hide_env_values = true,
-        conflicts_with = "admin_token_file"
+        conflicts_with = "admin_token_file",
+        value_parser = secret
     )]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
 
     /// File holding the admin token (surrounding whitespace is ignored).
     #[arg(long, env = "HOOKPOST_ADMIN_TOKEN_FILE")]
@@ -164,6 +166,10 @@ pub enum Role {
     Worker,
 }
 
+fn secret(text: &str) -> Result<Secret, String> {
+    Ok(Secret::new(text))
+}
+
 fn parse_net(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
     text.parse::<IpNet>()
@@ -194,7 +200,7 @@ impl ServeConfig {
                     path.display()
                 ))
             })?;
-            self.admin_token = Some(text.trim().to_string());
+            self.admin_token = Some(Secret::new(text.trim()));
         }
         Ok(())
     }
@@ -202,7 +208,18 @@ impl ServeConfig {
     /// The admin token (empty until [`ServeConfig::load_admin_token`] ran, if it
     /// comes from a file).
     pub fn admin_token(&self) -> &str {
-        self.admin_token.as_deref().unwrap_or("")
+        self.admin_token.as_ref().map_or("", Secret::expose)
+    }
+
+    /// The store these flags name.
+    pub fn store(&self) -> Result<StoreConfig, ConfigError> {
+        StoreConfig::from_flags(
+            &self.data_dir,
+            &self.database_url,
+            self.durability,
+            self.db_pool_size,
+        )
+        .map_err(ConfigError)
     }
 
     /// Refuses configurations that cannot work and warns on risky ones.
@@ -216,13 +233,7 @@ impl ServeConfig {
         if self.admin_token().len() < 16 {
             tracing::warn!("the admin token is shorter than 16 characters; use a long random one");
         }
-        let url = &self.database_url;
-        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(ConfigError(
-                "--database must be empty (embedded store) or a postgres:// URL".into(),
-            ));
-        }
-        if url.is_empty() && self.role != Role::All {
+        if !self.store()?.is_shared() && self.role != Role::All {
             return Err(ConfigError(
                 "--role api|worker needs a shared --database (PostgreSQL)".into(),
             ));

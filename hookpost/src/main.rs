@@ -3,6 +3,7 @@
 use clap::Parser;
 use hookpost::cli::{Cli, Command, ServerArgs};
 use hookpost::client::{call, publish_body, render, with_query, Connection};
+use hookpost::storage::{Durability, StoreConfig};
 use reqwest::Method;
 use serde_json::json;
 use std::process::ExitCode;
@@ -56,15 +57,8 @@ async fn run(command: Command) -> Result<(), String> {
             data_dir,
             database_url,
         } => {
-            let applied = if database_url.is_empty() {
-                hookpost::storage::sqlite::SqliteStore::migrate_only(&data_dir)
-            } else {
-                match hookpost::storage::postgres::PostgresStore::connect(&database_url, 1) {
-                    Ok(store) => store.migrate().await,
-                    Err(e) => Err(e),
-                }
-            }
-            .map_err(|e| e.to_string())?;
+            let store = StoreConfig::from_flags(&data_dir, &database_url, Durability::Full, 1)?;
+            let applied = store.migrate().await.map_err(|e| e.to_string())?;
             println!("{applied} migration(s) applied");
             Ok(())
         }

@@ -13,9 +13,7 @@ use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::worker::{Deliverer, WorkerConfig};
 use crate::jobs::{self, IdempotencyExpiry};
 use crate::metrics::Metrics;
-use crate::storage::postgres::PostgresStore;
-use crate::storage::sqlite::SqliteStore;
-use crate::storage::{Store, StoreError};
+use crate::storage::StoreError;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -36,16 +34,6 @@ pub enum StartError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Opens the store the configuration names: PostgreSQL for a `postgres://` URL,
-/// the embedded store in the data directory otherwise. Applies migrations.
-pub async fn open_store(config: &ServeConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(if config.database_url.is_empty() {
-        Arc::new(SqliteStore::open(&config.data_dir, config.durability)?)
-    } else {
-        Arc::new(PostgresStore::open(&config.database_url, config.db_pool_size).await?)
-    })
 }
 
 /// Descriptors kept for storage, deliveries and logs beyond client connections.
@@ -80,7 +68,7 @@ pub async fn run(
     config.load_admin_token()?;
     config.validate()?;
     let limits = connection_limits(&config);
-    let store = open_store(&config).await?;
+    let store = config.store()?.open().await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
     let mail = match &config.smtp_url {
         Some(url) => {

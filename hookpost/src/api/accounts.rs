@@ -91,10 +91,6 @@ async fn set_settings(
     State(app): State<AppState>,
     JsonBody(settings): JsonBody<WebhookSettings>,
 ) -> Result<Json<Settings<String>>, ApiError> {
-    app.check_settings(&settings)?;
-    app.store
-        .set_account_settings(&account.id, &settings)
-        .await?;
-    app.caches.forget_account(&account.id);
+    app.set_account_settings(&account, &settings).await?;
     Ok(Json(settings.masked()))
 }

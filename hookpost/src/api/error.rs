@@ -5,7 +5,7 @@
 //! their detail and answered opaquely; database text never reaches a client. An
 //! unreachable database is a 503 with `Retry-After`, so clients back off.
 
-use crate::app::publish::PublishError;
+use crate::app::AppError;
 use crate::domain::validate::FieldError;
 use crate::storage::StoreError;
 use axum::http::{header, StatusCode};
@@ -216,11 +216,11 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<PublishError> for ApiError {
-    fn from(e: PublishError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
         match e {
-            PublishError::Field(f) => ApiError::Field(f),
-            PublishError::Store(s) => s.into(),
+            AppError::Field(f) => ApiError::Field(f),
+            AppError::Store(s) => s.into(),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::parse::{JsonBody, PathParam};
 use super::views::List;
 use super::AppState;
 use crate::domain::event::Category;
-use crate::domain::event_type::{catalog, EventType, PayloadSchema};
+use crate::domain::event_type::{EventType, PayloadSchema};
 use crate::domain::validate::{self, FieldError};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -73,8 +73,7 @@ async fn put_type(
         schema: body.schema,
     };
     check(&event_type)?;
-    let created = app.store.put_event_type(&account.id, &event_type).await?;
-    app.caches.forget_types(&account.id);
+    let created = app.put_event_type(&account, &event_type).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -106,8 +105,7 @@ async fn delete(
     State(app): State<AppState>,
     PathParam(name): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
-    let deleted = app.store.delete_event_type(&account.id, &name).await?;
-    app.caches.forget_types(&account.id);
+    let deleted = app.delete_event_type(&account, &name).await?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -134,11 +132,6 @@ async fn load_catalog(
     Caller(account): Caller,
     State(app): State<AppState>,
 ) -> Result<Json<Loaded>, ApiError> {
-    let types = catalog();
-    for event_type in &types {
-        app.store.put_event_type(&account.id, event_type).await?;
-    }
-    app.caches.forget_types(&account.id);
-    let loaded = types.into_iter().map(|t| t.name).collect();
+    let loaded = app.load_catalog(&account).await?;
     Ok(Json(Loaded { loaded }))
 }

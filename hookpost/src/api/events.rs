@@ -6,9 +6,9 @@ use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
 use super::views::{EventStateView, EventView, List, Page, PublishedView};
 use super::AppState;
-use crate::app::publish::PublishError;
 use crate::app::publish::{Outcome, PublishRequest, Shape};
 use crate::app::retry::Retried;
+use crate::app::AppError;
 use crate::domain::event::EventStatus;
 use crate::domain::validate;
 use crate::domain::validate::FieldError;
@@ -150,7 +150,7 @@ fn since_time(text: &str) -> Result<DateTime<Utc>, FieldError> {
 async fn known_profile(app: &AppState, account: &Account, id: &str) -> Result<(), ApiError> {
     match app.profile_settings(account, id).await {
         Ok(_) => Ok(()),
-        Err(PublishError::Field(f)) => {
+        Err(AppError::Field(f)) => {
             let hint = " (in a query string `+` reads as a space: write it %2B, e.g. profile_id=%2B13125550000)";
             Err(FieldError::new(f.field, f.message + hint).into())
         }

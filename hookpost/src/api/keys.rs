@@ -93,10 +93,7 @@ async fn rotate_api_key(
     let overlap = body.overlap(Duration::ZERO)?;
     let keep_old_until = (!overlap.is_zero()).then(|| until(overlap));
     let (api_key, hash) = new_api_key();
-    app.store
-        .rotate_api_key(&account.id, hash, keep_old_until)
-        .await?;
-    app.caches.forget_account(&account.id);
+    app.rotate_api_key(&account, hash, keep_old_until).await?;
     Ok(Json(ApiKeyView {
         api_key: api_key.expose(),
         previous_key_valid_until: keep_old_until.map(timestamp),
@@ -113,11 +110,8 @@ async fn rotate_signing_keys(
 ) -> Result<Json<KeysView>, ApiError> {
     let overlap = body.overlap(DEFAULT_SIGNING_OVERLAP)?;
     let keys = app
-        .store
-        .rotate_signing_keys(&account.id, until(overlap))
+        .rotate_signing_keys(&account, until(overlap))
         .await?
         .ok_or_else(|| ApiError::not_found(ErrorCode::AccountNotFound, "the account is gone"))?;
-    app.deliverer.forget_signer(&account.id);
-    app.caches.forget_account(&account.id);
     Ok(Json(view(&keys)?))
 }

@@ -33,9 +33,7 @@ async fn put_profile(
     JsonBody(settings): JsonBody<WebhookSettings>,
 ) -> Result<(StatusCode, Response), ApiError> {
     validate::profile_id(&id)?;
-    app.check_settings(&settings)?;
-    let (profile, created) = app.store.put_profile(&account.id, &id, &settings).await?;
-    app.caches.forget_profile(&account.id, &id);
+    let (profile, created) = app.put_profile(&account, &id, &settings).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -63,8 +61,7 @@ async fn delete(
     State(app): State<AppState>,
     PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
-    let deleted = app.store.delete_profile(&account.id, &id).await?;
-    app.caches.forget_profile(&account.id, &id);
+    let deleted = app.delete_profile(&account, &id).await?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {

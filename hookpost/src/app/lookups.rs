@@ -1,10 +1,10 @@
-//! What a publish looks up besides the event itself: the profile named by
-//! `profile_id` and the rules of the event type. Both come from the short-lived
-//! caches of [`super::Caches`] when they can; compiled schemas are shared by all
+//! What a request looks up besides the event itself: the account of an API key,
+//! the profile named by `profile_id` and the rules of the event type. All come
+//! from the short-lived caches of [`super::Caches`] when they can; compiled schemas are shared by all
 //! publishes, keyed by their text, so a schema is compiled once per process.
 
-use super::publish::PublishError;
 use super::App;
+use super::AppError;
 use crate::domain::event::Category;
 use crate::domain::event_type::PayloadSchema;
 use crate::domain::settings::WebhookSettings;
@@ -26,12 +26,26 @@ pub struct TypeRules {
 }
 
 impl App {
+    /// The account whose API key hashes to `hash`, through the short-lived
+    /// account cache (a rotation or settings change on this node clears it).
+    pub async fn account_by_key(&self, hash: [u8; 32]) -> Result<Option<Account>, AppError> {
+        let (cached, generation) = self.caches.accounts.get(&hash);
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let found = self.store.account_by_key(hash).await?;
+        if let Some(account) = &found {
+            self.caches.accounts.put(hash, account.clone(), generation);
+        }
+        Ok(found)
+    }
+
     /// The settings of profile `id`; an unknown profile is the caller's mistake.
     pub async fn profile_settings(
         &self,
         account: &Account,
         id: &str,
-    ) -> Result<WebhookSettings, PublishError> {
+    ) -> Result<WebhookSettings, AppError> {
         validate::profile_id(id)?;
         let key = (account.id.clone(), id.to_string());
         let (cached, generation) = self.caches.profiles.get(&key);
@@ -53,11 +67,7 @@ impl App {
     }
 
     /// The rules of event type `name`; unregistered types are postflight, unchecked.
-    pub async fn type_rules(
-        &self,
-        account: &Account,
-        name: &str,
-    ) -> Result<TypeRules, PublishError> {
+    pub async fn type_rules(&self, account: &Account, name: &str) -> Result<TypeRules, AppError> {
         let key = (account.id.clone(), name.to_string());
         let (cached, generation) = self.caches.types.get(&key);
         if let Some(found) = cached {

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod lookups;
+pub mod manage;
 pub mod publish;
 pub mod retry;
 
@@ -15,6 +16,17 @@ use crate::domain::validate::FieldError;
 use crate::domain::webhook_url::WebhookUrl;
 use crate::storage::{Account, Store};
 use std::sync::Arc;
+
+/// Why an application service refused; nothing was stored half-way.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A field is wrong.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] crate::storage::StoreError),
+}
 
 /// Everything a request handler may need, shared by all of them.
 pub struct App {

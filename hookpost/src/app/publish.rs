@@ -2,13 +2,13 @@
 //! the local worker if it has a free slot.
 
 use super::lookups::TypeRules;
-use super::App;
+use super::{App, AppError};
 use crate::domain::event::{Category, EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::target::{lease_for, resolve_target, Levels, Target};
 use crate::domain::validate::{self, FieldError};
 use crate::metrics::Metrics;
-use crate::storage::{Account, ClaimedEvent, Published, StoreError};
+use crate::storage::{Account, ClaimedEvent, Published};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -62,17 +62,6 @@ pub enum Outcome {
     },
 }
 
-/// Why a publish was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    /// A field is wrong; nothing was stored.
-    #[error(transparent)]
-    Field(#[from] FieldError),
-    /// Storage failed; nothing was acknowledged.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Whether a publish came as one event or as a batch, which decides how a
 /// refusal names its field (`payload` or `events[0].payload`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,13 +91,13 @@ impl App {
         account: &Account,
         requests: Vec<PublishRequest>,
         shape: Shape,
-    ) -> Result<Vec<Outcome>, PublishError> {
+    ) -> Result<Vec<Outcome>, AppError> {
         let mut events = Vec::with_capacity(requests.len());
         for (i, request) in requests.into_iter().enumerate() {
             let event = self.prepare(account, request).await;
             events.push(event.map_err(|e| match e {
-                PublishError::Field(f) if shape == Shape::Batch => {
-                    PublishError::Field(f.within(&format!("events[{i}]")))
+                AppError::Field(f) if shape == Shape::Batch => {
+                    AppError::Field(f.within(&format!("events[{i}]")))
                 }
                 other => other,
             })?);
@@ -180,7 +169,7 @@ impl App {
         &self,
         account: &Account,
         request: PublishRequest,
-    ) -> Result<NewEvent, PublishError> {
+    ) -> Result<NewEvent, AppError> {
         // Unknown fields first: they are the likeliest cause of a missing one.
         let overrides = request_settings(request.settings)?;
         let event_type = required(request.event_type, "event_type")?;

@@ -3,8 +3,8 @@
 //! is resolved again with the settings of today (the publish request's own
 //! settings, if it had any, are not kept for events that never had a target).
 
-use super::publish::PublishError;
 use super::App;
+use super::AppError;
 use crate::domain::event::EventStatus;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::{Account, Retarget, RetryOutcome};
@@ -23,7 +23,7 @@ pub enum Retried {
 
 impl App {
     /// Sends event `id` again (see the module documentation).
-    pub async fn retry(&self, account: &Account, id: &str) -> Result<Retried, PublishError> {
+    pub async fn retry(&self, account: &Account, id: &str) -> Result<Retried, AppError> {
         match self.store.retry_event(&account.id, id).await? {
             RetryOutcome::Scheduled => {
                 self.deliverer.wake();
@@ -40,7 +40,7 @@ impl App {
         account: &Account,
         id: &str,
         status: EventStatus,
-    ) -> Result<Retried, PublishError> {
+    ) -> Result<Retried, AppError> {
         if !matches!(status, EventStatus::NoTarget | EventStatus::Filtered) {
             return Ok(Retried::Unchanged(status));
         }

@@ -33,6 +33,91 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// How hard a commit is pushed to disk (the embedded store's choice; PostgreSQL
+/// follows its own `synchronous_commit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// Every commit is flushed before it is acknowledged: survives power loss.
+    Full,
+    /// Commits reach the OS but are not flushed: survives a crash of hookpost,
+    /// not of the machine.
+    Process,
+}
+
+/// Which backend keeps everything, and where.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// One SQLite file in a data directory, for one process.
+    Embedded {
+        /// The data directory (created 0700).
+        data_dir: std::path::PathBuf,
+        /// How hard commits are flushed.
+        durability: Durability,
+    },
+    /// A PostgreSQL database, shared by any number of nodes.
+    Postgres {
+        /// `postgres://…` (never printed: it may hold a password).
+        url: crate::secrets::Secret,
+        /// Connections per node.
+        pool_size: usize,
+    },
+}
+
+impl StoreConfig {
+    /// Reads the `--data-dir`/`--database` pair of the command line: an empty
+    /// database URL means the embedded store.
+    pub fn from_flags(
+        data_dir: &std::path::Path,
+        database_url: &str,
+        durability: Durability,
+        pool_size: usize,
+    ) -> Result<StoreConfig, String> {
+        if database_url.is_empty() {
+            return Ok(StoreConfig::Embedded {
+                data_dir: data_dir.to_path_buf(),
+                durability,
+            });
+        }
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err("--database must be empty (embedded store) or a postgres:// URL".into());
+        }
+        Ok(StoreConfig::Postgres {
+            url: crate::secrets::Secret::new(database_url),
+            pool_size,
+        })
+    }
+
+    /// Whether several processes can share this store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, StoreConfig::Postgres { .. })
+    }
+
+    /// Opens the store (applying migrations).
+    pub async fn open(&self) -> StoreResult<std::sync::Arc<dyn Store>> {
+        Ok(match self {
+            StoreConfig::Embedded {
+                data_dir,
+                durability,
+            } => std::sync::Arc::new(sqlite::SqliteStore::open(data_dir, *durability)?),
+            StoreConfig::Postgres { url, pool_size } => {
+                std::sync::Arc::new(postgres::PostgresStore::open(url.expose(), *pool_size).await?)
+            }
+        })
+    }
+
+    /// Applies pending migrations only; answers how many ran.
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        match self {
+            StoreConfig::Embedded { data_dir, .. } => sqlite::SqliteStore::migrate_only(data_dir),
+            StoreConfig::Postgres { url, .. } => {
+                postgres::PostgresStore::connect(url.expose(), 1)?
+                    .migrate()
+                    .await
+            }
+        }
+    }
+}
+
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -7,8 +7,8 @@
 mod suite;
 
 use hookpost::storage::postgres::PostgresStore;
-use hookpost::storage::sqlite::{Durability, SqliteStore};
-use hookpost::storage::Store;
+use hookpost::storage::sqlite::SqliteStore;
+use hookpost::storage::{Durability, Store};
 use std::sync::Arc;
 
 /// A store under test and what keeps it alive.

@@ -14,6 +14,7 @@ mod writer;
 use crate::domain::event::NewEvent;
 use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
+pub use crate::storage::Durability;
 use crate::storage::*;
 use async_trait::async_trait;
 use errors::from_sqlite;
@@ -32,16 +33,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_attempt_error_detail.sql"),
     include_str!("migrations/0005_idempotency_expiry.sql"),
 ];
-
-/// How hard a commit is pushed to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Durability {
-    /// Every commit is flushed before it is acknowledged: survives power loss.
-    Full,
-    /// Commits reach the OS but are not flushed: survives a crash of hookpost,
-    /// not of the machine.
-    Process,
-}
 
 /// The embedded store.
 pub struct SqliteStore {

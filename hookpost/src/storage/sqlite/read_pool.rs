@@ -2,7 +2,8 @@
 //! borrows a connection on a blocking thread and gives it back.
 
 use super::errors::from_sqlite;
-use super::{open_connection, Durability};
+use super::open_connection;
+use crate::storage::Durability;
 use crate::storage::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::path::PathBuf;
