@@ -9,6 +9,19 @@ use crate::domain::target::Target;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::value::RawValue;
 
+/// A result row read by column name, whichever backend it came from, so that
+/// each row shape is decoded once (here) for every backend.
+pub trait Columns {
+    /// A `TEXT` column.
+    fn text(&self, name: &str) -> StoreResult<String>;
+    /// A nullable `TEXT` column.
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>>;
+    /// An integer column.
+    fn int(&self, name: &str) -> StoreResult<i64>;
+    /// A nullable integer column.
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>>;
+}
+
 /// Unix milliseconds of a time.
 pub fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -49,7 +62,13 @@ pub fn leg_name(leg: Leg) -> &'static str {
     }
 }
 
-/// Columns of an account row, in `ACCOUNT_COLUMNS` order.
+/// The columns [`AccountRow`] reads.
+pub const ACCOUNT_COLUMNS: &str = "id, name, settings, signing_keys, created_at";
+
+/// The columns [`profile`] reads.
+pub const PROFILE_COLUMNS: &str = "id, settings, created_at, updated_at";
+
+/// Columns of an account row.
 pub struct AccountRow {
     /// `id`
     pub id: String,
@@ -64,6 +83,17 @@ pub struct AccountRow {
 }
 
 impl AccountRow {
+    /// Reads the columns of [`ACCOUNT_COLUMNS`].
+    pub fn read(r: &impl Columns) -> StoreResult<Self> {
+        Ok(AccountRow {
+            id: r.text("id")?,
+            name: r.text("name")?,
+            settings: r.text("settings")?,
+            signing_keys: r.text("signing_keys")?,
+            created_at: r.int("created_at")?,
+        })
+    }
+
     /// The account.
     pub fn into_account(self) -> StoreResult<Account> {
         Ok(Account {
@@ -76,22 +106,17 @@ impl AccountRow {
     }
 }
 
-/// The profile of a row `(id, settings, created_at, updated_at)`.
-pub fn profile(
-    id: String,
-    settings: &str,
-    created_at: i64,
-    updated_at: i64,
-) -> StoreResult<Profile> {
+/// The profile of a row of [`PROFILE_COLUMNS`].
+pub fn profile(r: &impl Columns) -> StoreResult<Profile> {
     Ok(Profile {
-        id,
-        settings: from_json(settings)?,
-        created_at: time(created_at),
-        updated_at: time(updated_at),
+        id: r.text("id")?,
+        settings: from_json(&r.text("settings")?)?,
+        created_at: time(r.int("created_at")?),
+        updated_at: time(r.int("updated_at")?),
     })
 }
 
-/// Columns of an event row, in `EVENT_COLUMNS` order.
+/// Columns of an event row.
 pub struct EventRow {
     /// `id`
     pub id: String,
@@ -121,12 +146,31 @@ pub struct EventRow {
     pub claimed_by: Option<String>,
 }
 
-/// The columns [`EventRow`] reads, in order.
+/// The columns [`EventRow`] reads.
 pub const EVENT_COLUMNS: &str =
     "id, profile_id, event_type, payload, payloads, occurred_at, created_at, \
      idempotency_key, target, status, attempts_made, due_at, claimed_by";
 
 impl EventRow {
+    /// Reads the columns of [`EVENT_COLUMNS`].
+    pub fn read(r: &impl Columns) -> StoreResult<Self> {
+        Ok(EventRow {
+            id: r.text("id")?,
+            profile_id: r.opt_text("profile_id")?,
+            event_type: r.text("event_type")?,
+            payload: r.text("payload")?,
+            payloads: r.opt_text("payloads")?,
+            occurred_at: r.text("occurred_at")?,
+            created_at: r.int("created_at")?,
+            idempotency_key: r.opt_text("idempotency_key")?,
+            target: r.opt_text("target")?,
+            status: r.text("status")?,
+            attempts_made: r.int("attempts_made")?,
+            due_at: r.opt_int("due_at")?,
+            claimed_by: r.opt_text("claimed_by")?,
+        })
+    }
+
     /// The event, without its attempts. Never fails: a column that does not
     /// decode (corrupt data, or a bug) is replaced by a neutral value and named
     /// in `unreadable`, so one bad row cannot break a whole listing.
@@ -178,7 +222,7 @@ impl EventRow {
     }
 }
 
-/// Columns a claim returns, in `CLAIM_COLUMNS` order.
+/// Columns a claim returns.
 pub struct ClaimRow {
     /// `id`
     pub id: String,
@@ -200,11 +244,26 @@ pub struct ClaimRow {
     pub retries_left: i64,
 }
 
-/// The columns [`ClaimRow`] reads, in order.
+/// The columns [`ClaimRow`] reads.
 pub const CLAIM_COLUMNS: &str =
     "id, account_id, event_type, payload, payloads, occurred_at, target, attempts_made, retries_left";
 
 impl ClaimRow {
+    /// Reads the columns of [`CLAIM_COLUMNS`].
+    pub fn read(r: &impl Columns) -> StoreResult<Self> {
+        Ok(ClaimRow {
+            id: r.text("id")?,
+            account_id: r.text("account_id")?,
+            event_type: r.text("event_type")?,
+            payload: r.text("payload")?,
+            payloads: r.opt_text("payloads")?,
+            occurred_at: r.text("occurred_at")?,
+            target: r.opt_text("target")?,
+            attempts_made: r.int("attempts_made")?,
+            retries_left: r.int("retries_left")?,
+        })
+    }
+
     /// The claimed event; `None` for a row without a target (cannot be pending).
     pub fn into_claimed(self) -> StoreResult<Option<ClaimedEvent>> {
         let Some(target) = self.target else {
@@ -242,7 +301,7 @@ pub fn split_claims(rows: Vec<ClaimRow>) -> (Vec<ClaimedEvent>, Vec<String>) {
     (claimed, broken)
 }
 
-/// Columns of an attempt row, in `ATTEMPT_COLUMNS` order.
+/// Columns of an attempt row.
 pub struct AttemptRow {
     /// `attempt`
     pub attempt: i64,
@@ -264,11 +323,26 @@ pub struct AttemptRow {
     pub error_detail: Option<String>,
 }
 
-/// The columns [`AttemptRow`] reads, in order.
+/// The columns [`AttemptRow`] reads.
 pub const ATTEMPT_COLUMNS: &str =
     "attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail";
 
 impl AttemptRow {
+    /// Reads the columns of [`ATTEMPT_COLUMNS`].
+    pub fn read(r: &impl Columns) -> StoreResult<Self> {
+        Ok(AttemptRow {
+            attempt: r.int("attempt")?,
+            leg: r.text("leg")?,
+            url: r.text("url")?,
+            started_at: r.int("started_at")?,
+            duration_ms: r.int("duration_ms")?,
+            http_status: r.opt_int("http_status")?,
+            error: r.opt_text("error")?,
+            response: r.opt_text("response")?,
+            error_detail: r.opt_text("error_detail")?,
+        })
+    }
+
     /// The attempt leg.
     pub fn into_leg(self) -> LegRecord {
         LegRecord {

@@ -38,3 +38,19 @@ pub fn from_pool(e: PoolError) -> StoreError {
         other => StoreError::Unavailable(other.to_string()),
     }
 }
+
+/// The [`Columns`](crate::storage::rows::Columns) of a PostgreSQL row.
+impl crate::storage::rows::Columns for tokio_postgres::Row {
+    fn text(&self, name: &str) -> crate::storage::StoreResult<String> {
+        self.try_get(name).map_err(from_pg)
+    }
+    fn opt_text(&self, name: &str) -> crate::storage::StoreResult<Option<String>> {
+        self.try_get(name).map_err(from_pg)
+    }
+    fn int(&self, name: &str) -> crate::storage::StoreResult<i64> {
+        self.try_get(name).map_err(from_pg)
+    }
+    fn opt_int(&self, name: &str) -> crate::storage::StoreResult<Option<i64>> {
+        self.try_get(name).map_err(from_pg)
+    }
+}

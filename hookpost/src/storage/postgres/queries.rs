@@ -47,28 +47,14 @@ pub async fn account_where<C: GenericClient>(
     clause: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Sql<Option<Account>> {
-    let sql =
-        format!("SELECT id, name, settings, signing_keys, created_at FROM accounts WHERE {clause}");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {clause}");
     let rows = query(c, &sql, params).await?;
     rows.first()
-        .map(|r| {
-            AccountRow {
-                id: r.get(0),
-                name: r.get(1),
-                settings: r.get(2),
-                signing_keys: r.get(3),
-                created_at: r.get(4),
-            }
-            .into_account()
-        })
+        .map(|r| AccountRow::read(r)?.into_account())
         .transpose()
 }
 
 // ----- profiles -----
-
-fn to_profile(r: &Row) -> Sql<Profile> {
-    rows::profile(r.get(0), r.get(1), r.get(2), r.get(3))
-}
 
 pub async fn put_profile<C: GenericClient>(
     c: &C,
@@ -88,15 +74,15 @@ pub async fn put_profile<C: GenericClient>(
     let row = rows
         .first()
         .ok_or_else(|| StoreError::Internal("upsert returned nothing".into()))?;
-    Ok((to_profile(row)?, row.get(4)))
+    Ok((rows::profile(row)?, row.get("inserted")))
 }
 
 pub async fn profile<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<Option<Profile>> {
-    let sql = "SELECT id, settings, created_at, updated_at FROM profiles WHERE account_id = $1 AND id = $2";
-    query(c, sql, &[&account_id, &id])
+    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 AND id = $2");
+    query(c, &sql, &[&account_id, &id])
         .await?
         .first()
-        .map(to_profile)
+        .map(rows::profile)
         .transpose()
 }
 
@@ -106,12 +92,14 @@ pub async fn list_profiles<C: GenericClient>(
     after: Option<&str>,
     limit: u32,
 ) -> Sql<Vec<Profile>> {
-    let sql = "SELECT id, settings, created_at, updated_at FROM profiles
-               WHERE account_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3";
-    query(c, sql, &[&account_id, &after, &(limit as i64)])
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM profiles
+         WHERE account_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
+    query(c, &sql, &[&account_id, &after, &(limit as i64)])
         .await?
         .iter()
-        .map(to_profile)
+        .map(rows::profile)
         .collect()
 }
 
@@ -167,24 +155,6 @@ pub async fn publish_one<C: GenericClient>(
     Ok(Published::Created)
 }
 
-fn event_row(r: &Row) -> EventRow {
-    EventRow {
-        id: r.get(0),
-        profile_id: r.get(1),
-        event_type: r.get(2),
-        payload: r.get(3),
-        payloads: r.get(4),
-        occurred_at: r.get(5),
-        created_at: r.get(6),
-        idempotency_key: r.get(7),
-        target: r.get(8),
-        status: r.get(9),
-        attempts_made: r.get(10),
-        due_at: r.get(11),
-        claimed_by: r.get(12),
-    }
-}
-
 pub async fn event<C: GenericClient>(
     c: &C,
     account_id: &str,
@@ -194,7 +164,8 @@ pub async fn event<C: GenericClient>(
     let Some(row) = query(c, &sql, &[&id, &account_id])
         .await?
         .first()
-        .map(event_row)
+        .map(EventRow::read)
+        .transpose()?
     else {
         return Ok(None);
     };
@@ -203,21 +174,8 @@ pub async fn event<C: GenericClient>(
     event.attempts = query(c, &sql, &[&id])
         .await?
         .iter()
-        .map(|r| {
-            AttemptRow {
-                attempt: r.get(0),
-                leg: r.get(1),
-                url: r.get(2),
-                started_at: r.get(3),
-                duration_ms: r.get(4),
-                http_status: r.get(5),
-                error: r.get(6),
-                response: r.get(7),
-                error_detail: r.get(8),
-            }
-            .into_leg()
-        })
-        .collect();
+        .map(|r| AttemptRow::read(r).map(AttemptRow::into_leg))
+        .collect::<Sql<_>>()?;
     Ok(Some(event))
 }
 
@@ -242,11 +200,11 @@ pub async fn list_events<C: GenericClient>(
         &f.since.map(ms),
         &(f.limit as i64),
     ];
-    Ok(query(c, &sql, &params)
+    query(c, &sql, &params)
         .await?
         .iter()
-        .map(|r| event_row(r).into_event())
-        .collect())
+        .map(|r| EventRow::read(r).map(EventRow::into_event))
+        .collect()
 }
 
 pub async fn retry_event<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<RetryOutcome> {
@@ -304,20 +262,7 @@ pub async fn claim_due<C: GenericClient>(c: &C, node: &str, limit: u32) -> Sql<V
          RETURNING {CLAIM_COLUMNS}"
     );
     let rows = query(c, &sql, &[&now_ms(), &node, &(limit as i64)]).await?;
-    let rows = rows
-        .iter()
-        .map(|r| ClaimRow {
-            id: r.get(0),
-            account_id: r.get(1),
-            event_type: r.get(2),
-            payload: r.get(3),
-            payloads: r.get(4),
-            occurred_at: r.get(5),
-            target: r.get(6),
-            attempts_made: r.get(7),
-            retries_left: r.get(8),
-        })
-        .collect();
+    let rows = rows.iter().map(ClaimRow::read).collect::<Sql<_>>()?;
     let (claimed, broken) = split_claims(rows);
     for id in broken {
         execute(

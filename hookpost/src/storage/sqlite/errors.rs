@@ -17,3 +17,25 @@ pub fn from_sqlite(e: rusqlite::Error) -> StoreError {
         _ => StoreError::Internal(e.to_string()),
     }
 }
+
+/// The [`Columns`](crate::storage::rows::Columns) of a rusqlite row.
+impl crate::storage::rows::Columns for rusqlite::Row<'_> {
+    fn text(&self, name: &str) -> crate::storage::StoreResult<String> {
+        self.get(name).map_err(from_sqlite)
+    }
+    fn opt_text(&self, name: &str) -> crate::storage::StoreResult<Option<String>> {
+        self.get(name).map_err(from_sqlite)
+    }
+    fn int(&self, name: &str) -> crate::storage::StoreResult<i64> {
+        self.get(name).map_err(from_sqlite)
+    }
+    fn opt_int(&self, name: &str) -> crate::storage::StoreResult<Option<i64>> {
+        self.get(name).map_err(from_sqlite)
+    }
+}
+
+/// A decoding result as rusqlite's row callbacks want it (decoding failures are
+/// corrupt data: they come back out of [`from_sqlite`] as internal errors).
+pub fn decoded<T>(result: crate::storage::StoreResult<T>) -> rusqlite::Result<T> {
+    result.map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}

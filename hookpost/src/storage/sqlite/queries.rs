@@ -1,29 +1,19 @@
 //! The SQL of the embedded backend, one function per storage operation. Each runs
 //! on a connection handed in by the writer thread or the read pool.
 
-use super::errors::from_sqlite;
+use super::errors::{decoded, from_sqlite};
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::rows::*;
 use crate::storage::*;
 use chrono::{DateTime, Utc};
-use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+use rusqlite::{named_params, params, Connection, OptionalExtension};
 use std::time::Duration;
 
 type Sql<T> = StoreResult<T>;
 
 // ----- accounts -----
-
-fn account_row(r: &Row) -> rusqlite::Result<AccountRow> {
-    Ok(AccountRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        settings: r.get(2)?,
-        signing_keys: r.get(3)?,
-        created_at: r.get(4)?,
-    })
-}
 
 pub fn insert_account(c: &Connection, new: &NewAccount) -> Sql<()> {
     let a = &new.account;
@@ -40,11 +30,11 @@ fn account_where(
     clause: &str,
     params: &[&dyn rusqlite::ToSql],
 ) -> Sql<Option<Account>> {
-    let sql =
-        format!("SELECT id, name, settings, signing_keys, created_at FROM accounts WHERE {clause}");
-    let row = c
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_row(params, account_row).optional());
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {clause}");
+    let row = c.prepare_cached(&sql).and_then(|mut s| {
+        s.query_row(params, |r| decoded(AccountRow::read(r)))
+            .optional()
+    });
     row.map_err(from_sqlite)?
         .map(AccountRow::into_account)
         .transpose()
@@ -104,14 +94,6 @@ pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings
 
 // ----- profiles -----
 
-fn profile_row(r: &Row) -> rusqlite::Result<(String, String, i64, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-}
-
-fn to_profile((id, settings, created, updated): (String, String, i64, i64)) -> Sql<Profile> {
-    rows::profile(id, &settings, created, updated)
-}
-
 pub fn put_profile(
     c: &Connection,
     account_id: &str,
@@ -131,11 +113,13 @@ pub fn put_profile(
 }
 
 pub fn profile(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Profile>> {
-    c.prepare_cached("SELECT id, settings, created_at, updated_at FROM profiles WHERE account_id = ?1 AND id = ?2")
-        .and_then(|mut s| s.query_row(params![account_id, id], profile_row).optional())
-        .map_err(from_sqlite)?
-        .map(to_profile)
-        .transpose()
+    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 AND id = ?2");
+    c.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(params![account_id, id], |r| decoded(rows::profile(r)))
+                .optional()
+        })
+        .map_err(from_sqlite)
 }
 
 pub fn delete_profile(c: &Connection, account_id: &str, id: &str) -> Sql<bool> {
@@ -154,16 +138,17 @@ pub fn list_profiles(
     after: Option<&str>,
     limit: u32,
 ) -> Sql<Vec<Profile>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT id, settings, created_at, updated_at FROM profiles
-             WHERE account_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
-        )
-        .map_err(from_sqlite)?;
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM profiles
+         WHERE account_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
     let rows = stmt
-        .query_map(params![account_id, after, limit], profile_row)
+        .query_map(params![account_id, after, limit], |r| {
+            decoded(rows::profile(r))
+        })
         .map_err(from_sqlite)?;
-    rows.map(|r| to_profile(r.map_err(from_sqlite)?)).collect()
+    rows.map(|r| r.map_err(from_sqlite)).collect()
 }
 
 // ----- event types -----
@@ -252,29 +237,12 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
     Ok(Published::Created)
 }
 
-fn event_row(r: &Row) -> rusqlite::Result<EventRow> {
-    Ok(EventRow {
-        id: r.get(0)?,
-        profile_id: r.get(1)?,
-        event_type: r.get(2)?,
-        payload: r.get(3)?,
-        payloads: r.get(4)?,
-        occurred_at: r.get(5)?,
-        created_at: r.get(6)?,
-        idempotency_key: r.get(7)?,
-        target: r.get(8)?,
-        status: r.get(9)?,
-        attempts_made: r.get(10)?,
-        due_at: r.get(11)?,
-        claimed_by: r.get(12)?,
-    })
-}
-
 pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEvent>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND account_id = ?2");
-    let row = c
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_row(params![id, account_id], event_row).optional());
+    let row = c.prepare_cached(&sql).and_then(|mut s| {
+        s.query_row(params![id, account_id], |r| decoded(EventRow::read(r)))
+            .optional()
+    });
     let Some(row) = row.map_err(from_sqlite)? else {
         return Ok(None);
     };
@@ -287,19 +255,7 @@ fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::L
     let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE event_id = ?1 ORDER BY attempt, leg = 'failover'");
     let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
     let rows = stmt
-        .query_map([event_id], |r| {
-            Ok(AttemptRow {
-                attempt: r.get(0)?,
-                leg: r.get(1)?,
-                url: r.get(2)?,
-                started_at: r.get(3)?,
-                duration_ms: r.get(4)?,
-                http_status: r.get(5)?,
-                error: r.get(6)?,
-                response: r.get(7)?,
-                error_detail: r.get(8)?,
-            })
-        })
+        .query_map([event_id], |r| decoded(AttemptRow::read(r)))
         .map_err(from_sqlite)?;
     rows.map(|r| r.map(AttemptRow::into_leg).map_err(from_sqlite))
         .collect()
@@ -320,7 +276,7 @@ pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec
                 ":account": account_id, ":before": f.before_id, ":status": f.status.map(EventStatus::as_str),
                 ":type": f.event_type, ":profile": f.profile_id, ":since": f.since.map(ms), ":limit": f.limit,
             },
-            event_row,
+            |r| decoded(EventRow::read(r)),
         )
         .map_err(from_sqlite)?;
     rows.map(|r| r.map(EventRow::into_event).map_err(from_sqlite))
@@ -381,19 +337,7 @@ pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent
     let rows = stmt
         .query_map(
             named_params! {":now": now_ms(), ":node": node, ":limit": limit},
-            |r| {
-                Ok(ClaimRow {
-                    id: r.get(0)?,
-                    account_id: r.get(1)?,
-                    event_type: r.get(2)?,
-                    payload: r.get(3)?,
-                    payloads: r.get(4)?,
-                    occurred_at: r.get(5)?,
-                    target: r.get(6)?,
-                    attempts_made: r.get(7)?,
-                    retries_left: r.get(8)?,
-                })
-            },
+            |r| decoded(ClaimRow::read(r)),
         )
         .map_err(from_sqlite)?
         .collect::<Result<Vec<_>, _>>()
