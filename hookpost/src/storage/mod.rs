@@ -9,6 +9,7 @@
 
 pub mod postgres;
 pub mod rows;
+pub mod sql;
 pub mod sqlite;
 
 use crate::domain::event::NewEvent;

@@ -2,6 +2,9 @@
 //! backend so that each backend holds only its SQL. Times are stored as Unix
 //! milliseconds; settings, keys and targets as JSON text.
 
+pub use super::sql::{
+    ACCOUNT_COLUMNS, ATTEMPT_COLUMNS, CLAIM_COLUMNS, EVENT_COLUMNS, PROFILE_COLUMNS,
+};
 use super::{Account, ClaimedEvent, Profile, StoreError, StoreResult, StoredEvent};
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::event::EventStatus;
@@ -61,12 +64,6 @@ pub fn leg_name(leg: Leg) -> &'static str {
         Leg::Failover => "failover",
     }
 }
-
-/// The columns [`AccountRow`] reads.
-pub const ACCOUNT_COLUMNS: &str = "id, name, settings, signing_keys, created_at";
-
-/// The columns [`profile`] reads.
-pub const PROFILE_COLUMNS: &str = "id, settings, created_at, updated_at";
 
 /// Columns of an account row.
 pub struct AccountRow {
@@ -145,11 +142,6 @@ pub struct EventRow {
     /// `claimed_by`
     pub claimed_by: Option<String>,
 }
-
-/// The columns [`EventRow`] reads.
-pub const EVENT_COLUMNS: &str =
-    "id, profile_id, event_type, payload, payloads, occurred_at, created_at, \
-     idempotency_key, target, status, attempts_made, due_at, claimed_by";
 
 impl EventRow {
     /// Reads the columns of [`EVENT_COLUMNS`].
@@ -244,10 +236,6 @@ pub struct ClaimRow {
     pub retries_left: i64,
 }
 
-/// The columns [`ClaimRow`] reads.
-pub const CLAIM_COLUMNS: &str =
-    "id, account_id, event_type, payload, payloads, occurred_at, target, attempts_made, retries_left";
-
 impl ClaimRow {
     /// Reads the columns of [`CLAIM_COLUMNS`].
     pub fn read(r: &impl Columns) -> StoreResult<Self> {
@@ -322,10 +310,6 @@ pub struct AttemptRow {
     /// `error_detail`
     pub error_detail: Option<String>,
 }
-
-/// The columns [`AttemptRow`] reads.
-pub const ATTEMPT_COLUMNS: &str =
-    "attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail";
 
 impl AttemptRow {
     /// Reads the columns of [`ATTEMPT_COLUMNS`].

@@ -136,55 +136,17 @@ impl Accounts for PostgresStore {
         keep_old_until: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
         let until = keep_old_until.map(rows::ms);
-        self.client()
-            .await?
-            .execute(
-                "UPDATE accounts SET previous_key_hash = CASE WHEN $3::bigint IS NULL THEN NULL ELSE api_key_hash END,
-                    previous_key_expires_at = $3, api_key_hash = $2 WHERE id = $1",
-                &[&id, &&key_hash[..], &until],
-            )
-            .await
-            .map_err(from_pg)?;
-        Ok(())
+        queries::rotate_api_key(&self.client().await?, id, &key_hash, until).await
     }
     async fn rotate_signing_keys(
         &self,
         id: &str,
         keep_old_until: DateTime<Utc>,
     ) -> StoreResult<Option<crate::secrets::SigningKeys>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(from_pg)?;
-        let row = tx
-            .query_opt(
-                "SELECT signing_keys FROM accounts WHERE id = $1 FOR UPDATE",
-                &[&id],
-            )
-            .await
-            .map_err(from_pg)?;
-        let Some(row) = row else { return Ok(None) };
-        let current: crate::secrets::SigningKeys = rows::from_json(row.get(0))?;
-        let keys = current.active(Utc::now()).rotated(keep_old_until);
-        let json = rows::to_json(&keys)?;
-        tx.execute(
-            "UPDATE accounts SET signing_keys = $1 WHERE id = $2",
-            &[&json, &id],
-        )
-        .await
-        .map_err(from_pg)?;
-        tx.commit().await.map_err(from_pg)?;
-        Ok(Some(keys))
+        queries::rotate_signing_keys(&mut self.client().await?, id, keep_old_until).await
     }
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
-        let json = rows::to_json(settings)?;
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE accounts SET settings = $1 WHERE id = $2",
-                &[&json, &id],
-            )
-            .await
-            .map_err(from_pg)?;
-        Ok(())
+        queries::set_account_settings(&self.client().await?, id, settings).await
     }
 }
 
@@ -202,15 +164,7 @@ impl Profiles for PostgresStore {
         queries::profile(&self.client().await?, account_id, id).await
     }
     async fn delete_profile(&self, account_id: &str, id: &str) -> StoreResult<bool> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "DELETE FROM profiles WHERE account_id = $1 AND id = $2",
-                &[&account_id, &id],
-            )
-            .await
-            .map_err(from_pg)?;
-        Ok(n > 0)
+        queries::delete_profile(&self.client().await?, account_id, id).await
     }
     async fn list_profiles(
         &self,
@@ -225,49 +179,16 @@ impl Profiles for PostgresStore {
 #[async_trait]
 impl Catalog for PostgresStore {
     async fn put_event_type(&self, account_id: &str, event_type: &EventType) -> StoreResult<bool> {
-        let definition = rows::to_json(event_type)?;
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "INSERT INTO event_types (account_id, name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-                 ON CONFLICT (account_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at
-                 RETURNING (xmax = 0)",
-                &[&account_id, &event_type.name, &definition, &rows::now_ms()],
-            )
-            .await
-            .map_err(from_pg)?;
-        Ok(row.get(0))
+        queries::put_event_type(&self.client().await?, account_id, event_type).await
     }
     async fn event_type(&self, account_id: &str, name: &str) -> StoreResult<Option<EventType>> {
-        let sql = "SELECT definition FROM event_types WHERE account_id = $1 AND name = $2";
-        let row = self
-            .client()
-            .await?
-            .query_opt(sql, &[&account_id, &name])
-            .await
-            .map_err(from_pg)?;
-        row.map(|r| rows::from_json(r.get(0))).transpose()
+        queries::event_type(&self.client().await?, account_id, name).await
     }
     async fn delete_event_type(&self, account_id: &str, name: &str) -> StoreResult<bool> {
-        let sql = "DELETE FROM event_types WHERE account_id = $1 AND name = $2";
-        let n = self
-            .client()
-            .await?
-            .execute(sql, &[&account_id, &name])
-            .await
-            .map_err(from_pg)?;
-        Ok(n > 0)
+        queries::delete_event_type(&self.client().await?, account_id, name).await
     }
     async fn list_event_types(&self, account_id: &str) -> StoreResult<Vec<EventType>> {
-        let sql = "SELECT definition FROM event_types WHERE account_id = $1 ORDER BY name";
-        let rows = self
-            .client()
-            .await?
-            .query(sql, &[&account_id])
-            .await
-            .map_err(from_pg)?;
-        rows.iter().map(|r| rows::from_json(r.get(0))).collect()
+        queries::list_event_types(&self.client().await?, account_id).await
     }
 }
 
@@ -311,25 +232,10 @@ impl Queue for PostgresStore {
         queries::claim_due(&self.client().await?, node, limit).await
     }
     async fn release_claims(&self, node: &str) -> StoreResult<u64> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE events SET due_at = $2, claimed_by = NULL WHERE status = 'pending' AND claimed_by = $1",
-                &[&node, &rows::now_ms()],
-            )
-            .await
-            .map_err(from_pg)
+        queries::release_claims(&self.client().await?, node).await
     }
     async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT MIN(due_at) FROM events WHERE status = 'pending'",
-                &[],
-            )
-            .await
-            .map_err(from_pg)?;
-        Ok(row.get::<_, Option<i64>>(0).map(rows::time))
+        queries::next_due(&self.client().await?).await
     }
     async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
         let mut client = self.client().await?;

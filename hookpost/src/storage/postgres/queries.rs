@@ -5,6 +5,7 @@ use super::errors::from_pg;
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::storage::rows::*;
+use crate::storage::sql;
 use crate::storage::*;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -35,8 +36,15 @@ pub async fn insert_account<C: GenericClient>(c: &C, new: &NewAccount) -> Sql<()
     let (settings, keys) = (to_json(&a.settings)?, to_json(&a.keys)?);
     execute(
         c,
-        "INSERT INTO accounts (id, name, api_key_hash, settings, signing_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&a.id, &a.name, &&new.api_key_hash[..], &settings, &keys, &ms(a.created_at)],
+        sql::INSERT_ACCOUNT.postgres(),
+        &[
+            &a.id,
+            &a.name,
+            &&new.api_key_hash[..],
+            &settings,
+            &keys,
+            &ms(a.created_at),
+        ],
     )
     .await?;
     Ok(())
@@ -78,8 +86,7 @@ pub async fn put_profile<C: GenericClient>(
 }
 
 pub async fn profile<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<Option<Profile>> {
-    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 AND id = $2");
-    query(c, &sql, &[&account_id, &id])
+    query(c, sql::SELECT_PROFILE.postgres(), &[&account_id, &id])
         .await?
         .first()
         .map(rows::profile)
@@ -92,11 +99,8 @@ pub async fn list_profiles<C: GenericClient>(
     after: Option<&str>,
     limit: u32,
 ) -> Sql<Vec<Profile>> {
-    let sql = format!(
-        "SELECT {PROFILE_COLUMNS} FROM profiles
-         WHERE account_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
-    );
-    query(c, &sql, &[&account_id, &after, &(limit as i64)])
+    let params: [&(dyn ToSql + Sync); 3] = [&account_id, &after, &(limit as i64)];
+    query(c, sql::LIST_PROFILES.postgres(), &params)
         .await?
         .iter()
         .map(rows::profile)
@@ -160,8 +164,7 @@ pub async fn event<C: GenericClient>(
     account_id: &str,
     id: &str,
 ) -> Sql<Option<StoredEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND account_id = $2");
-    let Some(row) = query(c, &sql, &[&id, &account_id])
+    let Some(row) = query(c, sql::SELECT_EVENT.postgres(), &[&id, &account_id])
         .await?
         .first()
         .map(EventRow::read)
@@ -170,8 +173,7 @@ pub async fn event<C: GenericClient>(
         return Ok(None);
     };
     let mut event = row.into_event();
-    let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE event_id = $1 ORDER BY attempt, leg = 'failover'");
-    event.attempts = query(c, &sql, &[&id])
+    event.attempts = query(c, sql::SELECT_ATTEMPTS.postgres(), &[&id])
         .await?
         .iter()
         .map(|r| AttemptRow::read(r).map(AttemptRow::into_leg))
@@ -184,13 +186,6 @@ pub async fn list_events<C: GenericClient>(
     account_id: &str,
     f: &EventFilter,
 ) -> Sql<Vec<StoredEvent>> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = $1
-           AND ($2::text IS NULL OR id < $2) AND ($3::text IS NULL OR status = $3)
-           AND ($4::text IS NULL OR event_type = $4) AND ($5::text IS NULL OR profile_id = $5)
-           AND ($6::bigint IS NULL OR created_at >= $6)
-         ORDER BY id DESC LIMIT $7"
-    );
     let params: [&(dyn ToSql + Sync); 7] = [
         &account_id,
         &f.before_id,
@@ -200,7 +195,7 @@ pub async fn list_events<C: GenericClient>(
         &f.since.map(ms),
         &(f.limit as i64),
     ];
-    query(c, &sql, &params)
+    query(c, sql::LIST_EVENTS.postgres(), &params)
         .await?
         .iter()
         .map(|r| EventRow::read(r).map(EventRow::into_event))
@@ -210,22 +205,14 @@ pub async fn list_events<C: GenericClient>(
 pub async fn retry_event<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<RetryOutcome> {
     let updated = execute(
         c,
-        "UPDATE events SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
-            status = 'pending', due_at = $3, claimed_by = NULL, updated_at = $3
-         WHERE id = $1 AND account_id = $2
-           AND (status IN ('failed', 'delivered') OR (status = 'pending' AND claimed_by IS NULL))",
+        sql::RETRY_EVENT.postgres(),
         &[&id, &account_id, &now_ms()],
     )
     .await?;
     if updated > 0 {
         return Ok(RetryOutcome::Scheduled);
     }
-    let rows = query(
-        c,
-        "SELECT status, claimed_by FROM events WHERE id = $1 AND account_id = $2",
-        &[&id, &account_id],
-    )
-    .await?;
+    let rows = query(c, sql::RETRY_STATE.postgres(), &[&id, &account_id]).await?;
     Ok(retry_refusal(rows.first().map(|r| (r.get(0), r.get(1)))))
 }
 
@@ -233,9 +220,7 @@ pub async fn retarget_event<C: GenericClient>(c: &C, account_id: &str, r: &Retar
     let cols = NewEventColumns::of_retarget(r)?;
     let changed = execute(
         c,
-        "UPDATE events SET status = $1, target = $2, retries_left = $3, lease_ms = $4, due_at = $5,
-            claimed_by = NULL, updated_at = $6
-         WHERE id = $7 AND account_id = $8 AND status = $9",
+        sql::RETARGET_EVENT.postgres(),
         &[
             &r.status.as_str(),
             &cols.target,
@@ -265,12 +250,7 @@ pub async fn claim_due<C: GenericClient>(c: &C, node: &str, limit: u32) -> Sql<V
     let rows = rows.iter().map(ClaimRow::read).collect::<Sql<_>>()?;
     let (claimed, broken) = split_claims(rows);
     for id in broken {
-        execute(
-            c,
-            "UPDATE events SET status = 'failed', due_at = NULL, claimed_by = NULL WHERE id = $1",
-            &[&id],
-        )
-        .await?;
+        execute(c, sql::FAIL_UNDECODABLE.postgres(), &[&id]).await?;
     }
     Ok(claimed)
 }
@@ -280,9 +260,7 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
     let attempt = report.attempt as i64;
     let changed = execute(
         c,
-        "UPDATE events SET status = $2, attempts_made = $3, due_at = $4, claimed_by = NULL,
-            retries_left = COALESCE($5, retries_left), updated_at = $6
-         WHERE id = $1 AND status = 'pending' AND attempts_made = $3::bigint - 1",
+        sql::RECORD_ATTEMPT.postgres(),
         &[
             &report.event_id,
             &status,
@@ -299,11 +277,17 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
     for leg in &report.legs {
         execute(
             c,
-            "INSERT INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            sql::INSERT_ATTEMPT.postgres(),
             &[
-                &report.event_id, &(leg.attempt as i64), &leg_name(leg.leg), &leg.url, &ms(leg.started_at),
-                &(leg.duration_ms as i64), &leg.http_status.map(i64::from), &leg.error.map(|k| k.as_str()), &leg.response,
+                &report.event_id,
+                &(leg.attempt as i64),
+                &leg_name(leg.leg),
+                &leg.url,
+                &ms(leg.started_at),
+                &(leg.duration_ms as i64),
+                &leg.http_status.map(i64::from),
+                &leg.error.map(|k| k.as_str()),
+                &leg.response,
                 &leg.error_detail,
             ],
         )
@@ -327,4 +311,126 @@ pub async fn expire_idempotency_keys<C: GenericClient>(
         &[&ms(now), &(limit as i64)],
     )
     .await
+}
+
+// ----- accounts (kept here with the rest of the PostgreSQL SQL) -----
+
+pub async fn rotate_api_key<C: GenericClient>(
+    c: &C,
+    id: &str,
+    hash: &[u8; 32],
+    keep_old_until: Option<i64>,
+) -> Sql<()> {
+    execute(
+        c,
+        sql::ROTATE_API_KEY.postgres(),
+        &[&id, &&hash[..], &keep_old_until],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Rotates in one transaction with the row locked, so two rotations at once
+/// cannot lose one.
+pub async fn rotate_signing_keys(
+    client: &mut deadpool_postgres::Object,
+    id: &str,
+    keep_old_until: DateTime<Utc>,
+) -> Sql<Option<crate::secrets::SigningKeys>> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let row = tx
+        .query_opt(
+            "SELECT signing_keys FROM accounts WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .map_err(from_pg)?;
+    let Some(row) = row else { return Ok(None) };
+    let current: crate::secrets::SigningKeys = from_json(row.get(0))?;
+    let keys = current.active(Utc::now()).rotated(keep_old_until);
+    tx.execute(sql::SET_SIGNING_KEYS.postgres(), &[&to_json(&keys)?, &id])
+        .await
+        .map_err(from_pg)?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(Some(keys))
+}
+
+pub async fn set_account_settings<C: GenericClient>(
+    c: &C,
+    id: &str,
+    settings: &WebhookSettings,
+) -> Sql<()> {
+    execute(
+        c,
+        sql::SET_ACCOUNT_SETTINGS.postgres(),
+        &[&to_json(settings)?, &id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_profile<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<bool> {
+    Ok(execute(c, sql::DELETE_PROFILE.postgres(), &[&account_id, &id]).await? > 0)
+}
+
+// ----- event types -----
+
+/// Creates or replaces; `xmax = 0` tells an insert from an update.
+pub async fn put_event_type<C: GenericClient>(c: &C, account_id: &str, t: &EventType) -> Sql<bool> {
+    let rows = query(
+        c,
+        "INSERT INTO event_types (account_id, name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (account_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at
+         RETURNING (xmax = 0)",
+        &[&account_id, &t.name, &to_json(t)?, &now_ms()],
+    )
+    .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Internal("upsert returned nothing".into()))?;
+    Ok(row.get(0))
+}
+
+pub async fn event_type<C: GenericClient>(
+    c: &C,
+    account_id: &str,
+    name: &str,
+) -> Sql<Option<EventType>> {
+    query(c, sql::SELECT_EVENT_TYPE.postgres(), &[&account_id, &name])
+        .await?
+        .first()
+        .map(|r| from_json(r.get(0)))
+        .transpose()
+}
+
+pub async fn delete_event_type<C: GenericClient>(c: &C, account_id: &str, name: &str) -> Sql<bool> {
+    Ok(execute(c, sql::DELETE_EVENT_TYPE.postgres(), &[&account_id, &name]).await? > 0)
+}
+
+pub async fn list_event_types<C: GenericClient>(c: &C, account_id: &str) -> Sql<Vec<EventType>> {
+    query(c, sql::LIST_EVENT_TYPES.postgres(), &[&account_id])
+        .await?
+        .iter()
+        .map(|r| from_json(r.get(0)))
+        .collect()
+}
+
+// ----- queue -----
+
+/// A restarted node takes back the claims made under its own id.
+pub async fn release_claims<C: GenericClient>(c: &C, node: &str) -> Sql<u64> {
+    execute(
+        c,
+        "UPDATE events SET due_at = $2, claimed_by = NULL WHERE status = 'pending' AND claimed_by = $1",
+        &[&node, &now_ms()],
+    )
+    .await
+}
+
+pub async fn next_due<C: GenericClient>(c: &C) -> Sql<Option<DateTime<Utc>>> {
+    let rows = query(c, sql::NEXT_DUE.postgres(), &[]).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get::<_, Option<i64>>(0))
+        .map(time))
 }

@@ -6,6 +6,7 @@ use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
 use crate::storage::rows::*;
+use crate::storage::sql;
 use crate::storage::*;
 use chrono::{DateTime, Utc};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
@@ -18,8 +19,15 @@ type Sql<T> = StoreResult<T>;
 pub fn insert_account(c: &Connection, new: &NewAccount) -> Sql<()> {
     let a = &new.account;
     c.execute(
-        "INSERT INTO accounts (id, name, api_key_hash, settings, signing_keys, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![a.id, a.name, &new.api_key_hash[..], to_json(&a.settings)?, to_json(&a.keys)?, ms(a.created_at)],
+        sql::INSERT_ACCOUNT.sqlite(),
+        params![
+            a.id,
+            a.name,
+            &new.api_key_hash[..],
+            to_json(&a.settings)?,
+            to_json(&a.keys)?,
+            ms(a.created_at)
+        ],
     )
     .map_err(from_sqlite)?;
     Ok(())
@@ -58,8 +66,7 @@ pub fn rotate_api_key(
     keep_old_until: Option<i64>,
 ) -> Sql<()> {
     c.execute(
-        "UPDATE accounts SET previous_key_hash = CASE WHEN ?3 IS NULL THEN NULL ELSE api_key_hash END,
-            previous_key_expires_at = ?3, api_key_hash = ?2 WHERE id = ?1",
+        sql::ROTATE_API_KEY.sqlite(),
         params![id, &hash[..], keep_old_until],
     )
     .map_err(from_sqlite)?;
@@ -75,17 +82,14 @@ pub fn rotate_signing_keys(
         return Ok(None);
     };
     let keys = account.keys.active(Utc::now()).rotated(until);
-    c.execute(
-        "UPDATE accounts SET signing_keys = ?1 WHERE id = ?2",
-        params![to_json(&keys)?, id],
-    )
-    .map_err(from_sqlite)?;
+    c.execute(sql::SET_SIGNING_KEYS.sqlite(), params![to_json(&keys)?, id])
+        .map_err(from_sqlite)?;
     Ok(Some(keys))
 }
 
 pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings) -> Sql<()> {
     c.execute(
-        "UPDATE accounts SET settings = ?1 WHERE id = ?2",
+        sql::SET_ACCOUNT_SETTINGS.sqlite(),
         params![to_json(settings)?, id],
     )
     .map_err(from_sqlite)?;
@@ -113,8 +117,7 @@ pub fn put_profile(
 }
 
 pub fn profile(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Profile>> {
-    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 AND id = ?2");
-    c.prepare_cached(&sql)
+    c.prepare_cached(sql::SELECT_PROFILE.sqlite())
         .and_then(|mut s| {
             s.query_row(params![account_id, id], |r| decoded(rows::profile(r)))
                 .optional()
@@ -124,10 +127,7 @@ pub fn profile(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Profile
 
 pub fn delete_profile(c: &Connection, account_id: &str, id: &str) -> Sql<bool> {
     let n = c
-        .execute(
-            "DELETE FROM profiles WHERE account_id = ?1 AND id = ?2",
-            params![account_id, id],
-        )
+        .execute(sql::DELETE_PROFILE.sqlite(), params![account_id, id])
         .map_err(from_sqlite)?;
     Ok(n > 0)
 }
@@ -138,11 +138,9 @@ pub fn list_profiles(
     after: Option<&str>,
     limit: u32,
 ) -> Sql<Vec<Profile>> {
-    let sql = format!(
-        "SELECT {PROFILE_COLUMNS} FROM profiles
-         WHERE account_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
+    let mut stmt = c
+        .prepare_cached(sql::LIST_PROFILES.sqlite())
+        .map_err(from_sqlite)?;
     let rows = stmt
         .query_map(params![account_id, after, limit], |r| {
             decoded(rows::profile(r))
@@ -166,7 +164,7 @@ pub fn put_event_type(c: &Connection, account_id: &str, t: &EventType) -> Sql<bo
 
 pub fn event_type(c: &Connection, account_id: &str, name: &str) -> Sql<Option<EventType>> {
     let definition: Option<String> = c
-        .prepare_cached("SELECT definition FROM event_types WHERE account_id = ?1 AND name = ?2")
+        .prepare_cached(sql::SELECT_EVENT_TYPE.sqlite())
         .and_then(|mut s| {
             s.query_row(params![account_id, name], |r| r.get(0))
                 .optional()
@@ -177,17 +175,14 @@ pub fn event_type(c: &Connection, account_id: &str, name: &str) -> Sql<Option<Ev
 
 pub fn delete_event_type(c: &Connection, account_id: &str, name: &str) -> Sql<bool> {
     let n = c
-        .execute(
-            "DELETE FROM event_types WHERE account_id = ?1 AND name = ?2",
-            params![account_id, name],
-        )
+        .execute(sql::DELETE_EVENT_TYPE.sqlite(), params![account_id, name])
         .map_err(from_sqlite)?;
     Ok(n > 0)
 }
 
 pub fn list_event_types(c: &Connection, account_id: &str) -> Sql<Vec<EventType>> {
     let mut stmt = c
-        .prepare_cached("SELECT definition FROM event_types WHERE account_id = ?1 ORDER BY name")
+        .prepare_cached(sql::LIST_EVENT_TYPES.sqlite())
         .map_err(from_sqlite)?;
     let rows = stmt
         .query_map([account_id], |r| r.get::<_, String>(0))
@@ -238,11 +233,12 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
 }
 
 pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND account_id = ?2");
-    let row = c.prepare_cached(&sql).and_then(|mut s| {
-        s.query_row(params![id, account_id], |r| decoded(EventRow::read(r)))
-            .optional()
-    });
+    let row = c
+        .prepare_cached(sql::SELECT_EVENT.sqlite())
+        .and_then(|mut s| {
+            s.query_row(params![id, account_id], |r| decoded(EventRow::read(r)))
+                .optional()
+        });
     let Some(row) = row.map_err(from_sqlite)? else {
         return Ok(None);
     };
@@ -252,8 +248,9 @@ pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEve
 }
 
 fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::LegRecord>> {
-    let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE event_id = ?1 ORDER BY attempt, leg = 'failover'");
-    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
+    let mut stmt = c
+        .prepare_cached(sql::SELECT_ATTEMPTS.sqlite())
+        .map_err(from_sqlite)?;
     let rows = stmt
         .query_map([event_id], |r| decoded(AttemptRow::read(r)))
         .map_err(from_sqlite)?;
@@ -262,20 +259,20 @@ fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::L
 }
 
 pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec<StoredEvent>> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = :account
-           AND (:before IS NULL OR id < :before) AND (:status IS NULL OR status = :status)
-           AND (:type IS NULL OR event_type = :type) AND (:profile IS NULL OR profile_id = :profile)
-           AND (:since IS NULL OR created_at >= :since)
-         ORDER BY id DESC LIMIT :limit"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
+    let mut stmt = c
+        .prepare_cached(sql::LIST_EVENTS.sqlite())
+        .map_err(from_sqlite)?;
     let rows = stmt
         .query_map(
-            named_params! {
-                ":account": account_id, ":before": f.before_id, ":status": f.status.map(EventStatus::as_str),
-                ":type": f.event_type, ":profile": f.profile_id, ":since": f.since.map(ms), ":limit": f.limit,
-            },
+            params![
+                account_id,
+                f.before_id,
+                f.status.map(EventStatus::as_str),
+                f.event_type,
+                f.profile_id,
+                f.since.map(ms),
+                f.limit
+            ],
             |r| decoded(EventRow::read(r)),
         )
         .map_err(from_sqlite)?;
@@ -286,23 +283,15 @@ pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec
 pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutcome> {
     let now = now_ms();
     let changed = c
-        .execute(
-            "UPDATE events SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
-                status = 'pending', due_at = ?3, claimed_by = NULL, updated_at = ?3
-             WHERE id = ?1 AND account_id = ?2
-               AND (status IN ('failed', 'delivered') OR (status = 'pending' AND claimed_by IS NULL))",
-            params![id, account_id, now],
-        )
+        .execute(sql::RETRY_EVENT.sqlite(), params![id, account_id, now])
         .map_err(from_sqlite)?;
     if changed > 0 {
         return Ok(RetryOutcome::Scheduled);
     }
     let row: Option<(String, Option<String>)> = c
-        .query_row(
-            "SELECT status, claimed_by FROM events WHERE id = ?1 AND account_id = ?2",
-            params![id, account_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row(sql::RETRY_STATE.sqlite(), params![id, account_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()
         .map_err(from_sqlite)?;
     Ok(retry_refusal(row))
@@ -312,14 +301,18 @@ pub fn retarget_event(c: &Connection, account_id: &str, r: &Retarget) -> Sql<boo
     let cols = NewEventColumns::of_retarget(r)?;
     let changed = c
         .execute(
-            "UPDATE events SET status = :status, target = :target, retries_left = :retries, lease_ms = :lease,
-                due_at = :due, claimed_by = NULL, updated_at = :now
-             WHERE id = :id AND account_id = :account AND status = :expected",
-            named_params! {
-                ":status": r.status.as_str(), ":target": cols.target, ":retries": cols.retries_left,
-                ":lease": cols.lease_ms, ":due": cols.due_at, ":now": now_ms(), ":id": r.id,
-                ":account": account_id, ":expected": r.expected.as_str(),
-            },
+            sql::RETARGET_EVENT.sqlite(),
+            params![
+                r.status.as_str(),
+                cols.target,
+                cols.retries_left,
+                cols.lease_ms,
+                cols.due_at,
+                now_ms(),
+                r.id,
+                account_id,
+                r.expected.as_str()
+            ],
         )
         .map_err(from_sqlite)?;
     Ok(changed > 0)
@@ -344,22 +337,15 @@ pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent
         .map_err(from_sqlite)?;
     let (claimed, broken) = split_claims(rows);
     for id in broken {
-        c.execute(
-            "UPDATE events SET status = 'failed', due_at = NULL, claimed_by = NULL WHERE id = ?1",
-            [id],
-        )
-        .map_err(from_sqlite)?;
+        c.execute(sql::FAIL_UNDECODABLE.sqlite(), [id])
+            .map_err(from_sqlite)?;
     }
     Ok(claimed)
 }
 
 pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {
     let due: Option<i64> = c
-        .query_row(
-            "SELECT MIN(due_at) FROM events WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row(sql::NEXT_DUE.sqlite(), [], |r| r.get(0))
         .map_err(from_sqlite)?;
     Ok(due.map(time))
 }
@@ -378,11 +364,7 @@ pub fn release_claims(c: &Connection) -> Sql<u64> {
 pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
     let (status, due, retries) = next_state_columns(report.next);
     let changed = c
-        .prepare_cached(
-            "UPDATE events SET status = ?2, attempts_made = ?3, due_at = ?4, claimed_by = NULL,
-                retries_left = COALESCE(?5, retries_left), updated_at = ?6
-             WHERE id = ?1 AND status = 'pending' AND attempts_made = ?3 - 1",
-        )
+        .prepare_cached(sql::RECORD_ATTEMPT.sqlite())
         .and_then(|mut s| {
             s.execute(params![
                 report.event_id,
@@ -398,10 +380,7 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
         return Ok(false);
     }
     let mut insert = c
-        .prepare_cached(
-            "INSERT OR IGNORE INTO attempts (event_id, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
+        .prepare_cached(sql::INSERT_ATTEMPT.sqlite())
         .map_err(from_sqlite)?;
     for leg in &report.legs {
         insert
