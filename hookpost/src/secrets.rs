@@ -59,62 +59,16 @@ pub fn token_matches(presented: &str, expected: &Secret) -> bool {
         .into()
 }
 
-/// An account's signing material. The first key of each list signs; during a
-/// rotation the previous key stays in the list and signs too, so receivers that
-/// still hold the old key keep verifying.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SigningKeys {
-    /// Standard Webhooks HMAC secrets, `whsec_<base64>`.
-    pub hmac: Vec<Secret>,
-    /// Ed25519 private keys (32-byte seeds, base64).
-    pub ed25519: Vec<Secret>,
-    /// Phaxio-style callback tokens (HMAC-SHA1 keys).
-    #[serde(default)]
-    pub phaxio: Vec<Secret>,
-    /// Until when the previous keys (the second of each list) still sign.
-    #[serde(default)]
-    pub previous_until: Option<chrono::DateTime<chrono::Utc>>,
-}
+pub use crate::domain::keys::SigningKeys;
 
 impl SigningKeys {
-    /// Fresh keys for a new account.
+    /// Fresh keys for a new account, or for a rotation.
     pub fn generate() -> Self {
         SigningKeys {
             hmac: vec![new_hmac_secret()],
             ed25519: vec![new_ed25519_seed()],
             phaxio: vec![new_callback_token()],
             previous_until: None,
-        }
-    }
-
-    /// New keys first, the current ones kept second until `keep_old_until`, so
-    /// deliveries carry both signatures while receivers switch over.
-    pub fn rotated(&self, keep_old_until: chrono::DateTime<chrono::Utc>) -> SigningKeys {
-        let fresh = SigningKeys::generate();
-        let with_old = |new: Vec<Secret>, old: &[Secret]| {
-            new.into_iter().chain(old.first().cloned()).collect()
-        };
-        SigningKeys {
-            hmac: with_old(fresh.hmac, &self.hmac),
-            ed25519: with_old(fresh.ed25519, &self.ed25519),
-            phaxio: with_old(fresh.phaxio, &self.phaxio),
-            previous_until: Some(keep_old_until),
-        }
-    }
-
-    /// The keys that sign at `now`: the newest, and the previous while it lasts.
-    pub fn active(&self, now: chrono::DateTime<chrono::Utc>) -> SigningKeys {
-        let keep = if self.previous_until.is_some_and(|until| until > now) {
-            2
-        } else {
-            1
-        };
-        let first = |list: &[Secret]| list.iter().take(keep).cloned().collect();
-        SigningKeys {
-            hmac: first(&self.hmac),
-            ed25519: first(&self.ed25519),
-            phaxio: first(&self.phaxio),
-            previous_until: self.previous_until.filter(|_| keep == 2),
         }
     }
 }
@@ -149,28 +103,6 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         let keys = SigningKeys::generate();
         assert!(!format!("{keys:?}").contains("whsec_"));
-    }
-
-    #[test]
-    fn rotation_keeps_the_old_keys_until_their_time() {
-        let now = chrono::Utc::now();
-        let old = SigningKeys::generate();
-        let rotated = old.rotated(now + chrono::Duration::hours(1));
-        assert_eq!(rotated.hmac.len(), 2);
-        assert_eq!(rotated.hmac[1], old.hmac[0]);
-        assert_ne!(rotated.hmac[0], old.hmac[0]);
-        assert_eq!(rotated.active(now).ed25519.len(), 2);
-        let later = rotated.active(now + chrono::Duration::hours(2));
-        assert_eq!(
-            (later.hmac.len(), later.ed25519.len(), later.phaxio.len()),
-            (1, 1, 1)
-        );
-        assert_eq!(later.hmac[0], rotated.hmac[0]);
-        assert_eq!(
-            rotated.rotated(now).hmac.len(),
-            2,
-            "a second rotation keeps one previous key, not two"
-        );
     }
 
     #[test]

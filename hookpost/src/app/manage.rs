@@ -49,7 +49,7 @@ impl App {
     ) -> Result<Option<SigningKeys>, AppError> {
         let keys = self
             .store
-            .rotate_signing_keys(&account.id, keep_old_until)
+            .rotate_signing_keys(&account.id, SigningKeys::generate(), keep_old_until)
             .await?;
         self.deliverer.forget_signer(&account.id);
         self.caches.forget_account(&account.id);

@@ -100,3 +100,36 @@ pub struct Retarget {
     /// The claim length for one attempt of that target.
     pub lease: Duration,
 }
+
+impl RetryOutcome {
+    /// What a manual retry that changed nothing means, from the event's state
+    /// (`None`: no such event). A retry changes a `failed` or `delivered` event
+    /// (one more attempt) and a `pending` one no node holds (due now); a pending
+    /// event a node holds is being sent already; any other state cannot be
+    /// retried as it is (`no_target` and `filtered` are resolved again instead).
+    pub fn unchanged(state: Option<(EventStatus, bool)>) -> RetryOutcome {
+        match state {
+            None => RetryOutcome::NotFound,
+            Some((EventStatus::Pending, true)) => RetryOutcome::InFlight,
+            Some((status, _)) => RetryOutcome::NotRetryable(status),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_that_changed_nothing_says_why() {
+        assert_eq!(RetryOutcome::unchanged(None), RetryOutcome::NotFound);
+        assert_eq!(
+            RetryOutcome::unchanged(Some((EventStatus::Pending, true))),
+            RetryOutcome::InFlight
+        );
+        assert_eq!(
+            RetryOutcome::unchanged(Some((EventStatus::NoTarget, false))),
+            RetryOutcome::NotRetryable(EventStatus::NoTarget)
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod event;
 pub mod event_log;
 pub mod event_type;
 pub mod fields;
+pub mod keys;
 pub mod retry;
 pub mod settings;
 pub mod target;

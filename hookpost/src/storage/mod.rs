@@ -145,11 +145,13 @@ pub trait Accounts: Send + Sync {
         keep_old_until: Option<DateTime<Utc>>,
     ) -> StoreResult<()>;
     /// Rotates an account's signing keys in one read-modify-write (so two
-    /// rotations at once cannot lose one): new keys first, the current ones kept
-    /// until `keep_old_until`. Answers the stored keys; `None` for no account.
+    /// rotations at once cannot lose one): `fresh` keys first, the current ones
+    /// kept until `keep_old_until` ([`SigningKeys::rotated`]). Answers the stored
+    /// keys; `None` for no account.
     async fn rotate_signing_keys(
         &self,
         id: &str,
+        fresh: SigningKeys,
         keep_old_until: DateTime<Utc>,
     ) -> StoreResult<Option<SigningKeys>>;
     /// Replaces an account's webhook settings.

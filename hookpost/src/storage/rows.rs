@@ -386,18 +386,13 @@ impl NewEventColumns {
     }
 }
 
-/// What a manual retry that changed nothing means, from the event's `status` and
-/// `claimed_by` (`None`: no such event).
+/// The state a manual retry that changed nothing found, from the event's
+/// `status` and `claimed_by` columns (`None`: no such event).
 pub fn retry_refusal(row: Option<(String, Option<String>)>) -> super::RetryOutcome {
-    use super::RetryOutcome;
-    match row {
-        None => RetryOutcome::NotFound,
-        Some((status, claimed_by)) => match EventStatus::parse(&status) {
-            Some(EventStatus::Pending) if claimed_by.is_some() => RetryOutcome::InFlight,
-            Some(status) => RetryOutcome::NotRetryable(status),
-            None => RetryOutcome::NotFound,
-        },
-    }
+    let state = row.and_then(|(status, claimed_by)| {
+        EventStatus::parse(&status).map(|s| (s, claimed_by.is_some()))
+    });
+    super::RetryOutcome::unchanged(state)
 }
 
 /// The `status`, `due_at` and `retries_left` (`None` = unchanged) an attempt's

@@ -151,8 +151,9 @@ pub static LIST_EVENTS: Statement = Statement::new(concat!(
      ORDER BY id DESC LIMIT ?7"
 ));
 /// `(id, account, now ms)`: a failed or delivered event gets one more attempt,
-/// a pending one that no node holds is due now. Which events may be retried is
-/// [`crate::domain::event_log::RetryOutcome`]'s rule, applied atomically here.
+/// a pending one that no node holds is due now, in one statement (the rule of
+/// [`crate::domain::event_log::RetryOutcome::unchanged`] says what the other
+/// states mean).
 pub static RETRY_EVENT: Statement = Statement::new(
     "UPDATE events SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
         status = 'pending', due_at = ?3, claimed_by = NULL, updated_at = ?3

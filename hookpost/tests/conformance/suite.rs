@@ -159,8 +159,8 @@ pub async fn concurrent_signing_key_rotations_lose_none(store: Arc<dyn Store>) {
     let a = account(&store, "hp_rot").await;
     let until = Utc::now() + Span::hours(1);
     let (first, second) = tokio::join!(
-        store.rotate_signing_keys(&a.id, until),
-        store.rotate_signing_keys(&a.id, until)
+        store.rotate_signing_keys(&a.id, SigningKeys::generate(), until),
+        store.rotate_signing_keys(&a.id, SigningKeys::generate(), until)
     );
     let (first, second) = (first.unwrap().unwrap(), second.unwrap().unwrap());
     let stored = store.account(&a.id).await.unwrap().unwrap().keys;
@@ -175,7 +175,7 @@ pub async fn concurrent_signing_key_rotations_lose_none(store: Arc<dyn Store>) {
     assert_eq!(stored.hmac[1].expose(), earlier.hmac[0].expose());
     assert_eq!(stored.hmac.len(), 2);
     assert!(store
-        .rotate_signing_keys("acc_none", until)
+        .rotate_signing_keys("acc_none", SigningKeys::generate(), until)
         .await
         .unwrap()
         .is_none());

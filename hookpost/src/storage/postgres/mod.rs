@@ -141,9 +141,10 @@ impl Accounts for PostgresStore {
     async fn rotate_signing_keys(
         &self,
         id: &str,
+        fresh: crate::secrets::SigningKeys,
         keep_old_until: DateTime<Utc>,
     ) -> StoreResult<Option<crate::secrets::SigningKeys>> {
-        queries::rotate_signing_keys(&mut self.client().await?, id, keep_old_until).await
+        queries::rotate_signing_keys(&mut self.client().await?, id, fresh, keep_old_until).await
     }
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
         queries::set_account_settings(&self.client().await?, id, settings).await

@@ -335,6 +335,7 @@ pub async fn rotate_api_key<C: GenericClient>(
 pub async fn rotate_signing_keys(
     client: &mut deadpool_postgres::Object,
     id: &str,
+    fresh: crate::secrets::SigningKeys,
     keep_old_until: DateTime<Utc>,
 ) -> Sql<Option<crate::secrets::SigningKeys>> {
     let tx = client.transaction().await.map_err(from_pg)?;
@@ -347,7 +348,7 @@ pub async fn rotate_signing_keys(
         .map_err(from_pg)?;
     let Some(row) = row else { return Ok(None) };
     let current: crate::secrets::SigningKeys = from_json(row.get(0))?;
-    let keys = current.active(Utc::now()).rotated(keep_old_until);
+    let keys = current.active(Utc::now()).rotated(fresh, keep_old_until);
     tx.execute(sql::SET_SIGNING_KEYS.postgres(), &[&to_json(&keys)?, &id])
         .await
         .map_err(from_pg)?;

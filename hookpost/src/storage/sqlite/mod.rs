@@ -189,11 +189,12 @@ impl Accounts for SqliteStore {
     async fn rotate_signing_keys(
         &self,
         id: &str,
+        fresh: crate::secrets::SigningKeys,
         keep_old_until: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Option<crate::secrets::SigningKeys>> {
         let id = id.to_string();
         self.writer
-            .write(move |c| queries::rotate_signing_keys(c, &id, keep_old_until))
+            .write(move |c| queries::rotate_signing_keys(c, &id, fresh, keep_old_until))
             .await
     }
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {

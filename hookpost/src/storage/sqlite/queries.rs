@@ -76,12 +76,13 @@ pub fn rotate_api_key(
 pub fn rotate_signing_keys(
     c: &Connection,
     id: &str,
+    fresh: crate::secrets::SigningKeys,
     until: DateTime<Utc>,
 ) -> Sql<Option<crate::secrets::SigningKeys>> {
     let Some(account) = account_by_id(c, id)? else {
         return Ok(None);
     };
-    let keys = account.keys.active(Utc::now()).rotated(until);
+    let keys = account.keys.active(Utc::now()).rotated(fresh, until);
     c.execute(sql::SET_SIGNING_KEYS.sqlite(), params![to_json(&keys)?, id])
         .map_err(from_sqlite)?;
     Ok(Some(keys))
