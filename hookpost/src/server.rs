@@ -8,8 +8,10 @@ use crate::app::App;
 use crate::config::{ConfigError, Role, ServeConfig};
 use crate::delivery::address::AddressPolicy;
 use crate::delivery::attempt::Channels;
+use crate::delivery::clock::{RandomJitter, SystemClock};
 use crate::delivery::email::Mailer;
 use crate::delivery::http::{HttpSender, SenderConfig};
+use crate::delivery::transport::Transport;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
 use crate::jobs::{self, IdempotencyExpiry};
 use crate::metrics::Metrics;
@@ -59,6 +61,28 @@ fn connection_limits(config: &ServeConfig) -> ConnectionLimits {
     }
 }
 
+/// The ways out of deliveries (HTTP, and SMTP when a relay is configured), on
+/// the system clock with random retry jitter.
+fn channels(config: &ServeConfig, policy: &AddressPolicy) -> Result<Channels, StartError> {
+    let mail: Option<Arc<dyn Transport>> = match &config.smtp_url {
+        Some(url) => Some(Arc::new(
+            Mailer::new(url, &config.smtp_from).map_err(|e| ConfigError::new(e.to_string()))?,
+        )),
+        None => None,
+    };
+    Ok(Channels {
+        web: Arc::new(HttpSender::new(SenderConfig {
+            policy: policy.clone(),
+            bind: config.egress_bind,
+            max_per_host: config.max_per_host,
+            dangerously_accept_invalid_certs: config.dangerously_accept_invalid_certs,
+        })?),
+        mail,
+        clock: Arc::new(SystemClock),
+        jitter: Arc::new(RandomJitter),
+    })
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     mut config: ServeConfig,
@@ -70,12 +94,7 @@ pub async fn run(
     let limits = connection_limits(&config);
     let store = config.store()?.open().await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
-    let mail = match &config.smtp_url {
-        Some(url) => {
-            Some(Mailer::new(url, &config.smtp_from).map_err(|e| ConfigError::new(e.to_string()))?)
-        }
-        None => None,
-    };
+    let channels = channels(&config, &policy)?;
     let delivers = config.role != Role::Api;
     let node = config
         .node_id
@@ -84,15 +103,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let deliverer = Deliverer::new(
         store.clone(),
-        Channels {
-            http: HttpSender::new(SenderConfig {
-                policy: policy.clone(),
-                bind: config.egress_bind,
-                max_per_host: config.max_per_host,
-                dangerously_accept_invalid_certs: config.dangerously_accept_invalid_certs,
-            })?,
-            mail,
-        },
+        channels,
         WorkerConfig {
             node,
             // An API-only node keeps no slots, so every event waits for the workers.

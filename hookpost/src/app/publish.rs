@@ -3,6 +3,7 @@
 
 use super::lookups::TypeRules;
 use super::{App, AppError};
+use crate::delivery::worker::Reservation;
 use crate::domain::event::{Category, EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::target::{lease_for, resolve_target, Levels, Target};
@@ -131,27 +132,27 @@ impl App {
 
     /// Claims a pending event for this node before it is stored, when the local
     /// worker has a free slot: it is then delivered without a trip to the queue.
-    fn pre_claim(&self, event: &mut NewEvent) -> Option<crate::delivery::worker::Slot> {
+    fn pre_claim(&self, event: &mut NewEvent) -> Option<Reservation> {
         if event.status != EventStatus::Pending {
             return None;
         }
-        let slot = self.deliverer.try_reserve()?;
-        event.claimed_by = Some(self.deliverer.node().to_string());
+        let reservation = self.deliverer.reserve()?;
+        event.claimed_by = Some(reservation.node().to_string());
         event.due_at = event.created_at
             + chrono::Duration::from_std(event.lease).unwrap_or(chrono::Duration::MAX);
-        Some(slot)
+        Some(reservation)
     }
 
     /// Gives a stored pending event to the local worker, or wakes the scheduler to
     /// claim it when no slot was free.
-    fn hand_off(&self, event: NewEvent, slot: Option<crate::delivery::worker::Slot>) {
-        let (Some(slot), Some(target)) = (slot, event.target) else {
+    fn hand_off(&self, event: NewEvent, reservation: Option<Reservation>) {
+        let (Some(reservation), Some(target)) = (reservation, event.target) else {
             if event.status == EventStatus::Pending {
                 self.deliverer.wake();
             }
             return;
         };
-        let claimed = ClaimedEvent {
+        reservation.start(ClaimedEvent {
             id: event.id,
             account_id: event.account_id,
             event_type: event.event_type,
@@ -161,8 +162,7 @@ impl App {
             attempts_made: 0,
             retries_left: target.retry_schedule.retries(),
             target,
-        };
-        self.deliverer.start(claimed, slot);
+        });
     }
 
     async fn prepare(

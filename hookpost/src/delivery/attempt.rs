@@ -1,24 +1,29 @@
 //! One attempt at delivering an event: the primary URL, then at once the failover
 //! if the primary failed, under one attempt number; then the event's next state.
 
-use super::email::Mailer;
+use super::clock::{Clock, Jitter};
 use super::envelope::{body, EventContent};
-use super::http::{HttpSender, Outgoing, Sent};
 use super::signing::{AccountSigner, Signed};
+use super::transport::{Content, Outgoing, Post, Sent, Transport};
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::event::select_payload;
 use crate::domain::retry::AfterFailure;
 use crate::domain::webhook_url::WebhookUrl;
 use crate::storage::{AttemptReport, ClaimedEvent, NextState};
-use chrono::Utc;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The ways out: HTTP(S) for web targets, SMTP for `mailto:` ones.
+/// The ways out (HTTP(S) for web targets, SMTP for `mailto:` ones) and the time
+/// and jitter that attempts are made and retried by.
 pub struct Channels {
-    /// The shared HTTP client.
-    pub http: HttpSender,
-    /// The SMTP relay, if the operator configured one.
-    pub mail: Option<Mailer>,
+    /// Sends to web targets.
+    pub web: Arc<dyn Transport>,
+    /// Sends to `mailto:` targets, if the operator configured an SMTP relay.
+    pub mail: Option<Arc<dyn Transport>>,
+    /// When legs start, signatures are made and retries fall due.
+    pub clock: Arc<dyn Clock>,
+    /// How much jitter each retry delay gets.
+    pub jitter: Arc<dyn Jitter>,
 }
 
 impl Channels {
@@ -61,7 +66,7 @@ impl Channels {
             event_id: event.id.clone(),
             attempt: number,
             legs: records.into_iter().map(|(record, _)| record).collect(),
-            next: next_state(delivered, event, hint),
+            next: self.next_state(delivered, event, hint),
         }
     }
 
@@ -75,13 +80,9 @@ impl Channels {
         url: &WebhookUrl,
     ) -> (LegRecord, Option<Duration>) {
         let delivered_to = url.masked();
-        let started_at = Utc::now();
-        let timeout = event.target.timeout.0;
+        let started_at = self.clock.now();
         let sent = if url.is_mailto() {
-            match &self.mail {
-                Some(mailer) => mailer.send(url, content, number, timeout).await,
-                None => not_sent(FailureKind::Smtp, "no SMTP relay is configured"),
-            }
+            self.send_mail(event, content, number, url).await
         } else {
             self.send_http(signer, event, content, number, url, &delivered_to)
                 .await
@@ -101,6 +102,27 @@ impl Channels {
         (record, sent.retry_after)
     }
 
+    async fn send_mail(
+        &self,
+        event: &ClaimedEvent,
+        content: &EventContent<'_>,
+        number: u32,
+        url: &WebhookUrl,
+    ) -> Sent {
+        let Some(mail) = &self.mail else {
+            return Sent::not_sent(FailureKind::Smtp, "no SMTP relay is configured");
+        };
+        mail.send(Outgoing {
+            url,
+            timeout: event.target.timeout.0,
+            content: Content::Mail {
+                event: content,
+                attempt: number,
+            },
+        })
+        .await
+    }
+
     async fn send_http(
         &self,
         signer: &AccountSigner,
@@ -115,7 +137,7 @@ impl Channels {
         let wire_url = url.without_credentials();
         let signed = Signed {
             msg_id: &event.id,
-            timestamp: Utc::now().timestamp(),
+            timestamp: self.clock.now().timestamp(),
             url: wire_url.as_str(),
             body: &body,
         };
@@ -126,12 +148,40 @@ impl Channels {
         // Signed; the body now moves to the request instead of being copied.
         let out = Outgoing {
             url,
-            content_type: &body.content_type,
-            body: body.bytes,
-            headers,
             timeout: target.timeout.0,
+            content: Content::Post(Post {
+                content_type: &body.content_type,
+                body: body.bytes,
+                headers,
+            }),
         };
-        self.http.send(out).await
+        self.web.send(out).await
+    }
+
+    /// Where an event goes after an attempt; `hint` is a receiver's `Retry-After`.
+    fn next_state(
+        &self,
+        delivered: bool,
+        event: &ClaimedEvent,
+        hint: Option<Duration>,
+    ) -> NextState {
+        if delivered {
+            return NextState::Delivered;
+        }
+        match event.target.retry_schedule.after_failure(
+            event.retries_left,
+            hint,
+            self.jitter.fraction(),
+        ) {
+            AfterFailure::GiveUp => NextState::Failed,
+            AfterFailure::RetryIn {
+                delay,
+                retries_left,
+            } => {
+                let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                NextState::RetryAt(self.clock.now() + delay, retries_left)
+            }
+        }
     }
 }
 
@@ -157,35 +207,161 @@ fn log_leg(event_id: &str, r: &LegRecord) {
     );
 }
 
-fn not_sent(kind: FailureKind, why: &str) -> Sent {
-    Sent {
-        http_status: None,
-        error: Some(kind),
-        detail: Some(why.to_string()),
-        response: Some(why.to_string()),
-        duration: Duration::ZERO,
-        retry_after: None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::fakes::{
+        answered, answered_after, channels, claimed, now, signer, target, FakeTransport,
+        FixedClock, FixedJitter, Seen,
+    };
 
-/// Where an event goes after an attempt; `hint` is a receiver's `Retry-After`.
-fn next_state(delivered: bool, event: &ClaimedEvent, hint: Option<Duration>) -> NextState {
-    if delivered {
-        return NextState::Delivered;
-    }
-    match event
-        .target
-        .retry_schedule
-        .after_failure(event.retries_left, hint, fastrand::f64())
-    {
-        AfterFailure::GiveUp => NextState::Failed,
-        AfterFailure::RetryIn {
-            delay,
-            retries_left,
-        } => {
-            let at =
-                Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-            NextState::RetryAt(at, retries_left)
+    const PRIMARY: &str = "https://primary.example/hook";
+    const FAILOVER: &str = "https://failover.example/hook";
+
+    fn seen(url: &str, attempt: u32) -> Seen {
+        Seen {
+            url: url.into(),
+            attempt,
+            mail: false,
         }
+    }
+
+    fn at(secs: i64) -> chrono::DateTime<chrono::Utc> {
+        now() + chrono::Duration::seconds(secs)
+    }
+
+    #[tokio::test]
+    async fn a_failing_primary_sends_the_failover_under_the_same_attempt_number() {
+        let web = FakeTransport::new();
+        web.answer(PRIMARY, answered(500));
+        let event = claimed(target(PRIMARY, Some(FAILOVER), &[60, 120]), 1, 1);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(web.seen(), [seen(PRIMARY, 2), seen(FAILOVER, 2)]);
+        let legs: Vec<_> = report.legs.iter().map(|l| (l.leg, l.attempt)).collect();
+        assert_eq!(legs, [(Leg::Primary, 2), (Leg::Failover, 2)]);
+        assert_eq!(report.attempt, 2);
+        assert_eq!(report.next, NextState::Delivered);
+        assert!(report.legs.iter().all(|l| l.started_at == now()));
+    }
+
+    #[tokio::test]
+    async fn both_failing_retry_at_now_plus_the_schedule_step() {
+        let web = FakeTransport::new();
+        web.answer(PRIMARY, answered(500));
+        web.answer(FAILOVER, answered(404));
+        // One attempt made, so the second step of the schedule applies.
+        let event = claimed(target(PRIMARY, Some(FAILOVER), &[60, 120, 300]), 1, 2);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(report.legs.len(), 2);
+        assert!(report.legs.iter().all(|l| !l.succeeded()));
+        assert_eq!(report.next, NextState::RetryAt(at(120), 1));
+    }
+
+    #[tokio::test]
+    async fn jitter_from_the_source_lengthens_the_delay() {
+        let web = FakeTransport::new();
+        web.answer(PRIMARY, answered(500));
+        let event = claimed(target(PRIMARY, None, &[100]), 0, 1);
+        let channels = Channels {
+            jitter: Arc::new(FixedJitter(0.5)),
+            ..channels(&web, None)
+        };
+        let report = channels.attempt(&signer(), &event).await;
+        // 5% of 100 s: half of the most jitter.
+        assert_eq!(report.next, NextState::RetryAt(at(105), 0));
+    }
+
+    #[tokio::test]
+    async fn a_spent_schedule_fails_the_event() {
+        let web = FakeTransport::new();
+        web.answer(PRIMARY, answered(503));
+        web.answer(FAILOVER, answered(503));
+        let event = claimed(target(PRIMARY, Some(FAILOVER), &[60]), 1, 0);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(report.legs.len(), 2);
+        assert_eq!(report.next, NextState::Failed);
+    }
+
+    #[tokio::test]
+    async fn retry_after_delays_the_retry_but_never_past_the_longest_step() {
+        let schedule = [60, 600];
+        let web = FakeTransport::new();
+        web.answer(PRIMARY, answered_after(429, 90));
+        let event = claimed(target(PRIMARY, None, &schedule), 0, 2);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(report.next, NextState::RetryAt(at(90), 1));
+
+        web.answer(PRIMARY, answered_after(503, 86_400));
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(
+            report.next,
+            NextState::RetryAt(at(600), 1),
+            "a day is capped"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_longer_retry_after_of_two_legs_counts() {
+        let web = FakeTransport::new();
+        web.answer(PRIMARY, answered_after(429, 200));
+        web.answer(FAILOVER, answered_after(503, 90));
+        let event = claimed(target(PRIMARY, Some(FAILOVER), &[60, 600]), 0, 2);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(report.next, NextState::RetryAt(at(200), 1));
+    }
+
+    #[tokio::test]
+    async fn a_delivered_primary_leaves_the_failover_alone() {
+        let web = FakeTransport::new();
+        let event = claimed(target(PRIMARY, Some(FAILOVER), &[60]), 0, 1);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert_eq!(web.seen(), [seen(PRIMARY, 1)]);
+        assert_eq!(report.legs.len(), 1);
+        assert_eq!(report.legs[0].http_status, Some(200));
+        assert_eq!(report.next, NextState::Delivered);
+    }
+
+    #[tokio::test]
+    async fn a_mailto_leg_goes_to_the_mail_transport() {
+        let (web, mail) = (FakeTransport::new(), FakeTransport::new());
+        web.answer(PRIMARY, answered(500));
+        let event = claimed(target(PRIMARY, Some("mailto:ops@example.com"), &[60]), 2, 1);
+        let report = channels(&web, Some(&mail)).attempt(&signer(), &event).await;
+        assert_eq!(web.seen(), [seen(PRIMARY, 3)]);
+        let to_mail = Seen {
+            url: "mailto:ops@example.com".into(),
+            attempt: 3,
+            mail: true,
+        };
+        assert_eq!(mail.seen(), [to_mail]);
+        assert_eq!(report.next, NextState::Delivered);
+    }
+
+    #[tokio::test]
+    async fn a_mailto_leg_without_a_relay_fails_as_smtp() {
+        let web = FakeTransport::new();
+        let event = claimed(target("mailto:ops@example.com", None, &[]), 0, 0);
+        let report = channels(&web, None).attempt(&signer(), &event).await;
+        assert!(web.seen().is_empty());
+        assert_eq!(report.legs[0].error, Some(FailureKind::Smtp));
+        assert_eq!(
+            report.legs[0].error_detail.as_deref(),
+            Some("no SMTP relay is configured")
+        );
+        assert_eq!(report.next, NextState::Failed);
+    }
+
+    #[tokio::test]
+    async fn requests_are_signed_at_the_clock_time() {
+        let web = FakeTransport::new();
+        let event = claimed(target(PRIMARY, None, &[]), 0, 0);
+        let channels = Channels {
+            clock: Arc::new(FixedClock(at(42))),
+            ..channels(&web, None)
+        };
+        let report = channels.attempt(&signer(), &event).await;
+        assert_eq!(report.legs[0].started_at, at(42));
+        let timestamp = at(42).timestamp().to_string();
+        assert_eq!(web.header("webhook-timestamp"), [timestamp]);
     }
 }

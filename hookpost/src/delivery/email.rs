@@ -3,9 +3,10 @@
 //! accepting the message is success; its answer goes into the attempt log.
 
 use super::envelope::EventContent;
-use super::http::Sent;
+use super::transport::{Content, Outgoing, Sent, Transport};
 use crate::domain::attempt::{keep_response, FailureKind};
 use crate::domain::webhook_url::WebhookUrl;
+use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ impl Mailer {
     }
 
     /// Sends one event to the recipients of a `mailto:` URL, within `timeout`.
-    pub async fn send(
+    async fn deliver(
         &self,
         to: &WebhookUrl,
         event: &EventContent<'_>,
@@ -95,6 +96,21 @@ impl Mailer {
                 html_part(event, attempt, &payload),
             ))
             .map_err(|e| MailError(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Transport for Mailer {
+    async fn send(&self, out: Outgoing<'_>) -> Sent {
+        match out.content {
+            Content::Mail { event, attempt } => {
+                self.deliver(out.url, event, attempt, out.timeout).await
+            }
+            Content::Post(_) => Sent::not_sent(
+                FailureKind::Smtp,
+                "the mailer sends events, not HTTP bodies",
+            ),
+        }
     }
 }
 

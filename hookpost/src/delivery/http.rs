@@ -3,8 +3,10 @@
 //! [`Sent`], never as an error: failures are data for the attempt log.
 
 use super::address::{AddressPolicy, BlockedRange};
+use super::transport::{Content, Outgoing, Post, Sent, Transport};
 use crate::domain::attempt::{keep_response, FailureKind};
 use crate::domain::webhook_url::WebhookUrl;
+use async_trait::async_trait;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -12,37 +14,6 @@ use std::time::{Duration, Instant};
 
 /// Most bytes read from a response; the rest is not read at all.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// A request to send.
-pub struct Outgoing<'a> {
-    /// Destination (credentials become Basic auth).
-    pub url: &'a WebhookUrl,
-    /// `content-type` of the body.
-    pub content_type: &'a str,
-    /// The exact bytes that were signed.
-    pub body: Vec<u8>,
-    /// Signature and version headers.
-    pub headers: Vec<(&'static str, String)>,
-    /// Deadline for connect, TLS and headers; the body is read until it too.
-    pub timeout: Duration,
-}
-
-/// What happened to one request.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    /// The receiver's status code, if it answered.
-    pub http_status: Option<u16>,
-    /// Why it failed; `None` on success.
-    pub error: Option<FailureKind>,
-    /// The cause in words, for a failure.
-    pub detail: Option<String>,
-    /// The first KiB of the answer.
-    pub response: Option<String>,
-    /// Wall time spent.
-    pub duration: Duration,
-    /// How long a `429` or `503` asked hookpost to wait (`Retry-After`).
-    pub retry_after: Option<Duration>,
-}
 
 /// A receiver's answer.
 struct Answer {
@@ -139,11 +110,10 @@ impl HttpSender {
         })
     }
 
-    /// Sends one request and reports what happened.
-    pub async fn send(&self, out: Outgoing<'_>) -> Sent {
+    /// Sends one signed POST and reports what happened.
+    async fn post(&self, url: &WebhookUrl, timeout: Duration, post: Post<'_>) -> Sent {
         let started = Instant::now();
-        let url = out.url;
-        match self.exchange(out).await {
+        match self.exchange(url, timeout, post).await {
             Ok(answer) => Sent {
                 http_status: Some(answer.status),
                 error: FailureKind::from_status(answer.status),
@@ -169,15 +139,20 @@ impl HttpSender {
     /// Vets the address, waits for a slot on the host, then sends with one deadline
     /// for connect, TLS and headers. A status that arrived in time counts, whatever
     /// the body does after.
-    async fn exchange(&self, out: Outgoing<'_>) -> Result<Answer, (FailureKind, String)> {
+    async fn exchange(
+        &self,
+        url: &WebhookUrl,
+        timeout: Duration,
+        post: Post<'_>,
+    ) -> Result<Answer, (FailureKind, String)> {
         // Literal IP hosts never reach the resolver, so they are checked here.
         self.policy
-            .check_host(out.url.url())
+            .check_host(url.url())
             .map_err(|(_, range)| fail(FailureKind::BlockedAddress, range.as_str()))?;
         // One deadline covers waiting for a slot on the host too, so an attempt never
         // outlives its lease however busy the host is.
-        let deadline = tokio::time::Instant::now() + out.timeout;
-        let _slot = tokio::time::timeout_at(deadline, self.hosts.acquire(out.url.url()))
+        let deadline = tokio::time::Instant::now() + timeout;
+        let _slot = tokio::time::timeout_at(deadline, self.hosts.acquire(url.url()))
             .await
             .map_err(|_| {
                 fail(
@@ -185,7 +160,7 @@ impl HttpSender {
                     "no free connection slot for the host within the timeout",
                 )
             })?;
-        let mut response = tokio::time::timeout_at(deadline, self.request(out).send())
+        let mut response = tokio::time::timeout_at(deadline, self.request(url, post).send())
             .await
             .map_err(|_| fail(FailureKind::Timeout, "no answer within the timeout"))?
             .map_err(classify)?;
@@ -208,19 +183,31 @@ impl HttpSender {
         })
     }
 
-    fn request(&self, out: Outgoing<'_>) -> reqwest::RequestBuilder {
+    fn request(&self, url: &WebhookUrl, post: Post<'_>) -> reqwest::RequestBuilder {
         let mut request = self
             .client
-            .post(out.url.without_credentials())
-            .header(reqwest::header::CONTENT_TYPE, out.content_type)
-            .body(out.body);
-        for (name, value) in out.headers {
+            .post(url.without_credentials())
+            .header(reqwest::header::CONTENT_TYPE, post.content_type)
+            .body(post.body);
+        for (name, value) in post.headers {
             request = request.header(name, value);
         }
-        if let Some((user, password)) = out.url.basic_auth() {
+        if let Some((user, password)) = url.basic_auth() {
             request = request.basic_auth(user, password);
         }
         request
+    }
+}
+
+#[async_trait]
+impl Transport for HttpSender {
+    async fn send(&self, out: Outgoing<'_>) -> Sent {
+        match out.content {
+            Content::Post(post) => self.post(out.url, out.timeout, post).await,
+            Content::Mail { .. } => {
+                Sent::not_sent(FailureKind::Other, "the HTTP sender does not send e-mail")
+            }
+        }
     }
 }
 

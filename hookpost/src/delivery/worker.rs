@@ -1,16 +1,16 @@
 //! The delivery worker: claims due events in batches, runs each attempt in its own
 //! task (so one slow receiver never delays another) and records the outcome.
 //!
-//! Concurrency is bounded by *slots*. The publish path takes a slot when one is
-//! free and hands a new event straight to [`Deliverer::start`] (its lease was set
-//! at insert), so a quiet system delivers without polling; whatever finds no slot
-//! waits in the database until the scheduler claims it.
+//! Concurrency is bounded by *slots*. The publish path takes a [`Reservation`]
+//! (a free slot) when there is one and hands the new event straight to it with
+//! [`Reservation::start`] (its lease was set at insert), so a quiet system
+//! delivers without polling; whatever finds no slot waits in the database until
+//! the scheduler claims it.
 
 use super::attempt::Channels;
 use super::signers::SignerCache;
 use crate::metrics::Metrics;
 use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
-use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,27 @@ enum Claim {
 }
 
 /// A reserved place for one attempt in flight.
-pub type Slot = OwnedSemaphorePermit;
+type Slot = OwnedSemaphorePermit;
+
+/// A free slot of the local worker, held from publish until the event is stored;
+/// dropping it gives the slot back.
+pub struct Reservation {
+    deliverer: Arc<Deliverer>,
+    slot: Slot,
+}
+
+impl Reservation {
+    /// The node the event is claimed for (written into its `claimed_by`).
+    pub fn node(&self) -> &str {
+        self.deliverer.node()
+    }
+
+    /// Runs one attempt of the event, claimed for [`Reservation::node`], in its own
+    /// task.
+    pub fn start(self, event: ClaimedEvent) {
+        self.deliverer.start(event, self.slot);
+    }
+}
 
 /// Settings of the worker.
 #[derive(Debug, Clone)]
@@ -68,7 +88,7 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// A deliverer over `store`, sending with `sender`.
+    /// A deliverer over `store`, sending through `channels`.
     pub fn new(
         store: Arc<dyn Store>,
         channels: Channels,
@@ -100,12 +120,16 @@ impl Deliverer {
     }
 
     /// A slot if one is free right now (never waits).
-    pub fn try_reserve(&self) -> Option<Slot> {
-        self.slots.clone().try_acquire_owned().ok()
+    pub fn reserve(self: &Arc<Self>) -> Option<Reservation> {
+        let slot = self.slots.clone().try_acquire_owned().ok()?;
+        Some(Reservation {
+            deliverer: self.clone(),
+            slot,
+        })
     }
 
     /// Runs one attempt of a claimed event in its own task.
-    pub fn start(self: &Arc<Self>, event: ClaimedEvent, slot: Slot) {
+    fn start(self: &Arc<Self>, event: ClaimedEvent, slot: Slot) {
         let this = self.clone();
         self.tasks.spawn(async move {
             let retry_scheduled = match this.attempt(&event).await {
@@ -201,7 +225,7 @@ impl Deliverer {
     async fn until_next_due(&self) -> Duration {
         let poll = self.config.poll_interval;
         match self.store.next_due().await {
-            Ok(Some(at)) => (at - Utc::now())
+            Ok(Some(at)) => (at - self.channels.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(poll),
@@ -259,5 +283,188 @@ impl Deliverer {
             .get(self.store.as_ref(), &event.account_id)
             .await?;
         Some(self.channels.attempt(&signer, event).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::fakes::{answered, channels, now, target, FakeTransport, Seen};
+    use crate::domain::event::{EventStatus, NewEvent};
+    use crate::domain::settings::WebhookSettings;
+    use crate::domain::target::Target;
+    use crate::secrets::SigningKeys;
+    use crate::storage::sqlite::SqliteStore;
+    use crate::storage::{Account, Durability, NewAccount, StoredEvent};
+    use chrono::Utc;
+    use serde_json::value::RawValue;
+
+    const URL: &str = "https://receiver.example/hook";
+    const LEASE: Duration = Duration::from_secs(30);
+
+    /// A deliverer over the embedded store in a temporary directory, sending
+    /// through a fake transport at the fake clock's time.
+    struct Fixture {
+        deliverer: Arc<Deliverer>,
+        store: Arc<dyn Store>,
+        web: Arc<FakeTransport>,
+        account: Account,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn fixture(concurrency: usize) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("data"), Durability::Full).unwrap());
+        let account = Account {
+            id: "acct_worker".into(),
+            name: "worker".into(),
+            settings: WebhookSettings::default(),
+            keys: SigningKeys::generate(),
+            created_at: Utc::now(),
+        };
+        let new = NewAccount {
+            account: account.clone(),
+            api_key_hash: [7; 32],
+        };
+        store.create_account(new).await.unwrap();
+        let web = FakeTransport::new();
+        let config = WorkerConfig {
+            node: "node-test".into(),
+            concurrency,
+            poll_interval: Duration::from_millis(50),
+            drain_timeout: Duration::from_secs(5),
+        };
+        let metrics = Arc::new(Metrics::default());
+        let deliverer = Deliverer::new(store.clone(), channels(&web, None), config, metrics);
+        Fixture {
+            deliverer,
+            store,
+            web,
+            account,
+            _dir: dir,
+        }
+    }
+
+    impl Fixture {
+        /// Stores a pending event for `target`: claimed by `node` under its lease
+        /// if given, as the publish path does; due now otherwise.
+        async fn publish(&self, target: Target, node: Option<&str>) -> NewEvent {
+            let created_at = Utc::now();
+            let lease = chrono::Duration::from_std(LEASE).unwrap();
+            let event = NewEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                account_id: self.account.id.clone(),
+                profile_id: None,
+                event_type: "fax.delivered".into(),
+                payload: RawValue::from_string(r#"{"pages":3}"#.into()).unwrap(),
+                payloads: None,
+                occurred_at: "2026-03-01T11:59:00Z".into(),
+                created_at,
+                idempotency_key: None,
+                target: Some(target),
+                status: EventStatus::Pending,
+                claimed_by: node.map(str::to_string),
+                due_at: node.map_or(created_at, |_| created_at + lease),
+                lease: LEASE,
+            };
+            let window = Duration::from_secs(60);
+            self.store
+                .publish(vec![event.clone()], window)
+                .await
+                .unwrap();
+            event
+        }
+
+        /// The event once an attempt of it is recorded (panics after 5 s).
+        async fn recorded(&self, id: &str) -> StoredEvent {
+            for _ in 0..500 {
+                let stored = self.store.event(&self.account.id, id).await.unwrap();
+                if let Some(stored) = stored.filter(|e| !e.attempts.is_empty()) {
+                    return stored;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("no attempt of {id} was recorded");
+        }
+    }
+
+    /// The event as the worker gets it for its first attempt.
+    fn first_attempt(event: NewEvent) -> ClaimedEvent {
+        let target = event.target.expect("a target");
+        ClaimedEvent {
+            id: event.id,
+            account_id: event.account_id,
+            event_type: event.event_type,
+            payload: event.payload,
+            payloads: event.payloads,
+            occurred_at: event.occurred_at,
+            attempts_made: 0,
+            retries_left: target.retry_schedule.retries(),
+            target,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reservation_holds_a_slot_until_it_is_dropped() {
+        let f = fixture(1).await;
+        let reservation = f.deliverer.reserve().expect("a free slot");
+        assert_eq!(reservation.node(), "node-test");
+        assert!(f.deliverer.reserve().is_none());
+        assert_eq!(f.deliverer.in_flight(), 1);
+        drop(reservation);
+        assert!(f.deliverer.reserve().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_reserved_event_is_attempted_and_recorded() {
+        let f = fixture(2).await;
+        let reservation = f.deliverer.reserve().unwrap();
+        let event = f
+            .publish(target(URL, None, &[60]), Some(reservation.node()))
+            .await;
+        let id = event.id.clone();
+        reservation.start(first_attempt(event));
+        let stored = f.recorded(&id).await;
+        assert_eq!(stored.status, EventStatus::Delivered);
+        assert_eq!(stored.attempts.len(), 1);
+        assert_eq!(stored.attempts[0].attempt, 1);
+        assert_eq!(stored.attempts[0].started_at, now());
+        let seen = Seen {
+            url: URL.into(),
+            attempt: 1,
+            mail: false,
+        };
+        assert_eq!(f.web.seen(), [seen]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_recorded_with_its_retry_at_the_clock_time() {
+        let f = fixture(2).await;
+        f.web.answer(URL, answered(500));
+        let reservation = f.deliverer.reserve().unwrap();
+        let event = f
+            .publish(target(URL, None, &[60, 120]), Some(reservation.node()))
+            .await;
+        let id = event.id.clone();
+        reservation.start(first_attempt(event));
+        let stored = f.recorded(&id).await;
+        assert_eq!(stored.status, EventStatus::Pending);
+        assert_eq!(stored.attempts_made, 1);
+        let retry_at = now() + chrono::Duration::seconds(60);
+        assert_eq!(stored.next_attempt_at, Some(retry_at));
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_claims_a_due_event_and_records_it() {
+        let f = fixture(2).await;
+        let event = f.publish(target(URL, None, &[60]), None).await;
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(f.deliverer.clone().run(stop.clone()));
+        let stored = f.recorded(&event.id).await;
+        stop.cancel();
+        worker.await.unwrap();
+        assert_eq!(stored.status, EventStatus::Delivered);
+        assert_eq!(f.web.seen().len(), 1);
     }
 }

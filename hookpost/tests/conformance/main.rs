@@ -4,6 +4,9 @@
 //! cluster that `scripts/test` starts). A backend method is tested twice by
 //! writing its test once.
 
+#[allow(dead_code)]
+#[path = "../it/helpers/postgres.rs"]
+mod postgres_helpers;
 mod suite;
 
 use hookpost::storage::postgres::PostgresStore;
@@ -29,20 +32,7 @@ async fn sqlite() -> Backend {
 
 /// A fresh, empty database on the test cluster; its URL.
 async fn fresh_pg_database() -> String {
-    let admin = std::env::var("HOOKPOST_TEST_PG_ADMIN_URL").expect(
-        "the PostgreSQL half of the conformance suite needs the cluster that scripts/test starts (HOOKPOST_TEST_PG_ADMIN_URL)",
-    );
-    let name = format!("hookpost_conf_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test PostgreSQL");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create a test database");
-    let (base, _) = admin.rsplit_once('/').expect("a URL with a database name");
-    format!("{base}/{name}")
+    postgres_helpers::fresh_database(&postgres_helpers::admin_url()).await
 }
 
 async fn postgres() -> Backend {
