@@ -83,6 +83,19 @@ fn channels(config: &ServeConfig, policy: &AddressPolicy) -> Result<Channels, St
     })
 }
 
+/// The worker's part of the configuration.
+fn worker_config(config: &ServeConfig) -> WorkerConfig {
+    WorkerConfig {
+        node: config
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
+        concurrency: config.delivery_concurrency,
+        poll_interval: config.poll_interval,
+        drain_timeout: config.shutdown_timeout,
+    }
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     mut config: ServeConfig,
@@ -94,41 +107,34 @@ pub async fn run(
     let limits = connection_limits(&config);
     let store = config.store()?.open().await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
-    let channels = channels(&config, &policy)?;
-    let delivers = config.role != Role::Api;
-    let node = config
-        .node_id
-        .clone()
-        .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     let metrics = Arc::new(Metrics::default());
-    let deliverer = Deliverer::new(
-        store.clone(),
-        channels,
-        WorkerConfig {
-            node,
-            // An API-only node keeps no slots, so every event waits for the workers.
-            concurrency: if delivers {
-                config.delivery_concurrency
-            } else {
-                0
-            },
-            poll_interval: config.poll_interval,
-            drain_timeout: config.shutdown_timeout,
-        },
-        metrics.clone(),
-    );
     let stop = CancellationToken::new();
-    let worker = if delivers {
-        let released = store.release_claims(deliverer.node()).await?;
-        if released > 0 {
-            tracing::info!(
-                released,
-                "took back deliveries this node had in flight when it last stopped"
-            );
+    // The role decides whether this node has a worker at all: an API-only node
+    // stores events and leaves them to the worker nodes.
+    let deliverer = match config.role {
+        Role::Api => None,
+        Role::All | Role::Worker => {
+            let channels = channels(&config, &policy)?;
+            Some(Deliverer::new(
+                store.clone(),
+                channels,
+                worker_config(&config),
+                metrics.clone(),
+            ))
         }
-        Some(tokio::spawn(deliverer.clone().run(stop.clone())))
-    } else {
-        None
+    };
+    let worker = match &deliverer {
+        Some(deliverer) => {
+            let released = store.release_claims(deliverer.node()).await?;
+            if released > 0 {
+                tracing::info!(
+                    released,
+                    "took back deliveries this node had in flight when it last stopped"
+                );
+            }
+            Some(tokio::spawn(deliverer.clone().run(stop.clone())))
+        }
+        None => None,
     };
     let background = jobs::start(
         vec![Arc::new(IdempotencyExpiry::new(

@@ -28,7 +28,9 @@ async fn health(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
 async fn metrics(
     State(app): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let body = app.metrics.render(app.deliverer.in_flight());
+    let body = app
+        .metrics
+        .render(app.deliverer.as_ref().map_or(0, |d| d.in_flight()));
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -51,7 +51,9 @@ impl App {
             .store
             .rotate_signing_keys(&account.id, SigningKeys::generate(), keep_old_until)
             .await?;
-        self.deliverer.forget_signer(&account.id);
+        if let Some(deliverer) = &self.deliverer {
+            deliverer.forget_signer(&account.id);
+        }
         self.caches.forget_account(&account.id);
         Ok(keys)
     }

@@ -33,7 +33,7 @@ pub struct App {
     /// Where everything is kept.
     pub store: Arc<dyn Store>,
     /// The local delivery worker (publish hands new events to it).
-    pub deliverer: Arc<Deliverer>,
+    pub deliverer: Option<Arc<Deliverer>>,
     /// The server's configuration.
     pub config: ServeConfig,
     /// Which addresses deliveries may reach.
@@ -75,6 +75,13 @@ impl Caches {
 }
 
 impl App {
+    /// Asks the local worker, if this node has one, to look at the queue now.
+    pub fn wake_worker(&self) {
+        if let Some(deliverer) = &self.deliverer {
+            deliverer.wake();
+        }
+    }
+
     /// Checks settings before they are stored or used: the rules of the settings
     /// themselves, then each URL against what this server can deliver to.
     pub fn check_settings(&self, settings: &WebhookSettings) -> Result<(), FieldError> {

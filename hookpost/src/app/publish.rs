@@ -9,7 +9,7 @@ use crate::domain::settings::WebhookSettings;
 use crate::domain::target::{lease_for, resolve_target, Levels, Target};
 use crate::domain::validate::{self, FieldError};
 use crate::metrics::Metrics;
-use crate::storage::{Account, ClaimedEvent, Published};
+use crate::storage::{Account, Published};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -136,7 +136,7 @@ impl App {
         if event.status != EventStatus::Pending {
             return None;
         }
-        let reservation = self.deliverer.reserve()?;
+        let reservation = self.deliverer.as_ref()?.reserve()?;
         event.claimed_by = Some(reservation.node().to_string());
         event.due_at = event.created_at
             + chrono::Duration::from_std(event.lease).unwrap_or(chrono::Duration::MAX);
@@ -146,23 +146,12 @@ impl App {
     /// Gives a stored pending event to the local worker, or wakes the scheduler to
     /// claim it when no slot was free.
     fn hand_off(&self, event: NewEvent, reservation: Option<Reservation>) {
-        let (Some(reservation), Some(target)) = (reservation, event.target) else {
-            if event.status == EventStatus::Pending {
-                self.deliverer.wake();
-            }
-            return;
-        };
-        reservation.start(ClaimedEvent {
-            id: event.id,
-            account_id: event.account_id,
-            event_type: event.event_type,
-            payload: event.payload,
-            payloads: event.payloads,
-            occurred_at: event.occurred_at,
-            attempts_made: 0,
-            retries_left: target.retry_schedule.retries(),
-            target,
-        });
+        let pending = event.status == EventStatus::Pending;
+        match (reservation, event.into_first_claim()) {
+            (Some(reservation), Some(claimed)) => reservation.start(claimed),
+            _ if pending => self.wake_worker(),
+            _ => {}
+        }
     }
 
     async fn prepare(

@@ -26,7 +26,7 @@ impl App {
     pub async fn retry(&self, account: &Account, id: &str) -> Result<Retried, AppError> {
         match self.store.retry_event(&account.id, id).await? {
             RetryOutcome::Scheduled => {
-                self.deliverer.wake();
+                self.wake_worker();
                 Ok(Retried::Pending)
             }
             RetryOutcome::InFlight => Ok(Retried::Pending),
@@ -73,7 +73,7 @@ impl App {
             return Ok(Retried::Unchanged(status));
         }
         if retarget.status == EventStatus::Pending {
-            self.deliverer.wake();
+            self.wake_worker();
             return Ok(Retried::Pending);
         }
         Ok(Retried::Unchanged(retarget.status))

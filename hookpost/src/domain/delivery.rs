@@ -2,6 +2,7 @@
 //! outcome of one attempt, and the state that outcome leaves the event in.
 
 use super::attempt::LegRecord;
+use super::event::{EventStatus, NewEvent};
 use super::target::Target;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
@@ -51,4 +52,26 @@ pub struct AttemptReport {
     pub legs: Vec<LegRecord>,
     /// Where the event goes next.
     pub next: NextState,
+}
+
+impl NewEvent {
+    /// A freshly published pending event as claimed for its first attempt: no
+    /// attempt made, every retry of its schedule left. `None` when it is not
+    /// pending (nothing to deliver).
+    pub fn into_first_claim(self) -> Option<ClaimedEvent> {
+        let target = self
+            .target
+            .filter(|_| self.status == EventStatus::Pending)?;
+        Some(ClaimedEvent {
+            id: self.id,
+            account_id: self.account_id,
+            event_type: self.event_type,
+            payload: self.payload,
+            payloads: self.payloads,
+            occurred_at: self.occurred_at,
+            attempts_made: 0,
+            retries_left: target.retry_schedule.retries(),
+            target,
+        })
+    }
 }
