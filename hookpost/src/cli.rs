@@ -116,6 +116,131 @@ pub enum Command {
         /// The event id.
         id: String,
     },
+    /// Manage the account's endpoints (destinations subscribed to event types).
+    Endpoints {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: EndpointCommand,
+    },
+}
+
+/// `hookpost endpoints …`.
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Create an endpoint; prints it (with its `id`).
+    Create {
+        /// Where deliveries go (`https://…`, or `mailto:` with an SMTP relay).
+        #[arg(id = "endpoint_url", value_name = "URL")]
+        url: String,
+        /// The endpoint's fields.
+        #[command(flatten)]
+        fields: EndpointArgs,
+    },
+    /// List endpoints (one page; pass `next_cursor` as --cursor).
+    List {
+        /// Only those bound to this profile.
+        #[arg(long)]
+        profile_id: Option<String>,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The previous page's `next_cursor`.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one endpoint.
+    Show {
+        /// The endpoint id.
+        id: String,
+    },
+    /// Change the fields given.
+    Update {
+        /// The endpoint id.
+        id: String,
+        /// A new URL.
+        #[arg(long = "endpoint-url", id = "endpoint_url", value_name = "URL")]
+        url: Option<String>,
+        /// The fields to change.
+        #[command(flatten)]
+        fields: EndpointArgs,
+    },
+    /// Delete an endpoint (its pending deliveries stop).
+    Delete {
+        /// The endpoint id.
+        id: String,
+    },
+    /// Stop new deliveries to an endpoint.
+    Disable {
+        /// The endpoint id.
+        id: String,
+    },
+    /// Take new deliveries again.
+    Enable {
+        /// The endpoint id.
+        id: String,
+    },
+    /// Send a test event to this endpoint only.
+    Test {
+        /// The endpoint id.
+        id: String,
+        /// Its type (default `hookpost.test`).
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Its payload, a JSON object (default: the type's example, or `{}`).
+        #[arg(long)]
+        payload: Option<String>,
+    },
+    /// Send past events to this endpoint (a job; follow it with its id).
+    Replay {
+        /// The endpoint id.
+        id: String,
+        /// Events published at or after this RFC 3339 time.
+        #[arg(long)]
+        since: String,
+        /// Events published before this time (default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only these types (comma-separated patterns).
+        #[arg(long, value_delimiter = ',')]
+        event_types: Vec<String>,
+    },
+    /// Deliveries of the last hour and day, last success and failure.
+    Stats {
+        /// The endpoint id.
+        id: String,
+    },
+}
+
+/// The optional fields of an endpoint, as flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EndpointArgs {
+    /// Tried at once when the URL fails.
+    #[arg(long)]
+    pub failover_url: Option<String>,
+    /// Bind it to this profile.
+    #[arg(long)]
+    pub profile_id: Option<String>,
+    /// Subscribed types, comma-separated (`fax.*,message.failed`; none: all).
+    #[arg(long, value_delimiter = ',')]
+    pub event_types: Vec<String>,
+    /// For people.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// A custom header, `Name: value` (repeat for more).
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+    /// Its own settings, a JSON object (`{"format": "form"}`).
+    #[arg(long)]
+    pub settings: Option<String>,
+    /// Most deliveries in flight at once.
+    #[arg(long)]
+    pub max_in_flight: Option<u32>,
+    /// Most deliveries per period (`50/s`, `1000/m`).
+    #[arg(long)]
+    pub rate_limit: Option<String>,
 }
 
 /// The server the shell commands talk to when no URL is given.
@@ -125,13 +250,13 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
     /// Base URL of the server.
-    #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
+    #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL, global = true)]
     pub url: String,
     /// The account's API key (prefer the environment variable: a flag's value
     /// shows in `ps`).
-    #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Print only this field of the answer (e.g. `id`), as plain text.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub print: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! The shell commands that talk to a running server (`create-account`, `publish`,
-//! `list-events`, `keys`, `show-event`): thin wrappers over the API that print its
+//! `list-events`, `keys`, `show-event`, `endpoints …`): thin wrappers over the API that print its
 //! JSON answers, or one field of them for use in scripts.
 
 use serde_json::{json, Value};
@@ -49,7 +49,10 @@ pub async fn call(
         .text()
         .await
         .map_err(|e| ClientError(e.to_string()))?;
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let value: Value = match text.trim() {
+        "" => Value::Null,
+        body => serde_json::from_str(body).unwrap_or(Value::String(text)),
+    };
     if status.is_success() {
         Ok(value)
     } else {
@@ -72,6 +75,49 @@ pub fn publish_body(
         }
     }
     Ok(body)
+}
+
+/// The JSON body of an endpoint create or update from command-line flags: only
+/// the fields given.
+pub fn endpoint_body(
+    url: Option<&str>,
+    args: &crate::cli::EndpointArgs,
+) -> Result<Value, ClientError> {
+    let mut body = serde_json::Map::new();
+    let mut text = |name: &str, value: Option<&String>| {
+        if let Some(v) = value {
+            body.insert(name.into(), Value::String(v.clone()));
+        }
+    };
+    text("failover_url", args.failover_url.as_ref());
+    text("profile_id", args.profile_id.as_ref());
+    text("description", args.description.as_ref());
+    text("rate_limit", args.rate_limit.as_ref());
+    if let Some(url) = url {
+        body.insert("url".into(), json!(url));
+    }
+    if !args.event_types.is_empty() {
+        body.insert("event_types".into(), json!(args.event_types));
+    }
+    if !args.headers.is_empty() {
+        let mut headers = serde_json::Map::new();
+        for header in &args.headers {
+            let (name, value) = header
+                .split_once(':')
+                .ok_or_else(|| ClientError(format!("--header `{header}` is not `Name: value`")))?;
+            headers.insert(name.trim().into(), json!(value.trim()));
+        }
+        body.insert("headers".into(), Value::Object(headers));
+    }
+    if let Some(settings) = &args.settings {
+        let settings: Value = serde_json::from_str(settings)
+            .map_err(|e| ClientError(format!("--settings is not JSON: {e}")))?;
+        body.insert("settings".into(), settings);
+    }
+    if let Some(n) = args.max_in_flight {
+        body.insert("max_in_flight".into(), json!(n));
+    }
+    Ok(Value::Object(body))
 }
 
 /// A path with a query string of the given parameters, percent-encoded (so a
@@ -116,6 +162,25 @@ mod tests {
         );
         assert_eq!(path, "/v1/events?profile_id=%2B1312+555");
         assert_eq!(with_query("/v1/events", &[]), "/v1/events");
+    }
+
+    #[test]
+    fn endpoint_flags_become_only_the_fields_given() {
+        let args = crate::cli::EndpointArgs {
+            event_types: vec!["fax.*".into()],
+            headers: vec!["X-Env: prod".into()],
+            ..Default::default()
+        };
+        let body = endpoint_body(Some("https://a.example/"), &args).unwrap();
+        assert_eq!(
+            body,
+            json!({"url": "https://a.example/", "event_types": ["fax.*"], "headers": {"X-Env": "prod"}})
+        );
+        let bad = crate::cli::EndpointArgs {
+            headers: vec!["no colon".into()],
+            ..Default::default()
+        };
+        assert!(endpoint_body(None, &bad).is_err());
     }
 
     #[test]

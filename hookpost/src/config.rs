@@ -58,6 +58,10 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Most endpoints one account may keep.
+    #[arg(long, env = "HOOKPOST_MAX_ENDPOINTS", default_value_t = 500)]
+    pub max_endpoints: u64,
+
     /// Largest number of events in one batch publish.
     #[arg(long, env = "HOOKPOST_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,

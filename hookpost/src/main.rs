@@ -1,8 +1,8 @@
 //! The `hookpost` binary.
 
 use clap::Parser;
-use hookpost::cli::{Cli, Command, ServerArgs};
-use hookpost::client::{call, publish_body, render, with_query, Connection};
+use hookpost::cli::{Cli, Command, EndpointCommand, ServerArgs};
+use hookpost::client::{call, endpoint_body, publish_body, render, with_query, Connection};
 use hookpost::storage::{Durability, StoreConfig};
 use reqwest::Method;
 use serde_json::json;
@@ -138,7 +138,68 @@ async fn run(command: Command) -> Result<(), String> {
         Command::ShowEvent { server, id } => {
             account_call(&server, Method::GET, &format!("/v1/events/{id}"), None).await
         }
+        Command::Endpoints { server, action } => endpoints(&server, action).await,
     }
+}
+
+/// `hookpost endpoints …`: one API call each.
+async fn endpoints(server: &ServerArgs, action: EndpointCommand) -> Result<(), String> {
+    let at = |id: &str, tail: &str| format!("/v1/endpoints/{id}{tail}");
+    let (method, path, body) = match action {
+        EndpointCommand::Create { url, fields } => {
+            let body = endpoint_body(Some(&url), &fields).map_err(|e| e.to_string())?;
+            (Method::POST, "/v1/endpoints".to_string(), Some(body))
+        }
+        EndpointCommand::List {
+            profile_id,
+            limit,
+            cursor,
+        } => {
+            let query = [
+                ("profile_id", profile_id),
+                ("limit", limit.map(|l| l.to_string())),
+                ("cursor", cursor),
+            ];
+            (Method::GET, with_query("/v1/endpoints", &query), None)
+        }
+        EndpointCommand::Show { id } => (Method::GET, at(&id, ""), None),
+        EndpointCommand::Update { id, url, fields } => {
+            let body = endpoint_body(url.as_deref(), &fields).map_err(|e| e.to_string())?;
+            (Method::PATCH, at(&id, ""), Some(body))
+        }
+        EndpointCommand::Delete { id } => (Method::DELETE, at(&id, ""), None),
+        EndpointCommand::Disable { id } => (Method::POST, at(&id, "/disable"), None),
+        EndpointCommand::Enable { id } => (Method::POST, at(&id, "/enable"), None),
+        EndpointCommand::Test {
+            id,
+            event_type,
+            payload,
+        } => {
+            let mut body = json!({});
+            if let Some(t) = event_type {
+                body["event_type"] = json!(t);
+            }
+            if let Some(p) = payload {
+                body["payload"] =
+                    serde_json::from_str(&p).map_err(|e| format!("--payload is not JSON: {e}"))?;
+            }
+            (Method::POST, at(&id, "/test"), Some(body))
+        }
+        EndpointCommand::Replay {
+            id,
+            since,
+            until,
+            event_types,
+        } => {
+            let mut body = json!({"since": since, "event_types": event_types});
+            if let Some(until) = until {
+                body["until"] = json!(until);
+            }
+            (Method::POST, at(&id, "/replay"), Some(body))
+        }
+        EndpointCommand::Stats { id } => (Method::GET, at(&id, "/stats"), None),
+    };
+    account_call(server, method, &path, body).await
 }
 
 /// One request with an account's API key, its answer printed.
@@ -161,7 +222,10 @@ fn show(
     field: Option<&str>,
 ) -> Result<(), String> {
     let value = answer.map_err(|e| e.to_string())?;
-    println!("{}", render(&value, field).map_err(|e| e.to_string())?);
+    // A `204` (a delete) has nothing to print.
+    if !value.is_null() {
+        println!("{}", render(&value, field).map_err(|e| e.to_string())?);
+    }
     Ok(())
 }
 

@@ -15,10 +15,10 @@ pub struct Metrics {
     pub requests_succeeded: AtomicU64,
     /// Delivery requests that failed.
     pub requests_failed: AtomicU64,
-    /// Events that reached `delivered`.
-    pub events_delivered: AtomicU64,
-    /// Events that reached `failed`.
-    pub events_failed: AtomicU64,
+    /// Deliveries that reached `delivered`.
+    pub deliveries_delivered: AtomicU64,
+    /// Deliveries that reached `failed`.
+    pub deliveries_failed: AtomicU64,
     /// Attempts recorded with a retry scheduled.
     pub retries_scheduled: AtomicU64,
 }
@@ -61,12 +61,12 @@ impl Metrics {
             ],
         );
         metric(
-            "hookpost_events_finished_total",
+            "hookpost_deliveries_finished_total",
             "counter",
-            "Events that reached a final state.",
+            "Deliveries (one event to one destination) that reached a final state.",
             &[
-                ("{status=\"delivered\"}", get(&self.events_delivered)),
-                ("{status=\"failed\"}", get(&self.events_failed)),
+                ("{status=\"delivered\"}", get(&self.deliveries_delivered)),
+                ("{status=\"failed\"}", get(&self.deliveries_failed)),
             ],
         );
         metric(

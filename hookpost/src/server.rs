@@ -13,7 +13,7 @@ use crate::delivery::email::Mailer;
 use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::transport::Transport;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
-use crate::jobs::{self, IdempotencyExpiry};
+use crate::jobs::{self, CallerJobs, IdempotencyExpiry};
 use crate::metrics::Metrics;
 use crate::storage::StoreError;
 use std::future::Future;
@@ -84,12 +84,9 @@ fn channels(config: &ServeConfig, policy: &AddressPolicy) -> Result<Channels, St
 }
 
 /// The worker's part of the configuration.
-fn worker_config(config: &ServeConfig) -> WorkerConfig {
+fn worker_config(config: &ServeConfig, node: &str) -> WorkerConfig {
     WorkerConfig {
-        node: config
-            .node_id
-            .clone()
-            .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
+        node: node.to_string(),
         concurrency: config.delivery_concurrency,
         poll_interval: config.poll_interval,
         drain_timeout: config.shutdown_timeout,
@@ -109,6 +106,10 @@ pub async fn run(
     let policy = AddressPolicy::new(config.allow_targets.clone());
     let metrics = Arc::new(Metrics::default());
     let stop = CancellationToken::new();
+    let node = config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     // The role decides whether this node has a worker at all: an API-only node
     // stores events and leaves them to the worker nodes.
     let deliverer = match config.role {
@@ -118,7 +119,7 @@ pub async fn run(
             Some(Deliverer::new(
                 store.clone(),
                 channels,
-                worker_config(&config),
+                worker_config(&config, &node),
                 metrics.clone(),
             ))
         }
@@ -137,10 +138,18 @@ pub async fn run(
         None => None,
     };
     let background = jobs::start(
-        vec![Arc::new(IdempotencyExpiry::new(
-            store.clone(),
-            config.idempotency_window,
-        ))],
+        vec![
+            Arc::new(IdempotencyExpiry::new(
+                store.clone(),
+                config.idempotency_window,
+            )),
+            Arc::new(CallerJobs::new(
+                store.clone(),
+                node,
+                deliverer.clone(),
+                config.lease_margin,
+            )),
+        ],
         stop.clone(),
     );
     let role = config.role;

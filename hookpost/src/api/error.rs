@@ -35,6 +35,10 @@ pub enum ErrorCode {
     ProfileNotFound,
     /// No such event type in this account.
     EventTypeNotFound,
+    /// No such endpoint in this account.
+    EndpointNotFound,
+    /// No such job in this account.
+    JobNotFound,
     /// The account was deleted while the request ran.
     AccountNotFound,
     /// The resource exists already.
@@ -55,7 +59,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the catalogue's documentation and tests.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidField,
         ErrorCode::MissingCredentials,
@@ -66,6 +70,8 @@ impl ErrorCode {
         ErrorCode::EventNotFound,
         ErrorCode::ProfileNotFound,
         ErrorCode::EventTypeNotFound,
+        ErrorCode::EndpointNotFound,
+        ErrorCode::JobNotFound,
         ErrorCode::AccountNotFound,
         ErrorCode::Conflict,
         ErrorCode::BodyTooLarge,
@@ -89,6 +95,8 @@ impl ErrorCode {
             ErrorCode::EventNotFound => "event_not_found",
             ErrorCode::ProfileNotFound => "profile_not_found",
             ErrorCode::EventTypeNotFound => "event_type_not_found",
+            ErrorCode::EndpointNotFound => "endpoint_not_found",
+            ErrorCode::JobNotFound => "job_not_found",
             ErrorCode::AccountNotFound => "account_not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::BodyTooLarge => "body_too_large",
@@ -110,7 +118,7 @@ impl ErrorCode {
                 StatusCode::UNAUTHORIZED
             }
             RouteNotFound | EventNotFound | ProfileNotFound | EventTypeNotFound
-            | AccountNotFound => StatusCode::NOT_FOUND,
+            | EndpointNotFound | JobNotFound | AccountNotFound => StatusCode::NOT_FOUND,
             Conflict => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

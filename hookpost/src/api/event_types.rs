@@ -40,6 +40,8 @@ struct PutEventType {
     description: Option<String>,
     #[serde(default)]
     schema: Option<Value>,
+    #[serde(default)]
+    example: Option<Value>,
 }
 
 fn check(event_type: &EventType) -> Result<(), FieldError> {
@@ -54,8 +56,20 @@ fn check(event_type: &EventType) -> Result<(), FieldError> {
             format!("must be at most {MAX_DESCRIPTION} characters"),
         ));
     }
-    if let Some(schema) = &event_type.schema {
-        PayloadSchema::compile(schema)?;
+    let schema = event_type
+        .schema
+        .as_ref()
+        .map(PayloadSchema::compile)
+        .transpose()?;
+    if let Some(example) = &event_type.example {
+        if !example.is_object() {
+            return Err(FieldError::new("example", "must be a JSON object"));
+        }
+        if let Some(schema) = &schema {
+            schema.check(example).map_err(|e| {
+                FieldError::new(e.field.replacen("payload", "example", 1), e.message)
+            })?;
+        }
     }
     Ok(())
 }
@@ -71,6 +85,7 @@ async fn put_type(
         category: body.category,
         description: body.description,
         schema: body.schema,
+        example: body.example,
     };
     check(&event_type)?;
     let created = app.put_event_type(&account, &event_type).await?;

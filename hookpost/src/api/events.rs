@@ -89,6 +89,7 @@ struct ListQuery {
     status: Option<String>,
     event_type: Option<String>,
     profile_id: Option<String>,
+    endpoint_id: Option<String>,
     since: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
@@ -118,6 +119,7 @@ async fn list(
         status,
         event_type: q.event_type,
         profile_id: q.profile_id,
+        endpoint_id: q.endpoint_id,
         since,
         before_id: q.cursor,
         // One more than the page: whether it came tells if another page exists.

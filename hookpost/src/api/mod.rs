@@ -6,10 +6,12 @@ mod accounts;
 mod auth;
 pub mod connections;
 mod egress;
+mod endpoints;
 pub mod error;
 mod event_types;
 mod events;
 mod health;
+mod jobs;
 mod keys;
 pub mod parse;
 mod profiles;
@@ -36,6 +38,8 @@ pub fn router(app: AppState) -> Router {
         .merge(health::router())
         .merge(egress::router())
         .merge(keys::router())
+        .merge(endpoints::router())
+        .merge(jobs::router())
         .fallback(|| async {
             ApiError::not_found(
                 ErrorCode::RouteNotFound,

@@ -3,9 +3,11 @@
 
 use crate::app::publish::Outcome;
 use crate::domain::attempt::LegRecord;
+use crate::domain::endpoint::{CustomHeaders, DeliveryCounts, EventTypePattern};
+use crate::domain::job::{JobKind, JobProgress};
 use crate::domain::settings::Settings;
 use crate::domain::target::{Level, Target};
-use crate::storage::{Account, Profile, StoredEvent};
+use crate::storage::{Account, DeliveryRecord, Endpoint, EndpointStats, Job, Profile, StoredEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -45,7 +47,8 @@ impl From<&Target> for TargetView {
     }
 }
 
-/// An event as shown, with its attempt log when read one at a time.
+/// An event as shown, with its deliveries, and its attempt log when read one at
+/// a time.
 #[derive(Serialize)]
 pub struct EventView<'a> {
     id: &'a str,
@@ -58,7 +61,9 @@ pub struct EventView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     payloads: Option<&'a RawValue>,
     idempotency_key: Option<&'a str>,
+    /// The delivery of the level's `webhook_url` settings, if it has one.
     target: Option<TargetView>,
+    deliveries: Vec<DeliveryView<'a>>,
     attempts_made: u32,
     in_flight: bool,
     next_attempt_at: Option<String>,
@@ -71,6 +76,12 @@ pub struct EventView<'a> {
 impl<'a> EventView<'a> {
     /// The event; `with_attempts` adds its attempt log.
     pub fn new(e: &'a StoredEvent, with_attempts: bool) -> Self {
+        let endpoint_of = |seq: u32| {
+            e.deliveries
+                .iter()
+                .find(|d| d.seq == seq)
+                .and_then(DeliveryRecord::endpoint_id)
+        };
         EventView {
             id: &e.id,
             event_type: &e.event_type,
@@ -81,12 +92,75 @@ impl<'a> EventView<'a> {
             payload: &e.payload,
             payloads: e.payloads.as_deref(),
             idempotency_key: e.idempotency_key.as_deref(),
-            target: e.target.as_ref().map(TargetView::from),
-            attempts_made: e.attempts_made,
-            in_flight: e.in_flight,
-            next_attempt_at: e.next_attempt_at.map(timestamp),
-            attempts: with_attempts.then(|| e.attempts.iter().map(AttemptView::from).collect()),
+            target: e.settings_target().map(TargetView::from),
+            deliveries: e.deliveries.iter().map(DeliveryView::from).collect(),
+            attempts_made: e.attempts_made(),
+            in_flight: e.in_flight(),
+            next_attempt_at: e.next_attempt_at().map(timestamp),
+            attempts: with_attempts.then(|| {
+                e.attempts
+                    .iter()
+                    .map(|a| AttemptView::new(a, endpoint_of(a.seq)))
+                    .collect()
+            }),
             unreadable: e.unreadable.as_deref(),
+        }
+    }
+}
+
+/// One delivery of an event as shown.
+#[derive(Serialize)]
+pub struct DeliveryView<'a> {
+    seq: u32,
+    endpoint_id: Option<&'a str>,
+    webhook_url: Option<String>,
+    webhook_failover_url: Option<String>,
+    level: Option<Level>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    attempts_made: u32,
+    in_flight: bool,
+    next_attempt_at: Option<String>,
+}
+
+impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
+    fn from(d: &'a DeliveryRecord) -> Self {
+        DeliveryView {
+            seq: d.seq,
+            endpoint_id: d.endpoint_id(),
+            webhook_url: d.target.as_ref().map(|t| t.primary.masked()),
+            webhook_failover_url: d
+                .target
+                .as_ref()
+                .and_then(|t| t.failover.as_ref())
+                .map(|u| u.masked()),
+            level: d.target.as_ref().map(|t| t.level),
+            status: d.status.as_str(),
+            reason: d.reason.as_deref(),
+            attempts_made: d.attempts_made,
+            in_flight: d.in_flight,
+            next_attempt_at: d.next_attempt_at.map(timestamp),
+        }
+    }
+}
+
+/// A delivery as a publish answer lists it: where it goes.
+#[derive(Serialize)]
+pub struct PlannedDeliveryView<'a> {
+    endpoint_id: Option<&'a str>,
+    webhook_url: String,
+    webhook_failover_url: Option<String>,
+    level: Level,
+}
+
+impl<'a> From<&'a Target> for PlannedDeliveryView<'a> {
+    fn from(t: &'a Target) -> Self {
+        PlannedDeliveryView {
+            endpoint_id: t.endpoint_id.as_deref(),
+            webhook_url: t.primary.masked(),
+            webhook_failover_url: t.failover.as_ref().map(|u| u.masked()),
+            level: t.level,
         }
     }
 }
@@ -94,6 +168,8 @@ impl<'a> EventView<'a> {
 /// One request of the attempt log as shown (the URL is stored masked already).
 #[derive(Serialize)]
 pub struct AttemptView<'a> {
+    seq: u32,
+    endpoint_id: Option<&'a str>,
     attempt: u32,
     leg: crate::domain::attempt::Leg,
     url: &'a str,
@@ -105,9 +181,12 @@ pub struct AttemptView<'a> {
     response: Option<&'a str>,
 }
 
-impl<'a> From<&'a LegRecord> for AttemptView<'a> {
-    fn from(r: &'a LegRecord) -> Self {
+impl<'a> AttemptView<'a> {
+    /// A request of the delivery that went to `endpoint_id`.
+    fn new(r: &'a LegRecord, endpoint_id: Option<&'a str>) -> Self {
         AttemptView {
+            seq: r.seq,
+            endpoint_id,
             attempt: r.attempt,
             leg: r.leg,
             url: &r.url,
@@ -193,8 +272,12 @@ pub enum PublishedView<'a> {
         status: &'static str,
         /// Always `false` here.
         duplicate: bool,
-        /// Where it goes; `null` for `no_target`.
+        /// The delivery of the level's `webhook_url` settings; `null` when
+        /// there is none (no target, or endpoints only).
         target: Option<TargetView>,
+        /// Every delivery: endpoint (`null` for the settings URL), masked
+        /// URLs, level.
+        deliveries: Vec<PlannedDeliveryView<'a>>,
     },
     /// Same idempotency key inside the window.
     Duplicate {
@@ -208,16 +291,114 @@ pub enum PublishedView<'a> {
 impl<'a> From<&'a Outcome> for PublishedView<'a> {
     fn from(outcome: &'a Outcome) -> Self {
         match outcome {
-            Outcome::Accepted { id, status, target } => PublishedView::Accepted {
+            Outcome::Accepted {
+                id,
+                status,
+                targets,
+                ..
+            } => PublishedView::Accepted {
                 id,
                 status: status.as_str(),
                 duplicate: false,
-                target: target.as_deref().map(TargetView::from),
+                target: targets
+                    .iter()
+                    .find(|t| t.endpoint_id.is_none())
+                    .map(TargetView::from),
+                deliveries: targets.iter().map(PlannedDeliveryView::from).collect(),
             },
             Outcome::Duplicate { id } => PublishedView::Duplicate {
                 id,
                 duplicate: true,
             },
+        }
+    }
+}
+
+/// An endpoint as shown (URLs masked).
+#[derive(Serialize)]
+pub struct EndpointView<'a> {
+    id: &'a str,
+    url: String,
+    failover_url: Option<String>,
+    profile_id: Option<&'a str>,
+    event_types: &'a [EventTypePattern],
+    description: Option<&'a str>,
+    headers: &'a CustomHeaders,
+    settings: Settings<String>,
+    max_in_flight: Option<u32>,
+    rate_limit: Option<String>,
+    state: &'static str,
+    created_at: String,
+    updated_at: String,
+}
+
+impl<'a> From<&'a Endpoint> for EndpointView<'a> {
+    fn from(e: &'a Endpoint) -> Self {
+        let spec = &e.spec;
+        EndpointView {
+            id: &e.id,
+            url: spec.url.masked(),
+            failover_url: spec.failover_url.as_ref().map(|u| u.masked()),
+            profile_id: spec.profile_id.as_deref(),
+            event_types: &spec.event_types,
+            description: spec.description.as_deref(),
+            headers: &spec.headers,
+            settings: spec.settings.masked(),
+            max_in_flight: spec.max_in_flight,
+            rate_limit: spec.rate_limit.map(|r| r.to_string()),
+            state: e.state.as_str(),
+            created_at: timestamp(e.created_at),
+            updated_at: timestamp(e.updated_at),
+        }
+    }
+}
+
+/// An endpoint's recent deliveries and state.
+#[derive(Serialize)]
+pub struct EndpointStatsView<'a> {
+    id: &'a str,
+    state: &'static str,
+    last_hour: DeliveryCounts,
+    last_day: DeliveryCounts,
+    last_success_at: Option<String>,
+    last_failure_at: Option<String>,
+}
+
+impl<'a> EndpointStatsView<'a> {
+    /// The stats of `endpoint`.
+    pub fn new(endpoint: &'a Endpoint, stats: &EndpointStats) -> Self {
+        EndpointStatsView {
+            id: &endpoint.id,
+            state: endpoint.state.as_str(),
+            last_hour: stats.last_hour,
+            last_day: stats.last_day,
+            last_success_at: stats.last_success_at.map(timestamp),
+            last_failure_at: stats.last_failure_at.map(timestamp),
+        }
+    }
+}
+
+/// A job as shown: what it does, where it stands, how far it got.
+#[derive(Serialize)]
+pub struct JobView<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    kind: &'a JobKind,
+    state: &'static str,
+    progress: &'a JobProgress,
+    created_at: String,
+    updated_at: String,
+}
+
+impl<'a> From<&'a Job> for JobView<'a> {
+    fn from(j: &'a Job) -> Self {
+        JobView {
+            id: &j.id,
+            kind: &j.kind,
+            state: j.state.as_str(),
+            progress: &j.progress,
+            created_at: timestamp(j.created_at),
+            updated_at: timestamp(j.updated_at),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::event::Category;
 use crate::domain::event_type::PayloadSchema;
 use crate::domain::settings::WebhookSettings;
 use crate::domain::validate::{self, FieldError};
-use crate::storage::{Account, StoreError};
+use crate::storage::{Account, Endpoint, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -64,6 +64,23 @@ impl App {
             .profiles
             .put(key, profile.settings.clone(), generation);
         Ok(profile.settings)
+    }
+
+    /// The endpoints of one level of resolution: bound to `profile_id`, or
+    /// (`None`) to no profile.
+    pub async fn level_endpoints(
+        &self,
+        account: &Account,
+        profile_id: Option<&str>,
+    ) -> Result<Arc<Vec<Endpoint>>, AppError> {
+        let key = (account.id.clone(), profile_id.map(str::to_string));
+        let (cached, generation) = self.caches.endpoints.get(&key);
+        if let Some(found) = cached {
+            return Ok(found);
+        }
+        let found = Arc::new(self.store.level_endpoints(&account.id, profile_id).await?);
+        self.caches.endpoints.put(key, found.clone(), generation);
+        Ok(found)
     }
 
     /// The rules of event type `name`; unregistered types are postflight, unchecked.

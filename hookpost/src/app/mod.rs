@@ -3,6 +3,7 @@
 //! setting passes. Handlers call these; these call the domain and the store.
 
 pub mod cache;
+pub mod endpoints;
 pub mod lookups;
 pub mod manage;
 pub mod publish;
@@ -55,6 +56,8 @@ pub struct Caches {
     pub profiles: cache::TtlCache<(String, String), WebhookSettings>,
     /// Event-type rules by (account, type name).
     pub types: cache::TtlCache<(String, String), lookups::TypeRules>,
+    /// Endpoints by (account, profile or none): the candidates of one level.
+    pub endpoints: cache::TtlCache<(String, Option<String>), Arc<Vec<crate::storage::Endpoint>>>,
 }
 
 impl Caches {
@@ -71,6 +74,11 @@ impl Caches {
     /// Drops an account's event-type rules (after a type changed).
     pub fn forget_types(&self, account_id: &str) {
         self.types.forget(|(a, _), _| a == account_id);
+    }
+
+    /// Drops every cached endpoint list of the account (an endpoint changed).
+    pub fn forget_endpoints(&self, account_id: &str) {
+        self.endpoints.forget(|(a, _), _| a == account_id);
     }
 }
 

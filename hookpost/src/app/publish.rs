@@ -1,19 +1,19 @@
-//! Publishing: validate, resolve the target, store durably, and hand the event to
-//! the local worker if it has a free slot.
+//! Publishing: validate, resolve the destinations, store durably, and hand each
+//! delivery to the local worker if it has a free slot.
 
 use super::lookups::TypeRules;
 use super::{App, AppError};
 use crate::delivery::worker::Reservation;
-use crate::domain::event::{Category, EventStatus, NewEvent};
+use crate::domain::delivery::NewDelivery;
+use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
-use crate::domain::target::{lease_for, resolve_target, Levels, Target};
+use crate::domain::target::{resolve_destinations, Level, LevelEndpoints, Levels, Target};
 use crate::domain::validate::{self, FieldError};
 use crate::metrics::Metrics;
 use crate::storage::{Account, Published};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::time::Duration;
 
 /// One event as a publisher sends it. Webhook settings (`webhook_url`, `format`,
 /// `timeout`…) may sit beside the event fields; they override the profile's and
@@ -47,14 +47,16 @@ pub struct PublishRequest {
 /// What happened to one published event.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Stored; `target` is `None` for `no_target`.
+    /// Stored.
     Accepted {
         /// The new event's id.
         id: String,
         /// `pending`, `no_target` or `filtered`.
         status: EventStatus,
-        /// Where it goes (boxed: it dwarfs the other variant).
-        target: Option<Box<Target>>,
+        /// The level its destinations came from; `None` for `no_target`.
+        level: Option<Level>,
+        /// Where its deliveries go, in order.
+        targets: Vec<Target>,
     },
     /// Same idempotency key inside the window: nothing new was stored.
     Duplicate {
@@ -74,14 +76,12 @@ pub enum Shape {
 }
 
 /// Where an event goes and in which state it starts, as resolved from the
-/// settings of today.
+/// settings and endpoints of today.
 pub struct Resolution {
-    /// Where it goes; `None` for `no_target`.
-    pub target: Option<Target>,
     /// `pending`, `no_target` or `filtered`.
     pub status: EventStatus,
-    /// How long a claim of one attempt lasts.
-    pub lease: Duration,
+    /// One per destination that takes it, due at `now`.
+    pub deliveries: Vec<NewDelivery>,
 }
 
 impl App {
@@ -103,6 +103,15 @@ impl App {
                 other => other,
             })?);
         }
+        self.store_events(events).await
+    }
+
+    /// Stores prepared events in one commit and hands their deliveries to the
+    /// local worker.
+    pub(super) async fn store_events(
+        &self,
+        mut events: Vec<NewEvent>,
+    ) -> Result<Vec<Outcome>, AppError> {
         let mut slots: Vec<_> = events.iter_mut().map(|e| self.pre_claim(e)).collect();
         let stored = self
             .store
@@ -120,9 +129,10 @@ impl App {
                     let outcome = Outcome::Accepted {
                         id: event.id.clone(),
                         status: event.status,
-                        target: event.target.clone().map(Box::new),
+                        level: event.deliveries.first().map(|d| d.target.level),
+                        targets: event.deliveries.iter().map(|d| d.target.clone()).collect(),
                     };
-                    self.hand_off(event, slot);
+                    self.hand_off(&event, slot);
                     outcome
                 }
             });
@@ -130,27 +140,35 @@ impl App {
         Ok(outcomes)
     }
 
-    /// Claims a pending event for this node before it is stored, when the local
-    /// worker has a free slot: it is then delivered without a trip to the queue.
-    fn pre_claim(&self, event: &mut NewEvent) -> Option<Reservation> {
-        if event.status != EventStatus::Pending {
-            return None;
+    /// Claims an event's deliveries for this node before it is stored, as far as
+    /// the local worker has free slots: they are then made without a trip to
+    /// the queue.
+    fn pre_claim(&self, event: &mut NewEvent) -> Vec<Reservation> {
+        let Some(deliverer) = self.deliverer.as_ref() else {
+            return Vec::new();
+        };
+        let mut reservations = Vec::new();
+        for delivery in &mut event.deliveries {
+            let Some(reservation) = deliverer.reserve() else {
+                break;
+            };
+            delivery.claimed_by = Some(reservation.node().to_string());
+            delivery.due_at = event.created_at
+                + chrono::Duration::from_std(delivery.lease).unwrap_or(chrono::Duration::MAX);
+            reservations.push(reservation);
         }
-        let reservation = self.deliverer.as_ref()?.reserve()?;
-        event.claimed_by = Some(reservation.node().to_string());
-        event.due_at = event.created_at
-            + chrono::Duration::from_std(event.lease).unwrap_or(chrono::Duration::MAX);
-        Some(reservation)
+        reservations
     }
 
-    /// Gives a stored pending event to the local worker, or wakes the scheduler to
-    /// claim it when no slot was free.
-    fn hand_off(&self, event: NewEvent, reservation: Option<Reservation>) {
-        let pending = event.status == EventStatus::Pending;
-        match (reservation, event.into_first_claim()) {
-            (Some(reservation), Some(claimed)) => reservation.start(claimed),
-            _ if pending => self.wake_worker(),
-            _ => {}
+    /// Gives a stored event's pre-claimed deliveries to the local worker, and
+    /// wakes the scheduler for the others.
+    fn hand_off(&self, event: &NewEvent, reservations: Vec<Reservation>) {
+        let claimed = reservations.len();
+        for (reservation, delivery) in reservations.into_iter().zip(event.first_claims()) {
+            reservation.start(delivery);
+        }
+        if claimed < event.deliveries.len() {
+            self.wake_worker();
         }
     }
 
@@ -185,8 +203,11 @@ impl App {
             Some(id) => Some(self.profile_settings(account, id).await?),
             None => None,
         };
-        let resolved = self.resolve(account, &overrides, profile.as_ref(), &rules);
         let created_at = Utc::now();
+        let scope = request.profile_id.as_deref().zip(profile.as_ref());
+        let resolved = self
+            .resolve(account, &overrides, scope, &event_type, &rules, created_at)
+            .await?;
         Ok(NewEvent {
             id: uuid::Uuid::now_v7().to_string(),
             account_id: account.id.clone(),
@@ -199,41 +220,51 @@ impl App {
                 .unwrap_or_else(|| created_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
             created_at,
             idempotency_key: request.idempotency_key,
-            target: resolved.target,
             status: resolved.status,
-            claimed_by: None,
-            due_at: created_at,
-            lease: resolved.lease,
+            deliveries: resolved.deliveries,
         })
     }
 
-    /// Resolves an event's target from the request's, the profile's and the
-    /// account's settings, and the state it starts in.
-    pub fn resolve(
+    /// Resolves an event's destinations from the request's, the profile's and
+    /// the account's settings and endpoints, and the state it starts in.
+    pub async fn resolve(
         &self,
         account: &Account,
         request: &WebhookSettings,
-        profile: Option<&WebhookSettings>,
+        profile: Option<(&str, &WebhookSettings)>,
+        event_type: &str,
         rules: &TypeRules,
-    ) -> Resolution {
-        let target = resolve_target(&Levels {
-            request,
-            profile,
-            account: &account.settings,
-        });
-        let status = match &target {
-            None => EventStatus::NoTarget,
-            Some(t) if rules.category == Category::Inflight && !t.inflight => EventStatus::Filtered,
-            Some(_) => EventStatus::Pending,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Resolution, AppError> {
+        let bound = match profile {
+            Some((id, _)) => self.level_endpoints(account, Some(id)).await?,
+            None => Default::default(),
         };
-        let lease = target
-            .as_ref()
-            .map_or(Duration::ZERO, |t| lease_for(t, self.config.lease_margin));
-        Resolution {
-            target,
-            status,
-            lease,
-        }
+        let unbound = self.level_endpoints(account, None).await?;
+        let destinations = resolve_destinations(
+            &Levels {
+                request,
+                profile: profile.map(|(_, settings)| settings),
+                account: &account.settings,
+            },
+            &LevelEndpoints {
+                profile: &bound,
+                account: &unbound,
+            },
+            event_type,
+            rules.category,
+        );
+        let status = match (&destinations.level, destinations.targets.is_empty()) {
+            (None, _) => EventStatus::NoTarget,
+            (Some(_), true) => EventStatus::Filtered,
+            (Some(_), false) => EventStatus::Pending,
+        };
+        let deliveries = destinations
+            .targets
+            .into_iter()
+            .map(|target| NewDelivery::new(target, self.config.lease_margin, now))
+            .collect();
+        Ok(Resolution { status, deliveries })
     }
 }
 

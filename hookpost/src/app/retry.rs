@@ -1,5 +1,6 @@
-//! Sending an event again by hand: a failed or delivered event gets one more
-//! attempt, a pending one is made due now, and a `no_target` or `filtered` one
+//! Sending an event again by hand: a failed event's failed deliveries (a
+//! delivered event's deliveries) get one more attempt, pending ones are made
+//! due now, and a `no_target` or `filtered` one
 //! is resolved again with the settings of today (the publish request's own
 //! settings, if it had any, are not kept for events that never had a target).
 
@@ -53,12 +54,17 @@ impl App {
             None => None,
         };
         let rules = self.type_rules(account, &event.event_type).await?;
-        let resolved = self.resolve(
-            account,
-            &WebhookSettings::default(),
-            profile.as_ref(),
-            &rules,
-        );
+        let scope = event.profile_id.as_deref().zip(profile.as_ref());
+        let resolved = self
+            .resolve(
+                account,
+                &WebhookSettings::default(),
+                scope,
+                &event.event_type,
+                &rules,
+                chrono::Utc::now(),
+            )
+            .await?;
         if resolved.status == status {
             return Ok(Retried::Unchanged(status));
         }
@@ -66,8 +72,7 @@ impl App {
             id: id.to_string(),
             expected: status,
             status: resolved.status,
-            target: resolved.target,
-            lease: resolved.lease,
+            deliveries: resolved.deliveries,
         };
         if !self.store.retarget_event(&account.id, &retarget).await? {
             return Ok(Retried::Unchanged(status));

@@ -9,7 +9,7 @@ use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::event::select_payload;
 use crate::domain::retry::AfterFailure;
 use crate::domain::webhook_url::WebhookUrl;
-use crate::storage::{AttemptReport, ClaimedEvent, NextState};
+use crate::storage::{AttemptReport, ClaimedDelivery, NextState};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ pub struct Channels {
 
 impl Channels {
     /// Makes one attempt of `event` and reports it with the event's next state.
-    pub async fn attempt(&self, signer: &AccountSigner, event: &ClaimedEvent) -> AttemptReport {
+    pub async fn attempt(&self, signer: &AccountSigner, event: &ClaimedDelivery) -> AttemptReport {
         let target = &event.target;
         let number = event.attempts_made + 1;
         let content = EventContent {
@@ -64,6 +64,8 @@ impl Channels {
             .max();
         AttemptReport {
             event_id: event.id.clone(),
+            seq: event.seq,
+            endpoint_id: target.endpoint_id.clone(),
             attempt: number,
             legs: records.into_iter().map(|(record, _)| record).collect(),
             next: self.next_state(delivered, event, hint),
@@ -73,7 +75,7 @@ impl Channels {
     async fn send_leg(
         &self,
         signer: &AccountSigner,
-        event: &ClaimedEvent,
+        event: &ClaimedDelivery,
         content: &EventContent<'_>,
         number: u32,
         leg: Leg,
@@ -88,6 +90,7 @@ impl Channels {
                 .await
         };
         let record = LegRecord {
+            seq: event.seq,
             attempt: number,
             leg,
             url: delivered_to,
@@ -98,13 +101,13 @@ impl Channels {
             error_detail: sent.detail,
             response: sent.response,
         };
-        log_leg(&event.id, &record);
+        log_leg(event, &record);
         (record, sent.retry_after)
     }
 
     async fn send_mail(
         &self,
-        event: &ClaimedEvent,
+        event: &ClaimedDelivery,
         content: &EventContent<'_>,
         number: u32,
         url: &WebhookUrl,
@@ -126,7 +129,7 @@ impl Channels {
     async fn send_http(
         &self,
         signer: &AccountSigner,
-        event: &ClaimedEvent,
+        event: &ClaimedDelivery,
         content: &EventContent<'_>,
         number: u32,
         url: &WebhookUrl,
@@ -153,6 +156,7 @@ impl Channels {
                 content_type: &body.content_type,
                 body: body.bytes,
                 headers,
+                custom: &target.headers,
             }),
         };
         self.web.send(out).await
@@ -162,7 +166,7 @@ impl Channels {
     fn next_state(
         &self,
         delivered: bool,
-        event: &ClaimedEvent,
+        event: &ClaimedDelivery,
         hint: Option<Duration>,
     ) -> NextState {
         if delivered {
@@ -187,14 +191,15 @@ impl Channels {
 
 /// One line per request at `info`, so deliveries can be followed in the log
 /// alone. The URL is the masked one; nothing here carries a secret.
-fn log_leg(event_id: &str, r: &LegRecord) {
+fn log_leg(delivery: &ClaimedDelivery, r: &LegRecord) {
     let leg = match r.leg {
         Leg::Primary => "primary",
         Leg::Failover => "failover",
     };
     let outcome = if r.succeeded() { "delivered" } else { "failed" };
     tracing::info!(
-        event = event_id,
+        event = %delivery.id,
+        endpoint = delivery.target.endpoint_id.as_deref().unwrap_or("-"),
         attempt = r.attempt,
         leg,
         url = %r.url,

@@ -13,7 +13,7 @@ use crate::domain::settings::{Format, SignatureScheme};
 use crate::domain::target::{Level, Target};
 use crate::domain::webhook_url::WebhookUrl;
 use crate::secrets::SigningKeys;
-use crate::storage::ClaimedEvent;
+use crate::storage::ClaimedDelivery;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::value::RawValue;
@@ -150,6 +150,8 @@ pub fn target(primary: &str, failover: Option<&str>, schedule: &[u64]) -> Target
         primary: WebhookUrl::parse(primary).unwrap(),
         failover: failover.map(|f| WebhookUrl::parse(f).unwrap()),
         level: Level::Request,
+        endpoint_id: None,
+        headers: Vec::new(),
         format: Format::Json,
         signatures: vec![SignatureScheme::Standard],
         inflight: false,
@@ -166,9 +168,10 @@ pub fn target(primary: &str, failover: Option<&str>, schedule: &[u64]) -> Target
 
 /// An event for `target` with `attempts_made` attempts behind it and
 /// `retries_left` retries ahead.
-pub fn claimed(target: Target, attempts_made: u32, retries_left: u32) -> ClaimedEvent {
-    ClaimedEvent {
+pub fn claimed(target: Target, attempts_made: u32, retries_left: u32) -> ClaimedDelivery {
+    ClaimedDelivery {
         id: "evt_1".into(),
+        seq: 0,
         account_id: "acct_1".into(),
         event_type: "fax.delivered".into(),
         payload: RawValue::from_string(r#"{"pages":3}"#.into()).unwrap(),

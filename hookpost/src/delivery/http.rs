@@ -189,6 +189,11 @@ impl HttpSender {
             .post(url.without_credentials())
             .header(reqwest::header::CONTENT_TYPE, post.content_type)
             .body(post.body);
+        // The endpoint's own headers first: none may be a signature header
+        // (refused when the endpoint was stored), and these are appended after.
+        for (name, value) in post.custom {
+            request = request.header(name.as_str(), value.as_str());
+        }
         for (name, value) in post.headers {
             request = request.header(name, value);
         }

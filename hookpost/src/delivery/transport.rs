@@ -48,6 +48,8 @@ pub struct Post<'a> {
     pub body: Vec<u8>,
     /// Signature and version headers.
     pub headers: Vec<(&'static str, String)>,
+    /// The endpoint's custom headers.
+    pub custom: &'a [(String, String)],
 }
 
 /// What happened to one request.

@@ -10,7 +10,7 @@
 use super::attempt::Channels;
 use super::signers::SignerCache;
 use crate::metrics::Metrics;
-use crate::storage::{AttemptReport, ClaimedEvent, NextState, Store};
+use crate::storage::{AttemptReport, ClaimedDelivery, NextState, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +54,7 @@ impl Reservation {
 
     /// Runs one attempt of the event, claimed for [`Reservation::node`], in its own
     /// task.
-    pub fn start(self, event: ClaimedEvent) {
+    pub fn start(self, event: ClaimedDelivery) {
         self.deliverer.start(event, self.slot);
     }
 }
@@ -129,7 +129,7 @@ impl Deliverer {
     }
 
     /// Runs one attempt of a claimed event in its own task.
-    fn start(self: &Arc<Self>, event: ClaimedEvent, slot: Slot) {
+    fn start(self: &Arc<Self>, event: ClaimedDelivery, slot: Slot) {
         let this = self.clone();
         self.tasks.spawn(async move {
             let retry_scheduled = match this.attempt(&event).await {
@@ -264,8 +264,8 @@ impl Deliverer {
             Metrics::inc(counter);
         }
         Metrics::inc(match report.next {
-            NextState::Delivered => &self.metrics.events_delivered,
-            NextState::Failed => &self.metrics.events_failed,
+            NextState::Delivered => &self.metrics.deliveries_delivered,
+            NextState::Failed => &self.metrics.deliveries_failed,
             NextState::RetryAt(..) => &self.metrics.retries_scheduled,
         });
     }
@@ -277,7 +277,7 @@ impl Deliverer {
 
     /// One attempt; `None` when the keys could not be loaded (the lease will bring
     /// the event back).
-    async fn attempt(&self, event: &ClaimedEvent) -> Option<AttemptReport> {
+    async fn attempt(&self, event: &ClaimedDelivery) -> Option<AttemptReport> {
         let signer = self
             .signers
             .get(self.store.as_ref(), &event.account_id)
@@ -295,7 +295,7 @@ mod tests {
     use crate::domain::target::Target;
     use crate::secrets::SigningKeys;
     use crate::storage::sqlite::SqliteStore;
-    use crate::storage::{Account, Durability, NewAccount, StoredEvent};
+    use crate::storage::{Account, Durability, NewAccount, NewDelivery, StoredEvent};
     use chrono::Utc;
     use serde_json::value::RawValue;
 
@@ -362,11 +362,13 @@ mod tests {
                 occurred_at: "2026-03-01T11:59:00Z".into(),
                 created_at,
                 idempotency_key: None,
-                target: Some(target),
                 status: EventStatus::Pending,
-                claimed_by: node.map(str::to_string),
-                due_at: node.map_or(created_at, |_| created_at + lease),
-                lease: LEASE,
+                deliveries: vec![NewDelivery {
+                    target,
+                    lease: LEASE,
+                    claimed_by: node.map(str::to_string),
+                    due_at: node.map_or(created_at, |_| created_at + lease),
+                }],
             };
             let window = Duration::from_secs(60);
             self.store
@@ -389,20 +391,9 @@ mod tests {
         }
     }
 
-    /// The event as the worker gets it for its first attempt.
-    fn first_attempt(event: NewEvent) -> ClaimedEvent {
-        let target = event.target.expect("a target");
-        ClaimedEvent {
-            id: event.id,
-            account_id: event.account_id,
-            event_type: event.event_type,
-            payload: event.payload,
-            payloads: event.payloads,
-            occurred_at: event.occurred_at,
-            attempts_made: 0,
-            retries_left: target.retry_schedule.retries(),
-            target,
-        }
+    /// The event's one delivery as the worker gets it for its first attempt.
+    fn first_attempt(event: NewEvent) -> ClaimedDelivery {
+        event.first_claims().next().expect("a claimed delivery")
     }
 
     #[tokio::test]
@@ -450,9 +441,9 @@ mod tests {
         reservation.start(first_attempt(event));
         let stored = f.recorded(&id).await;
         assert_eq!(stored.status, EventStatus::Pending);
-        assert_eq!(stored.attempts_made, 1);
+        assert_eq!(stored.attempts_made(), 1);
         let retry_at = now() + chrono::Duration::seconds(60);
-        assert_eq!(stored.next_attempt_at, Some(retry_at));
+        assert_eq!(stored.next_attempt_at(), Some(retry_at));
     }
 
     #[tokio::test]

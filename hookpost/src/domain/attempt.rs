@@ -88,6 +88,8 @@ impl FailureKind {
 /// One request of an attempt, as recorded in the attempt log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegRecord {
+    /// The delivery it belongs to (its number within the event).
+    pub seq: u32,
     /// Attempt number, from 1; the failover shares the primary's.
     pub attempt: u32,
     /// Primary or failover.

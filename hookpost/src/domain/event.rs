@@ -1,6 +1,5 @@
 //! Events as hookpost stores them, and their life cycle.
 
-use super::target::Target;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -60,7 +59,7 @@ pub enum Category {
     Postflight,
 }
 
-/// An event ready to be stored: validated, its target resolved.
+/// An event ready to be stored: validated, its destinations resolved.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     /// UUIDv7, so ids sort by time and index well.
@@ -81,16 +80,10 @@ pub struct NewEvent {
     pub created_at: DateTime<Utc>,
     /// The publisher's de-duplication key.
     pub idempotency_key: Option<String>,
-    /// Where it goes; `None` for `no_target`.
-    pub target: Option<Target>,
-    /// `pending`, `no_target` or `filtered`.
+    /// `pending` (with deliveries), `no_target` or `filtered` (without).
     pub status: EventStatus,
-    /// The node that will deliver it straight away, if one took it at publish.
-    pub claimed_by: Option<String>,
-    /// When it is due (its lease expiry when claimed at publish).
-    pub due_at: DateTime<Utc>,
-    /// How long a claim on it lasts (see [`crate::domain::target::lease_for`]).
-    pub lease: std::time::Duration,
+    /// One per destination that takes it.
+    pub deliveries: Vec<super::delivery::NewDelivery>,
 }
 
 /// The payload a receiver pinned to `version` gets: its own entry in `payloads`, or

@@ -3,11 +3,11 @@
 //! resolution did.
 
 use super::attempt::LegRecord;
+use super::delivery::{DeliveryRecord, NewDelivery};
 use super::event::EventStatus;
 use super::target::Target;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
-use std::time::Duration;
 
 /// An event as stored, with its delivery state.
 #[derive(Debug, Clone)]
@@ -28,20 +28,43 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
     /// Publisher's de-duplication key.
     pub idempotency_key: Option<String>,
-    /// Resolved target.
-    pub target: Option<Target>,
-    /// Where it stands.
+    /// Where it stands: its deliveries summed up, or `no_target`/`filtered`.
     pub status: EventStatus,
-    /// Attempts made so far.
-    pub attempts_made: u32,
-    /// Whether a node holds it right now (an attempt is being made).
-    pub in_flight: bool,
-    /// When the next attempt is due, while pending and not in flight.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// The attempt log (filled by `EventLog::event`, empty in lists).
+    /// One per destination, in the order they were resolved.
+    pub deliveries: Vec<DeliveryRecord>,
+    /// The attempt log of every delivery (filled by `EventLog::event`, empty in
+    /// lists).
     pub attempts: Vec<LegRecord>,
     /// What could not be decoded of the stored row, if anything.
     pub unreadable: Option<String>,
+}
+
+impl StoredEvent {
+    /// Attempts made over all its deliveries.
+    pub fn attempts_made(&self) -> u32 {
+        self.deliveries.iter().map(|d| d.attempts_made).sum()
+    }
+
+    /// Whether a node is sending any of its deliveries right now.
+    pub fn in_flight(&self) -> bool {
+        self.deliveries.iter().any(|d| d.in_flight)
+    }
+
+    /// When its next attempt is due, if any delivery waits for one.
+    pub fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.deliveries
+            .iter()
+            .filter_map(|d| d.next_attempt_at)
+            .min()
+    }
+
+    /// The target of its level's `webhook_url` settings, if it has a delivery there.
+    pub fn settings_target(&self) -> Option<&Target> {
+        self.deliveries
+            .iter()
+            .filter_map(|d| d.target.as_ref())
+            .find(|t| t.endpoint_id.is_none())
+    }
 }
 
 /// Filters and page position for `EventLog::list_events`.
@@ -53,6 +76,8 @@ pub struct EventFilter {
     pub event_type: Option<String>,
     /// Only this profile.
     pub profile_id: Option<String>,
+    /// Only events with a delivery to this endpoint.
+    pub endpoint_id: Option<String>,
     /// Only events accepted at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Events strictly older than this id (the previous page's last id).
@@ -86,7 +111,7 @@ pub enum RetryOutcome {
     NotRetryable(EventStatus),
 }
 
-/// A new resolution of an event's target, for `EventLog::retarget_event`.
+/// A new resolution of an event's destinations, for `EventLog::retarget_event`.
 #[derive(Debug, Clone)]
 pub struct Retarget {
     /// The event.
@@ -95,10 +120,8 @@ pub struct Retarget {
     pub expected: EventStatus,
     /// Its new state: `pending`, `no_target` or `filtered`.
     pub status: EventStatus,
-    /// Where it goes now.
-    pub target: Option<Target>,
-    /// The claim length for one attempt of that target.
-    pub lease: Duration,
+    /// Its deliveries, when pending.
+    pub deliveries: Vec<NewDelivery>,
 }
 
 impl RetryOutcome {

@@ -19,6 +19,10 @@ pub struct EventType {
     /// A JSON Schema that payloads must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
+    /// A payload of this type, sent by an endpoint test
+    /// (`POST /v1/endpoints/{id}/test`); it must satisfy the schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
 }
 
 /// Largest schema accepted, so compiled schemas kept in memory stay small.

@@ -1,10 +1,14 @@
 //! Target resolution: where one event goes, decided once when it is published.
 //!
-//! The URL pair comes whole from the most specific level that has a `webhook_url`
-//! (request → profile → account); every other setting is taken field by field from
-//! the most specific level that sets it, then the server defaults.
+//! The destinations come from the first level that has any (request → profile →
+//! account): its `webhook_url` settings (the URL pair comes whole from one level)
+//! and its subscribed endpoints. Every other setting is taken field by field from
+//! the most specific level that sets it (request → endpoint → profile →
+//! account), then the server defaults.
 
 use super::duration::HumanDuration;
+use super::endpoint::Endpoint;
+use super::event::Category;
 use super::retry::RetrySchedule;
 use super::settings::{Format, SignatureScheme, WebhookSettings};
 use super::webhook_url::WebhookUrl;
@@ -36,6 +40,12 @@ pub struct Target {
     pub failover: Option<WebhookUrl>,
     /// Where the URLs came from.
     pub level: Level,
+    /// The endpoint it goes to; `None` for the level's `webhook_url` settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    /// The endpoint's custom headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
     /// Body encoding.
     pub format: Format,
     /// Signature schemes attached to every request.
@@ -61,8 +71,30 @@ pub struct Levels<'a> {
     pub account: &'a WebhookSettings,
 }
 
+/// The endpoints that may take an event: those bound to its profile and those
+/// of the account (bound to no profile).
+#[derive(Default)]
+pub struct LevelEndpoints<'a> {
+    /// Bound to the profile named by `profile_id`.
+    pub profile: &'a [Endpoint],
+    /// Bound to no profile.
+    pub account: &'a [Endpoint],
+}
+
+/// Where an event goes: the level its destinations came from and one target per
+/// destination that takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destinations {
+    /// The first level with any destination; `None`: no level has one.
+    pub level: Option<Level>,
+    /// One per delivery; empty when the level's destinations all declined
+    /// (subscription or inflight rule).
+    pub targets: Vec<Target>,
+}
+
 impl Levels<'_> {
-    fn in_order(&self) -> impl Iterator<Item = (Level, &WebhookSettings)> {
+    /// The levels that may name URLs, most specific first.
+    fn url_levels(&self) -> impl Iterator<Item = (Level, &WebhookSettings)> {
         [
             Some((Level::Request, self.request)),
             self.profile.map(|p| (Level::Profile, p)),
@@ -72,9 +104,36 @@ impl Levels<'_> {
         .flatten()
     }
 
-    /// The most specific value of one field.
-    fn pick<T: Clone>(&self, field: impl Fn(&WebhookSettings) -> Option<T>) -> Option<T> {
-        self.in_order().find_map(|(_, s)| field(s))
+    /// A target for `urls`, every other setting picked field by field: request,
+    /// then the endpoint's own, then profile, then account, then the defaults.
+    fn target(
+        &self,
+        level: Level,
+        urls: (WebhookUrl, Option<WebhookUrl>),
+        endpoint: Option<&Endpoint>,
+    ) -> Target {
+        let own = endpoint.map(|e| &e.spec.settings);
+        let order = [Some(self.request), own, self.profile, Some(self.account)];
+        fn first<T>(
+            order: &[Option<&WebhookSettings>; 4],
+            field: impl Fn(&WebhookSettings) -> Option<T>,
+        ) -> Option<T> {
+            order.iter().flatten().find_map(|s| field(s))
+        }
+        Target {
+            primary: urls.0,
+            failover: urls.1,
+            level,
+            endpoint_id: endpoint.map(|e| e.id.clone()),
+            headers: endpoint.map_or_else(Vec::new, |e| e.spec.headers.0.clone()),
+            format: first(&order, |s| s.format).unwrap_or_default(),
+            signatures: first(&order, |s| s.signatures.clone())
+                .unwrap_or_else(SignatureScheme::defaults),
+            inflight: first(&order, |s| s.inflight).unwrap_or(false),
+            version: first(&order, |s| s.version.clone()),
+            retry_schedule: first(&order, |s| s.retry_schedule.clone()).unwrap_or_default(),
+            timeout: first(&order, |s| s.timeout).unwrap_or(HumanDuration(DEFAULT_TIMEOUT)),
+        }
     }
 }
 
@@ -85,27 +144,72 @@ pub fn lease_for(target: &Target, margin: Duration) -> Duration {
     target.timeout.0 * 2 + margin
 }
 
-/// Resolves the target of an event, or `None` when no level has a `webhook_url`
-/// (the event is then stored as `no_target`).
+/// Resolves the target of the level's `webhook_url` settings, or `None` when no
+/// level has one (the request's URLs, then the profile's, then the account's).
 pub fn resolve_target(levels: &Levels<'_>) -> Option<Target> {
-    let (level, urls) = levels.in_order().find(|(_, s)| s.webhook_url.is_some())?;
-    Some(Target {
-        primary: urls.webhook_url.clone()?,
-        failover: urls.webhook_failover_url.clone(),
-        level,
-        format: levels.pick(|s| s.format).unwrap_or_default(),
-        signatures: levels
-            .pick(|s| s.signatures.clone())
-            .unwrap_or_else(SignatureScheme::defaults),
-        inflight: levels.pick(|s| s.inflight).unwrap_or(false),
-        version: levels.pick(|s| s.version.clone()),
-        retry_schedule: levels
-            .pick(|s| s.retry_schedule.clone())
-            .unwrap_or_default(),
-        timeout: levels
-            .pick(|s| s.timeout)
-            .unwrap_or(HumanDuration(DEFAULT_TIMEOUT)),
-    })
+    let (level, urls) = levels.url_levels().find(|(_, s)| s.webhook_url.is_some())?;
+    let pair = (urls.webhook_url.clone()?, urls.webhook_failover_url.clone());
+    Some(levels.target(level, pair, None))
+}
+
+/// The target of one endpoint alone (a test event, a replay): its URLs, its
+/// level (the profile's when bound to one), settings picked as at publish.
+pub fn endpoint_target(levels: &Levels<'_>, endpoint: &Endpoint) -> Target {
+    let level = match endpoint.spec.profile_id {
+        Some(_) => Level::Profile,
+        None => Level::Account,
+    };
+    let pair = (
+        endpoint.spec.url.clone(),
+        endpoint.spec.failover_url.clone(),
+    );
+    levels.target(level, pair, Some(endpoint))
+}
+
+/// Resolves every destination of an event of `event_type`: the first level
+/// with any (the request's URLs: exactly one, no fan-out; the profile's
+/// `webhook_url` plus its endpoints; the account's `webhook_url` plus its
+/// unbound endpoints), then, within it, the settings destination and every
+/// enabled endpoint subscribed to the type. An inflight event only goes to
+/// targets that take inflight events.
+pub fn resolve_destinations(
+    levels: &Levels<'_>,
+    endpoints: &LevelEndpoints<'_>,
+    event_type: &str,
+    category: Category,
+) -> Destinations {
+    let candidates = [
+        (Level::Request, Some(levels.request), &[][..]),
+        (Level::Profile, levels.profile, endpoints.profile),
+        (Level::Account, Some(levels.account), endpoints.account),
+    ];
+    let chosen = candidates.into_iter().find_map(|(level, settings, bound)| {
+        let settings = settings?;
+        (settings.webhook_url.is_some() || !bound.is_empty()).then_some((level, settings, bound))
+    });
+    let Some((level, settings, bound)) = chosen else {
+        return Destinations {
+            level: None,
+            targets: Vec::new(),
+        };
+    };
+    let own = settings.webhook_url.clone().map(|url| {
+        let pair = (url, settings.webhook_failover_url.clone());
+        levels.target(level, pair, None)
+    });
+    let subscribed = bound.iter().filter(|e| e.takes(event_type)).map(|e| {
+        let pair = (e.spec.url.clone(), e.spec.failover_url.clone());
+        levels.target(level, pair, Some(e))
+    });
+    let targets = own
+        .into_iter()
+        .chain(subscribed)
+        .filter(|t| category != Category::Inflight || t.inflight)
+        .collect();
+    Destinations {
+        level: Some(level),
+        targets,
+    }
 }
 
 #[cfg(test)]
@@ -198,5 +302,146 @@ mod tests {
         assert_eq!(t.signatures, SignatureScheme::defaults());
         assert_eq!(t.timeout.0, DEFAULT_TIMEOUT);
         assert!(!t.inflight);
+    }
+
+    fn endpoint(id: &str, url: &str, types: &[&str], own: &str) -> Endpoint {
+        use crate::domain::endpoint::{EndpointSpec, EndpointState};
+        let spec: EndpointSpec = serde_json::from_value(serde_json::json!({
+            "url": url, "event_types": types, "settings": serde_json::from_str::<serde_json::Value>(own).unwrap(),
+        }))
+        .unwrap();
+        Endpoint {
+            id: id.into(),
+            account_id: "a".into(),
+            spec,
+            state: EndpointState::Enabled,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn ids(d: &Destinations) -> Vec<Option<&str>> {
+        d.targets.iter().map(|t| t.endpoint_id.as_deref()).collect()
+    }
+
+    #[test]
+    fn the_first_level_with_a_destination_fans_out_to_its_subscribed_endpoints() {
+        let none = WebhookSettings::default();
+        let account = settings(r#"{"webhook_url":"https://a.example/","timeout":"4s"}"#);
+        let unbound = [
+            endpoint("ep_fax", "https://fax.example/", &["fax.*"], "{}"),
+            endpoint(
+                "ep_failed",
+                "https://pager.example/",
+                &["fax.failed"],
+                r#"{"timeout":"1s"}"#,
+            ),
+            endpoint("ep_all", "https://all.example/", &[], "{}"),
+        ];
+        let levels = Levels {
+            request: &none,
+            profile: None,
+            account: &account,
+        };
+        let on = LevelEndpoints {
+            profile: &[],
+            account: &unbound,
+        };
+        let d = resolve_destinations(&levels, &on, "fax.delivered", Category::Postflight);
+        assert_eq!(d.level, Some(Level::Account));
+        assert_eq!(ids(&d), [None, Some("ep_fax"), Some("ep_all")]);
+        let d = resolve_destinations(&levels, &on, "fax.failed", Category::Postflight);
+        assert_eq!(
+            ids(&d),
+            [None, Some("ep_fax"), Some("ep_failed"), Some("ep_all")]
+        );
+        let pager = &d.targets[2];
+        assert_eq!(
+            pager.timeout.0,
+            Duration::from_secs(1),
+            "the endpoint's own setting wins"
+        );
+        assert_eq!(
+            d.targets[1].timeout.0,
+            Duration::from_secs(4),
+            "then the account's"
+        );
+        assert_eq!(pager.primary.masked(), "https://pager.example/");
+    }
+
+    #[test]
+    fn a_profile_with_endpoints_hides_the_account_and_a_request_url_hides_both() {
+        let none = WebhookSettings::default();
+        let account = settings(r#"{"webhook_url":"https://a.example/"}"#);
+        let bound = [endpoint(
+            "ep_p",
+            "https://p.example/",
+            &["fax.failed"],
+            "{}",
+        )];
+        let unbound = [endpoint("ep_a", "https://ea.example/", &[], "{}")];
+        let on = LevelEndpoints {
+            profile: &bound,
+            account: &unbound,
+        };
+        let levels = Levels {
+            request: &none,
+            profile: Some(&none),
+            account: &account,
+        };
+        let d = resolve_destinations(&levels, &on, "fax.failed", Category::Postflight);
+        assert_eq!(
+            (d.level, ids(&d)),
+            (Some(Level::Profile), vec![Some("ep_p")])
+        );
+        let d = resolve_destinations(&levels, &on, "fax.sent", Category::Postflight);
+        assert_eq!(d.level, Some(Level::Profile));
+        assert!(
+            d.targets.is_empty(),
+            "the profile had destinations, none took it: filtered"
+        );
+        let request = settings(r#"{"webhook_url":"https://r.example/"}"#);
+        let levels = Levels {
+            request: &request,
+            profile: Some(&none),
+            account: &account,
+        };
+        let d = resolve_destinations(&levels, &on, "fax.failed", Category::Postflight);
+        assert_eq!((d.level, ids(&d)), (Some(Level::Request), vec![None]));
+        let levels = Levels {
+            request: &none,
+            profile: None,
+            account: &none,
+        };
+        let nowhere = resolve_destinations(
+            &levels,
+            &LevelEndpoints::default(),
+            "x",
+            Category::Postflight,
+        );
+        assert_eq!(nowhere.level, None);
+    }
+
+    #[test]
+    fn inflight_events_reach_only_destinations_that_take_them() {
+        let none = WebhookSettings::default();
+        let account = settings(r#"{"webhook_url":"https://a.example/"}"#);
+        let unbound = [endpoint(
+            "ep_live",
+            "https://live.example/",
+            &[],
+            r#"{"inflight":true}"#,
+        )];
+        let levels = Levels {
+            request: &none,
+            profile: None,
+            account: &account,
+        };
+        let on = LevelEndpoints {
+            profile: &[],
+            account: &unbound,
+        };
+        let d = resolve_destinations(&levels, &on, "fax.page", Category::Inflight);
+        assert_eq!(ids(&d), [Some("ep_live")]);
     }
 }

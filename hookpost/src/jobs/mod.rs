@@ -6,8 +6,10 @@
 //! work at once is harmless.
 
 mod idempotency;
+mod replay;
 
 pub use idempotency::IdempotencyExpiry;
+pub use replay::CallerJobs;
 
 use async_trait::async_trait;
 use std::sync::Arc;

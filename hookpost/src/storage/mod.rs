@@ -1,11 +1,11 @@
 //! Storage: one trait, [`Store`], and one module per backend. Nothing above this
 //! layer knows which backend it talks to. The database is also the delivery queue:
-//! a pending event *is* its queue entry, so nothing can be stranded between two
-//! systems.
+//! a pending delivery (one event to one destination) *is* its queue entry, so
+//! nothing can be stranded between two systems.
 //!
 //! Claims are leases written in the row (`due_at` pushed to the lease expiry,
 //! `claimed_by` set), never locks held across an HTTP call: a node that dies
-//! mid-delivery loses nothing, its events simply come due again.
+//! mid-delivery loses nothing, its deliveries simply come due again.
 
 pub mod postgres;
 pub mod rows;
@@ -124,8 +124,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 // The entities live in the domain; storage only keeps and fetches them.
 pub use crate::domain::account::{Account, NewAccount, Profile};
-pub use crate::domain::delivery::{AttemptReport, ClaimedEvent, NextState};
+pub use crate::domain::delivery::{
+    AttemptReport, ClaimedDelivery, DeliveryRecord, NewDelivery, NextState,
+};
+pub use crate::domain::endpoint::{Endpoint, EndpointState, EndpointStats};
 pub use crate::domain::event_log::{EventFilter, Published, Retarget, RetryOutcome, StoredEvent};
+pub use crate::domain::job::{Job, JobProgress, JobState, ReplayCandidate};
 
 /// Tenants: their API keys (as hashes), signing keys and account-level settings.
 #[async_trait]
@@ -213,23 +217,110 @@ pub trait EventLog: Send + Sync {
     /// makes a pending event that no node holds due now.
     async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome>;
     /// Gives an event resolved anew (a `no_target` or `filtered` one) its new
-    /// target and state, if it is still in state `expected`; answers whether it was.
+    /// deliveries and state, if it is still in state `expected`; answers whether it was.
     async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool>;
+    /// Adds a delivery to a stored event, due now, unless the event has one to
+    /// the same endpoint already; the event becomes pending. Answers whether
+    /// it was added.
+    async fn add_delivery(&self, event_id: &str, delivery: NewDelivery) -> StoreResult<bool>;
+    /// Up to `limit` events published in `[since, until)` after event
+    /// `after_id` (`""`: from the start), in publish order.
+    async fn replay_candidates(
+        &self,
+        account_id: &str,
+        after_id: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReplayCandidate>>;
 }
 
-/// The delivery queue: pending events claimed under a lease, and attempts recorded.
+/// Endpoints: the destinations an account keeps.
+#[async_trait]
+pub trait Endpoints: Send + Sync {
+    /// Stores a new endpoint.
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()>;
+    /// One endpoint.
+    async fn endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<Endpoint>>;
+    /// Endpoints in id order after `after_id`, only those bound to `profile_id`
+    /// when given.
+    async fn list_endpoints(
+        &self,
+        account_id: &str,
+        profile_id: Option<&str>,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Endpoint>>;
+    /// The endpoints bound to `profile_id`, or (`None`) to no profile: the
+    /// candidates of one level of resolution.
+    async fn level_endpoints(
+        &self,
+        account_id: &str,
+        profile_id: Option<&str>,
+    ) -> StoreResult<Vec<Endpoint>>;
+    /// How many endpoints the account has.
+    async fn count_endpoints(&self, account_id: &str) -> StoreResult<u64>;
+    /// Replaces an endpoint's spec (and profile binding); `false` if there is none.
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool>;
+    /// Sets an endpoint's state; `false` if there is none.
+    async fn set_endpoint_state(
+        &self,
+        account_id: &str,
+        id: &str,
+        state: EndpointState,
+    ) -> StoreResult<bool>;
+    /// Deletes an endpoint and stops its pending deliveries (`failed`, reason
+    /// `endpoint_deleted`); answers how many stopped, `None` if there was none.
+    async fn delete_endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<u64>>;
+    /// An endpoint's recent deliveries by status and when requests to it last
+    /// succeeded and failed; `None` if there is none.
+    async fn endpoint_stats(
+        &self,
+        account_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<EndpointStats>>;
+}
+
+/// Jobs callers start: stored with their progress, claimed under a lease.
+#[async_trait]
+pub trait Jobs: Send + Sync {
+    /// Stores a new running job, due now.
+    async fn create_job(&self, job: &Job) -> StoreResult<()>;
+    /// One job.
+    async fn job(&self, account_id: &str, id: &str) -> StoreResult<Option<Job>>;
+    /// Claims one due running job for `node` for `lease`.
+    async fn claim_job(&self, node: &str, lease: Duration) -> StoreResult<Option<Job>>;
+    /// Writes a batch's outcome and releases the claim: the job is due again at
+    /// `due` while running. `false` when `node` no longer holds it or it was
+    /// cancelled meanwhile.
+    async fn save_job(
+        &self,
+        id: &str,
+        node: &str,
+        state: JobState,
+        progress: &JobProgress,
+        due: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
+    /// Stops a running job; `false` if it is not running (or not there).
+    async fn cancel_job(&self, account_id: &str, id: &str) -> StoreResult<bool>;
+}
+
+/// The delivery queue: pending deliveries claimed under a lease, and attempts recorded.
 #[async_trait]
 pub trait Queue: Send + Sync {
-    /// Claims up to `limit` due events for `node`, each under a lease long enough
-    /// for one attempt of its target.
-    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>>;
-    /// Makes the events `node` had claimed due now: called when a node starts, so a
-    /// restarted node does not wait out its own leases. Answers how many.
+    /// Claims up to `limit` due deliveries for `node`, each under a lease long
+    /// enough for one attempt of its target.
+    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Makes the deliveries `node` had claimed due now: called when a node
+    /// starts, so a restarted node does not wait out its own leases. Answers how many.
     async fn release_claims(&self, node: &str) -> StoreResult<u64>;
-    /// When the earliest pending event comes due, if any.
+    /// When the earliest pending delivery comes due, if any.
     async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Writes an attempt and the event's next state. Ignored (answers `false`) when
-    /// the attempt is stale: another node already recorded that attempt number.
+    /// Writes an attempt, the delivery's next state, the event's status summed
+    /// up and the endpoint's last success or failure. Ignored (answers `false`)
+    /// when the attempt is stale: another node already recorded that attempt
+    /// number, or the delivery was stopped.
     async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool>;
 }
 
@@ -247,6 +338,12 @@ pub trait Maintenance: Send + Sync {
 /// callers hold one `Arc<dyn Store>`. Implementations must make every write
 /// durable before returning (per the configured durability) and be safe to call
 /// concurrently.
-pub trait Store: Accounts + Profiles + Catalog + EventLog + Queue + Maintenance + 'static {}
+pub trait Store:
+    Accounts + Profiles + Catalog + EventLog + Endpoints + Queue + Jobs + Maintenance + 'static
+{
+}
 
-impl<T: Accounts + Profiles + Catalog + EventLog + Queue + Maintenance + 'static> Store for T {}
+impl<T> Store for T where
+    T: Accounts + Profiles + Catalog + EventLog + Endpoints + Queue + Jobs + Maintenance + 'static
+{
+}

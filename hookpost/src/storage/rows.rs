@@ -3,11 +3,18 @@
 //! milliseconds; settings, keys and targets as JSON text.
 
 pub use super::sql::{
-    ACCOUNT_COLUMNS, ATTEMPT_COLUMNS, CLAIM_COLUMNS, EVENT_COLUMNS, PROFILE_COLUMNS,
+    ACCOUNT_COLUMNS, ATTEMPT_COLUMNS, CLAIM_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS,
+    EVENT_COLUMNS, JOB_COLUMNS, PROFILE_COLUMNS,
 };
-use super::{Account, ClaimedEvent, Profile, StoreError, StoreResult, StoredEvent};
+use super::{
+    Account, ClaimedDelivery, DeliveryRecord, Endpoint, Job, NewDelivery, Profile, StoreError,
+    StoreResult, StoredEvent,
+};
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use crate::domain::delivery::reason;
+use crate::domain::endpoint::EndpointState;
 use crate::domain::event::EventStatus;
+use crate::domain::job::JobState;
 use crate::domain::target::Target;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::value::RawValue;
@@ -131,16 +138,8 @@ pub struct EventRow {
     pub created_at: i64,
     /// `idempotency_key`
     pub idempotency_key: Option<String>,
-    /// `target` (JSON)
-    pub target: Option<String>,
     /// `status`
     pub status: String,
-    /// `attempts_made`
-    pub attempts_made: i64,
-    /// `due_at` (ms)
-    pub due_at: Option<i64>,
-    /// `claimed_by`
-    pub claimed_by: Option<String>,
 }
 
 impl EventRow {
@@ -155,15 +154,11 @@ impl EventRow {
             occurred_at: r.text("occurred_at")?,
             created_at: r.int("created_at")?,
             idempotency_key: r.opt_text("idempotency_key")?,
-            target: r.opt_text("target")?,
             status: r.text("status")?,
-            attempts_made: r.int("attempts_made")?,
-            due_at: r.opt_int("due_at")?,
-            claimed_by: r.opt_text("claimed_by")?,
         })
     }
 
-    /// The event, without its attempts. Never fails: a column that does not
+    /// The event, without its deliveries and attempts. Never fails: a column that does not
     /// decode (corrupt data, or a bug) is replaced by a neutral value and named
     /// in `unreadable`, so one bad row cannot break a whole listing.
     pub fn into_event(self) -> StoredEvent {
@@ -180,16 +175,10 @@ impl EventRow {
         };
         let payload = json("payload", self.payload);
         let payloads = self.payloads.map(|p| json("payloads", p));
-        let target = self.target.as_deref().and_then(|t| {
-            from_json::<Target>(t)
-                .map_err(|e| unreadable.push(format!("target: {e}")))
-                .ok()
-        });
         let unreadable = (!unreadable.is_empty()).then(|| unreadable.join("; "));
         if let Some(problem) = &unreadable {
             tracing::error!(event = %self.id, %problem, "a stored event does not decode");
         }
-        let pending = status == EventStatus::Pending;
         StoredEvent {
             id: self.id,
             profile_id: self.profile_id,
@@ -199,25 +188,98 @@ impl EventRow {
             occurred_at: self.occurred_at,
             created_at: time(self.created_at),
             idempotency_key: self.idempotency_key,
-            target,
             status,
-            attempts_made: self.attempts_made as u32,
-            in_flight: pending && self.claimed_by.is_some(),
-            // A claimed event's due time is its lease expiry, not a next attempt.
-            next_attempt_at: self
-                .due_at
-                .filter(|_| pending && self.claimed_by.is_none())
-                .map(time),
+            deliveries: Vec::new(),
             attempts: Vec::new(),
             unreadable,
         }
     }
 }
 
+impl StoredEvent {
+    /// The event with its deliveries; a delivery whose target did not decode
+    /// is named in `unreadable` beside the event's own problems.
+    pub fn with_deliveries(mut self, deliveries: Vec<DeliveryRecord>) -> StoredEvent {
+        let broken: Vec<String> = deliveries
+            .iter()
+            .filter(|d| d.target.is_none())
+            .map(|d| format!("delivery {}: target does not decode", d.seq))
+            .collect();
+        if !broken.is_empty() {
+            let mut all: Vec<String> = self.unreadable.take().into_iter().collect();
+            all.extend(broken);
+            self.unreadable = Some(all.join("; "));
+        }
+        self.deliveries = deliveries;
+        self
+    }
+}
+
+/// Columns of a delivery row.
+pub struct DeliveryRow {
+    /// `event_id`
+    pub event_id: String,
+    /// `seq`
+    pub seq: i64,
+    /// `target` (JSON)
+    pub target: String,
+    /// `status`
+    pub status: String,
+    /// `reason`
+    pub reason: Option<String>,
+    /// `attempts_made`
+    pub attempts_made: i64,
+    /// `due_at` (ms)
+    pub due_at: Option<i64>,
+    /// `claimed_by`
+    pub claimed_by: Option<String>,
+}
+
+impl DeliveryRow {
+    /// Reads the columns of [`DELIVERY_COLUMNS`].
+    pub fn read(r: &impl Columns) -> StoreResult<Self> {
+        Ok(DeliveryRow {
+            event_id: r.text("event_id")?,
+            seq: r.int("seq")?,
+            target: r.text("target")?,
+            status: r.text("status")?,
+            reason: r.opt_text("reason")?,
+            attempts_made: r.int("attempts_made")?,
+            due_at: r.opt_int("due_at")?,
+            claimed_by: r.opt_text("claimed_by")?,
+        })
+    }
+
+    /// The delivery. Never fails, like [`EventRow::into_event`]: a target that
+    /// does not decode is `None` (and logged).
+    pub fn into_record(self) -> DeliveryRecord {
+        let target = from_json::<Target>(&self.target)
+            .map_err(|e| tracing::error!(event = %self.event_id, seq = self.seq, error = %e, "a stored delivery does not decode"))
+            .ok();
+        let status = EventStatus::parse(&self.status).unwrap_or(EventStatus::Failed);
+        let pending = status == EventStatus::Pending;
+        DeliveryRecord {
+            seq: self.seq as u32,
+            target,
+            status,
+            reason: self.reason,
+            attempts_made: self.attempts_made as u32,
+            in_flight: pending && self.claimed_by.is_some(),
+            // A claimed delivery's due time is its lease expiry, not a next attempt.
+            next_attempt_at: self
+                .due_at
+                .filter(|_| pending && self.claimed_by.is_none())
+                .map(time),
+        }
+    }
+}
+
 /// Columns a claim returns.
 pub struct ClaimRow {
-    /// `id`
+    /// `id` (the event's)
     pub id: String,
+    /// `seq`
+    pub seq: i64,
     /// `account_id`
     pub account_id: String,
     /// `event_type`
@@ -228,8 +290,8 @@ pub struct ClaimRow {
     pub payloads: Option<String>,
     /// `occurred_at`
     pub occurred_at: String,
-    /// `target` (JSON; a pending event always has one)
-    pub target: Option<String>,
+    /// `target` (JSON)
+    pub target: String,
     /// `attempts_made`
     pub attempts_made: i64,
     /// `retries_left`
@@ -241,48 +303,47 @@ impl ClaimRow {
     pub fn read(r: &impl Columns) -> StoreResult<Self> {
         Ok(ClaimRow {
             id: r.text("id")?,
+            seq: r.int("seq")?,
             account_id: r.text("account_id")?,
             event_type: r.text("event_type")?,
             payload: r.text("payload")?,
             payloads: r.opt_text("payloads")?,
             occurred_at: r.text("occurred_at")?,
-            target: r.opt_text("target")?,
+            target: r.text("target")?,
             attempts_made: r.int("attempts_made")?,
             retries_left: r.int("retries_left")?,
         })
     }
 
-    /// The claimed event; `None` for a row without a target (cannot be pending).
-    pub fn into_claimed(self) -> StoreResult<Option<ClaimedEvent>> {
-        let Some(target) = self.target else {
-            return Ok(None);
-        };
-        Ok(Some(ClaimedEvent {
+    /// The claimed delivery.
+    pub fn into_claimed(self) -> StoreResult<ClaimedDelivery> {
+        Ok(ClaimedDelivery {
             id: self.id,
+            seq: self.seq as u32,
             account_id: self.account_id,
             event_type: self.event_type,
             payload: raw(self.payload)?,
             payloads: self.payloads.map(raw).transpose()?,
             occurred_at: self.occurred_at,
-            target: from_json(&target)?,
+            target: from_json(&self.target)?,
             attempts_made: self.attempts_made as u32,
             retries_left: self.retries_left as u32,
-        }))
+        })
     }
 }
 
 /// Decodes claimed rows. A row that does not decode (corrupt or from a bug) must
-/// not stop the queue: its id is returned apart so the backend can fail it,
-/// and the other events are delivered.
-pub fn split_claims(rows: Vec<ClaimRow>) -> (Vec<ClaimedEvent>, Vec<String>) {
+/// not stop the queue: its `(event, seq)` is returned apart so the backend can
+/// fail it, and the other deliveries are made.
+pub fn split_claims(rows: Vec<ClaimRow>) -> (Vec<ClaimedDelivery>, Vec<(String, i64)>) {
     let (mut claimed, mut broken) = (Vec::with_capacity(rows.len()), Vec::new());
     for row in rows {
-        let id = row.id.clone();
+        let key = (row.id.clone(), row.seq);
         match row.into_claimed() {
-            Ok(event) => claimed.extend(event),
+            Ok(delivery) => claimed.push(delivery),
             Err(e) => {
-                tracing::error!(event = %id, error = %e, "a due event does not decode; marking it failed");
-                broken.push(id);
+                tracing::error!(event = %key.0, seq = key.1, error = %e, "a due delivery does not decode; marking it failed");
+                broken.push(key);
             }
         }
     }
@@ -291,6 +352,8 @@ pub fn split_claims(rows: Vec<ClaimRow>) -> (Vec<ClaimedEvent>, Vec<String>) {
 
 /// Columns of an attempt row.
 pub struct AttemptRow {
+    /// `seq`
+    pub seq: i64,
     /// `attempt`
     pub attempt: i64,
     /// `leg`
@@ -315,6 +378,7 @@ impl AttemptRow {
     /// Reads the columns of [`ATTEMPT_COLUMNS`].
     pub fn read(r: &impl Columns) -> StoreResult<Self> {
         Ok(AttemptRow {
+            seq: r.int("seq")?,
             attempt: r.int("attempt")?,
             leg: r.text("leg")?,
             url: r.text("url")?,
@@ -330,6 +394,7 @@ impl AttemptRow {
     /// The attempt leg.
     pub fn into_leg(self) -> LegRecord {
         LegRecord {
+            seq: self.seq as u32,
             attempt: self.attempt as u32,
             leg: if self.leg == "failover" {
                 Leg::Failover
@@ -347,64 +412,113 @@ impl AttemptRow {
     }
 }
 
-/// The derived columns of a new event: `target` JSON, `retries_left`, `lease_ms`
-/// and `due_at` (only while pending).
-pub struct NewEventColumns {
+/// The derived columns of a new delivery: `target` JSON, `retries_left`,
+/// `lease_ms` and `due_at`.
+pub struct DeliveryColumns {
+    /// `endpoint_id`
+    pub endpoint_id: Option<String>,
     /// `target`
-    pub target: Option<String>,
+    pub target: String,
     /// `retries_left`
     pub retries_left: i64,
     /// `lease_ms`
     pub lease_ms: i64,
     /// `due_at`
-    pub due_at: Option<i64>,
+    pub due_at: i64,
 }
 
-impl NewEventColumns {
-    /// Derives the columns of `e`.
-    pub fn of(e: &crate::domain::event::NewEvent) -> StoreResult<Self> {
-        Self::derive(e.target.as_ref(), e.status, e.lease, e.due_at)
-    }
-
-    /// Derives the columns of an event resolved anew, due now if pending.
-    pub fn of_retarget(r: &super::Retarget) -> StoreResult<Self> {
-        Self::derive(r.target.as_ref(), r.status, r.lease, Utc::now())
-    }
-
-    fn derive(
-        target: Option<&Target>,
-        status: EventStatus,
-        lease: std::time::Duration,
-        due_at: DateTime<Utc>,
-    ) -> StoreResult<Self> {
-        Ok(NewEventColumns {
-            target: target.map(to_json).transpose()?,
-            retries_left: target.map_or(0, |t| t.retry_schedule.retries()) as i64,
-            lease_ms: lease.as_millis() as i64,
-            due_at: (status == EventStatus::Pending).then_some(ms(due_at)),
+impl DeliveryColumns {
+    /// Derives the columns of `d`.
+    pub fn of(d: &NewDelivery) -> StoreResult<Self> {
+        Ok(DeliveryColumns {
+            endpoint_id: d.target.endpoint_id.clone(),
+            target: to_json(&d.target)?,
+            retries_left: d.target.retry_schedule.retries() as i64,
+            lease_ms: d.lease.as_millis() as i64,
+            due_at: ms(d.due_at),
         })
     }
 }
 
 /// The state a manual retry that changed nothing found, from the event's
-/// `status` and `claimed_by` columns (`None`: no such event).
-pub fn retry_refusal(row: Option<(String, Option<String>)>) -> super::RetryOutcome {
-    let state = row.and_then(|(status, claimed_by)| {
-        EventStatus::parse(&status).map(|s| (s, claimed_by.is_some()))
-    });
+/// `status` and how many of its deliveries a node holds (`None`: no such event).
+pub fn retry_refusal(row: Option<(String, i64)>) -> super::RetryOutcome {
+    let state = row.and_then(|(status, held)| EventStatus::parse(&status).map(|s| (s, held > 0)));
     super::RetryOutcome::unchanged(state)
 }
 
-/// The `status`, `due_at` and `retries_left` (`None` = unchanged) an attempt's
-/// outcome writes.
-pub fn next_state_columns(next: super::NextState) -> (&'static str, Option<i64>, Option<i64>) {
+/// The `status`, `due_at`, `retries_left` (`None` = unchanged) and `reason` an
+/// attempt's outcome writes.
+pub fn next_state_columns(
+    next: super::NextState,
+) -> (&'static str, Option<i64>, Option<i64>, Option<&'static str>) {
     match next {
-        super::NextState::Delivered => (EventStatus::Delivered.as_str(), None, None),
-        super::NextState::Failed => (EventStatus::Failed.as_str(), None, None),
+        super::NextState::Delivered => (EventStatus::Delivered.as_str(), None, None, None),
+        super::NextState::Failed => (
+            EventStatus::Failed.as_str(),
+            None,
+            None,
+            Some(reason::ATTEMPTS_EXHAUSTED),
+        ),
         super::NextState::RetryAt(at, left) => (
             EventStatus::Pending.as_str(),
             Some(ms(at)),
             Some(left as i64),
+            None,
         ),
     }
+}
+
+/// When an attempt's requests last succeeded and failed, for the endpoint's
+/// health columns (`None` = unchanged).
+pub fn health_columns(report: &super::AttemptReport) -> (Option<i64>, Option<i64>) {
+    let last = |ok: bool| {
+        report
+            .legs
+            .iter()
+            .filter(|l| l.succeeded() == ok)
+            .map(|l| ms(l.started_at))
+            .max()
+    };
+    (last(true), last(false))
+}
+
+/// The endpoint of a row of [`ENDPOINT_COLUMNS`].
+pub fn endpoint(r: &impl Columns) -> StoreResult<Endpoint> {
+    let state = r.text("state")?;
+    Ok(Endpoint {
+        id: r.text("id")?,
+        account_id: r.text("account_id")?,
+        spec: from_json(&r.text("spec")?)?,
+        state: EndpointState::parse(&state)
+            .ok_or_else(|| StoreError::Internal(format!("endpoint state `{state}` is unknown")))?,
+        created_at: time(r.int("created_at")?),
+        updated_at: time(r.int("updated_at")?),
+    })
+}
+
+/// The job of a row of [`JOB_COLUMNS`].
+pub fn job(r: &impl Columns) -> StoreResult<Job> {
+    let state = r.text("state")?;
+    Ok(Job {
+        id: r.text("id")?,
+        account_id: r.text("account_id")?,
+        kind: from_json(&r.text("params")?)?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| StoreError::Internal(format!("job state `{state}` is unknown")))?,
+        progress: from_json(&r.text("progress")?)?,
+        created_at: time(r.int("created_at")?),
+        updated_at: time(r.int("updated_at")?),
+    })
+}
+
+/// The smallest UUIDv7 of a time: events published at or after `t` have ids
+/// at or above it (ids sort by time).
+pub fn first_id_at(t: DateTime<Utc>) -> String {
+    let ms = ms(t).max(0) as u64;
+    format!(
+        "{:08x}-{:04x}-0000-0000-000000000000",
+        ms >> 16,
+        ms & 0xffff
+    )
 }

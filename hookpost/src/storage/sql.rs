@@ -54,14 +54,33 @@ macro_rules! columns {
         "id, settings, created_at, updated_at"
     };
     (event) => {
-        "id, profile_id, event_type, payload, payloads, occurred_at, created_at, \
-         idempotency_key, target, status, attempts_made, due_at, claimed_by"
+        "id, profile_id, event_type, payload, payloads, occurred_at, created_at, idempotency_key, status"
+    };
+    (delivery) => {
+        "event_id, seq, target, status, reason, attempts_made, due_at, claimed_by"
     };
     (claim) => {
-        "id, account_id, event_type, payload, payloads, occurred_at, target, attempts_made, retries_left"
+        "d.event_id AS id, d.seq, e.account_id, e.event_type, e.payload, e.payloads, e.occurred_at, \
+         d.target, d.attempts_made, d.retries_left"
     };
     (attempt) => {
-        "attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail"
+        "seq, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail"
+    };
+    (endpoint) => {
+        "id, account_id, spec, state, created_at, updated_at"
+    };
+    (job) => {
+        "id, account_id, kind, params, state, progress, created_at, updated_at"
+    };
+}
+
+/// An event's status from its deliveries' (the rule of
+/// [`crate::domain::delivery::summary`]), for the event row `events.id`.
+macro_rules! summary_of_deliveries {
+    () => {
+        "CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status = 'pending') THEN 'pending'
+              WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status = 'failed') THEN 'failed'
+              ELSE 'delivered' END"
     };
 }
 
@@ -71,10 +90,16 @@ pub const ACCOUNT_COLUMNS: &str = columns!(account);
 pub const PROFILE_COLUMNS: &str = columns!(profile);
 /// The columns of an event row.
 pub const EVENT_COLUMNS: &str = columns!(event);
-/// The columns a claim returns.
+/// The columns of a delivery row.
+pub const DELIVERY_COLUMNS: &str = columns!(delivery);
+/// The columns a claim returns (deliveries `d` joined with events `e`).
 pub const CLAIM_COLUMNS: &str = columns!(claim);
 /// The columns of an attempt row.
 pub const ATTEMPT_COLUMNS: &str = columns!(attempt);
+/// The columns of an endpoint row.
+pub const ENDPOINT_COLUMNS: &str = columns!(endpoint);
+/// The columns of a job row.
+pub const JOB_COLUMNS: &str = columns!(job);
 
 // ----- accounts -----
 
@@ -127,6 +152,33 @@ pub static LIST_EVENT_TYPES: Statement =
 
 // ----- events -----
 
+/// `(id, account, profile, type, payload, payloads, occurred at, created ms, key, status)`.
+pub static INSERT_EVENT: Statement = Statement::new(
+    "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
+        idempotency_key, status, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8)",
+);
+/// `(event, seq, endpoint, target, status, retries left, lease ms, due ms, claimed by, now ms)`.
+pub static INSERT_DELIVERY: Statement = Statement::new(
+    "INSERT INTO deliveries (event_id, seq, endpoint_id, target, status, retries_left, lease_ms, due_at,
+        claimed_by, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+);
+/// `(event, endpoint, target, retries left, lease ms, now ms)`: a delivery added
+/// to a stored event (a replay), due now, numbered after the event's others;
+/// nothing when the event has a delivery to that endpoint already.
+pub static ADD_DELIVERY: Statement = Statement::new(
+    "INSERT INTO deliveries (event_id, seq, endpoint_id, target, status, retries_left, lease_ms, due_at,
+        claimed_by, updated_at)
+     SELECT CAST(?1 AS TEXT), (SELECT COALESCE(MAX(seq) + 1, 0) FROM deliveries WHERE event_id = ?1),
+        CAST(?2 AS TEXT), CAST(?3 AS TEXT), 'pending', CAST(?4 AS BIGINT), CAST(?5 AS BIGINT),
+        CAST(?6 AS BIGINT), NULL, CAST(?6 AS BIGINT)
+     WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND endpoint_id = ?2)
+     ON CONFLICT DO NOTHING",
+);
+/// `(id, now ms)`: an event with a new pending delivery is pending.
+pub static SET_EVENT_PENDING: Statement =
+    Statement::new("UPDATE events SET status = 'pending', updated_at = ?2 WHERE id = ?1");
 /// `(id, account)`.
 pub static SELECT_EVENT: Statement = Statement::new(concat!(
     "SELECT ",
@@ -134,13 +186,19 @@ pub static SELECT_EVENT: Statement = Statement::new(concat!(
     " FROM events WHERE id = ?1 AND account_id = ?2"
 ));
 /// `(event id)`.
+pub static SELECT_DELIVERIES: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(delivery),
+    " FROM deliveries WHERE event_id = ?1 ORDER BY seq"
+));
+/// `(event id)`: the attempt log of every delivery, in the order made.
 pub static SELECT_ATTEMPTS: Statement = Statement::new(concat!(
     "SELECT ",
     columns!(attempt),
-    " FROM attempts WHERE event_id = ?1 ORDER BY attempt, leg = 'failover'"
+    " FROM attempts WHERE event_id = ?1 ORDER BY started_at, seq, attempt, leg = 'failover'"
 ));
-/// `(account, before id, status, event type, profile, since ms, limit)`, each
-/// filter NULL when unused.
+/// `(account, before id, status, event type, profile, since ms, limit,
+/// endpoint)`, each filter NULL when unused.
 pub static LIST_EVENTS: Statement = Statement::new(concat!(
     "SELECT ",
     columns!(event),
@@ -148,51 +206,167 @@ pub static LIST_EVENTS: Statement = Statement::new(concat!(
        AND (CAST(?2 AS TEXT) IS NULL OR id < ?2) AND (CAST(?3 AS TEXT) IS NULL OR status = ?3)
        AND (CAST(?4 AS TEXT) IS NULL OR event_type = ?4) AND (CAST(?5 AS TEXT) IS NULL OR profile_id = ?5)
        AND (CAST(?6 AS BIGINT) IS NULL OR created_at >= ?6)
+       AND (CAST(?8 AS TEXT) IS NULL OR id IN (SELECT event_id FROM deliveries WHERE endpoint_id = ?8))
      ORDER BY id DESC LIMIT ?7"
 ));
-/// `(id, account, now ms)`: a failed or delivered event gets one more attempt,
-/// a pending one that no node holds is due now, in one statement (the rule of
-/// [`crate::domain::event_log::RetryOutcome::unchanged`] says what the other
-/// states mean).
-pub static RETRY_EVENT: Statement = Statement::new(
-    "UPDATE events SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
-        status = 'pending', due_at = ?3, claimed_by = NULL, updated_at = ?3
-     WHERE id = ?1 AND account_id = ?2
-       AND (status IN ('failed', 'delivered') OR (status = 'pending' AND claimed_by IS NULL))",
+/// `(account, after id, since ms, until ms, limit)`: events in a time range in
+/// publish order, for a replay.
+pub static REPLAY_CANDIDATES: Statement = Statement::new(
+    "SELECT id, event_type, profile_id FROM events WHERE account_id = ?1 AND id > ?2
+       AND created_at >= ?3 AND created_at < ?4 ORDER BY id LIMIT ?5",
 );
-/// `(id, account)`: why a retry changed nothing.
-pub static RETRY_STATE: Statement =
-    Statement::new("SELECT status, claimed_by FROM events WHERE id = ?1 AND account_id = ?2");
-/// `(status, target, retries left, lease ms, due ms, now ms, id, account,
-/// expected status)`.
+/// `(id, account, now ms)`: a manual retry. Failed deliveries get one more
+/// attempt (all of them when none failed, so a delivered event is sent again),
+/// pending ones no node holds are due now; deliveries stopped with their
+/// endpoint stay stopped. [`crate::domain::event_log::RetryOutcome::unchanged`]
+/// says what it means when nothing changed.
+pub static RETRY_DELIVERIES: Statement = Statement::new(
+    "UPDATE deliveries SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
+        status = 'pending', reason = NULL, due_at = ?3, claimed_by = NULL, updated_at = ?3
+     WHERE event_id = (SELECT id FROM events WHERE id = ?1 AND account_id = ?2)
+       AND COALESCE(reason, '') <> 'endpoint_deleted'
+       AND (status = 'failed'
+            OR (status = 'delivered' AND NOT EXISTS (SELECT 1 FROM deliveries f WHERE f.event_id = ?1
+                   AND f.status = 'failed' AND COALESCE(f.reason, '') <> 'endpoint_deleted'))
+            OR (status = 'pending' AND claimed_by IS NULL))",
+);
+/// `(id, account)`: why a retry changed nothing: the status, and how many of
+/// its deliveries a node holds.
+pub static RETRY_STATE: Statement = Statement::new(
+    "SELECT status, (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = events.id
+                       AND d.status = 'pending' AND d.claimed_by IS NOT NULL) AS held
+     FROM events WHERE id = ?1 AND account_id = ?2",
+);
+/// `(status, now ms, id, account, expected status)`.
 pub static RETARGET_EVENT: Statement = Statement::new(
-    "UPDATE events SET status = ?1, target = ?2, retries_left = ?3, lease_ms = ?4, due_at = ?5,
-        claimed_by = NULL, updated_at = ?6
-     WHERE id = ?7 AND account_id = ?8 AND status = ?9",
+    "UPDATE events SET status = ?1, updated_at = ?2 WHERE id = ?3 AND account_id = ?4 AND status = ?5",
 );
+/// `(id, now ms)`: the event's status summed up from its deliveries.
+pub static SUM_UP_EVENT: Statement = Statement::new(concat!(
+    "UPDATE events SET status = ",
+    summary_of_deliveries!(),
+    ", updated_at = ?2 WHERE id = ?1"
+));
 
 // ----- delivery queue -----
 
-/// `(id)`: a claimed row that does not decode is failed alone.
+/// `(event, seq)`: a claimed row that does not decode is failed alone.
 pub static FAIL_UNDECODABLE: Statement = Statement::new(
-    "UPDATE events SET status = 'failed', due_at = NULL, claimed_by = NULL WHERE id = ?1",
+    "UPDATE deliveries SET status = 'failed', reason = 'unreadable', due_at = NULL, claimed_by = NULL
+     WHERE event_id = ?1 AND seq = ?2",
 );
-/// When the earliest pending event comes due.
+/// When the earliest pending delivery comes due.
 pub static NEXT_DUE: Statement =
-    Statement::new("SELECT MIN(due_at) FROM events WHERE status = 'pending'");
-/// `(id, status, attempt, due ms, retries left or NULL, now ms)`, guarded by the
-/// attempt number so a stale claim cannot record twice.
+    Statement::new("SELECT MIN(due_at) FROM deliveries WHERE status = 'pending'");
+/// `(event, seq, status, attempt, due ms, retries left or NULL, now ms, reason)`,
+/// guarded by the attempt number so a stale claim cannot record twice (and by
+/// the status, so a delivery stopped meanwhile stays stopped).
 pub static RECORD_ATTEMPT: Statement = Statement::new(
-    "UPDATE events SET status = ?2, attempts_made = ?3, due_at = ?4, claimed_by = NULL,
-        retries_left = COALESCE(?5, retries_left), updated_at = ?6
-     WHERE id = ?1 AND status = 'pending' AND attempts_made = CAST(?3 AS BIGINT) - 1",
+    "UPDATE deliveries SET status = ?3, attempts_made = ?4, due_at = ?5, claimed_by = NULL,
+        retries_left = COALESCE(?6, retries_left), reason = ?8, updated_at = ?7
+     WHERE event_id = ?1 AND seq = ?2 AND status = 'pending' AND attempts_made = CAST(?4 AS BIGINT) - 1",
 );
 /// One leg of an attempt.
 pub static INSERT_ATTEMPT: Statement = Statement::new(concat!(
     "INSERT INTO attempts (event_id, ",
     columns!(attempt),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING"
 ));
+/// `(endpoint, success ms or NULL, failure ms or NULL)`: when requests to an
+/// endpoint last succeeded and failed.
+pub static ENDPOINT_HEALTH: Statement = Statement::new(
+    "UPDATE endpoints SET last_success_at = COALESCE(CAST(?2 AS BIGINT), last_success_at),
+        last_failure_at = COALESCE(CAST(?3 AS BIGINT), last_failure_at) WHERE id = ?1",
+);
+
+// ----- endpoints -----
+
+/// `(id, account, profile, spec, state, now ms)`.
+pub static INSERT_ENDPOINT: Statement = Statement::new(
+    "INSERT INTO endpoints (id, account_id, profile_id, spec, state, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+);
+/// `(account, id)`.
+pub static SELECT_ENDPOINT: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(endpoint),
+    " FROM endpoints WHERE account_id = ?1 AND id = ?2"
+));
+/// `(account, profile or NULL, after id or NULL, limit)`.
+pub static LIST_ENDPOINTS: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(endpoint),
+    " FROM endpoints WHERE account_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR profile_id = ?2)
+       AND (CAST(?3 AS TEXT) IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
+));
+/// `(account, profile or NULL)`: the endpoints bound to that profile, or to none.
+pub static LEVEL_ENDPOINTS: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(endpoint),
+    " FROM endpoints WHERE account_id = ?1
+       AND ((CAST(?2 AS TEXT) IS NULL AND profile_id IS NULL) OR profile_id = ?2) ORDER BY id"
+));
+/// `(account)`.
+pub static COUNT_ENDPOINTS: Statement =
+    Statement::new("SELECT COUNT(*) FROM endpoints WHERE account_id = ?1");
+/// `(spec, profile, now ms, account, id)`.
+pub static UPDATE_ENDPOINT: Statement = Statement::new(
+    "UPDATE endpoints SET spec = ?1, profile_id = ?2, updated_at = ?3 WHERE account_id = ?4 AND id = ?5",
+);
+/// `(state, now ms, account, id)`.
+pub static SET_ENDPOINT_STATE: Statement = Statement::new(
+    "UPDATE endpoints SET state = ?1, updated_at = ?2 WHERE account_id = ?3 AND id = ?4",
+);
+/// `(account, id)`.
+pub static DELETE_ENDPOINT: Statement =
+    Statement::new("DELETE FROM endpoints WHERE account_id = ?1 AND id = ?2");
+/// `(endpoint, now ms)`: pending deliveries of a deleted endpoint stop.
+pub static STOP_ENDPOINT_DELIVERIES: Statement = Statement::new(
+    "UPDATE deliveries SET status = 'failed', reason = 'endpoint_deleted', due_at = NULL, claimed_by = NULL,
+        updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'",
+);
+/// `(endpoint, now ms)`: the pending events with a delivery to the endpoint,
+/// summed up again after its deliveries stopped.
+pub static SUM_UP_ENDPOINT_EVENTS: Statement = Statement::new(concat!(
+    "UPDATE events SET status = ",
+    summary_of_deliveries!(),
+    ", updated_at = ?2 WHERE status = 'pending' AND id IN (SELECT event_id FROM deliveries WHERE endpoint_id = ?1)"
+));
+/// `(endpoint, from event id)`: its deliveries of events published since
+/// then (ids are UUIDv7, so they sort by time), by status.
+pub static ENDPOINT_COUNTS: Statement = Statement::new(
+    "SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ?1 AND event_id >= ?2 GROUP BY status",
+);
+/// `(account, id)`.
+pub static ENDPOINT_LAST_REQUESTS: Statement = Statement::new(
+    "SELECT last_success_at, last_failure_at FROM endpoints WHERE account_id = ?1 AND id = ?2",
+);
+
+// ----- jobs -----
+
+/// `(id, account, kind, params, progress, now ms)`: a job, due now.
+pub static INSERT_JOB: Statement = Statement::new(
+    "INSERT INTO jobs (id, account_id, kind, params, state, progress, due_at, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?6)",
+);
+/// `(account, id)`.
+pub static SELECT_JOB: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(job),
+    " FROM jobs WHERE account_id = ?1 AND id = ?2"
+));
+/// `(id, node, state, progress, due ms or NULL, now ms)`: a batch's progress,
+/// written only by the node holding the job and only while it runs (a
+/// cancelled job stays cancelled).
+pub static SAVE_JOB: Statement = Statement::new(
+    "UPDATE jobs SET state = ?3, progress = ?4, due_at = ?5, claimed_by = NULL, updated_at = ?6
+     WHERE id = ?1 AND claimed_by = ?2 AND state = 'running'",
+);
+/// `(account, id, now ms)`.
+pub static CANCEL_JOB: Statement = Statement::new(
+    "UPDATE jobs SET state = 'cancelled', due_at = NULL, updated_at = ?3
+     WHERE account_id = ?1 AND id = ?2 AND state = 'running'",
+);
 
 #[cfg(test)]
 mod tests {
@@ -204,7 +378,7 @@ mod tests {
             to_postgres("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
             "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
         );
-        assert!(RETRY_EVENT.postgres().contains("due_at = $3"));
+        assert!(RETRY_DELIVERIES.postgres().contains("due_at = $3"));
         assert!(!LIST_EVENTS.postgres().contains('?'));
     }
 }

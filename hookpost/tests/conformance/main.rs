@@ -80,6 +80,12 @@ conformance!(
     manual_retries_follow_the_event_state,
     a_retarget_applies_only_from_the_expected_state,
     expired_idempotency_keys_are_deleted_in_batches,
+    each_delivery_of_a_fanned_out_event_has_its_own_state,
+    concurrent_outcomes_of_one_event_sum_up,
+    endpoints_are_stored_listed_by_level_and_deleted,
+    endpoint_stats_count_recent_deliveries,
+    a_delivery_is_added_once_per_endpoint,
+    jobs_are_claimed_saved_and_cancelled,
 );
 
 /// Both backends' migrations must build the same tables with the same columns

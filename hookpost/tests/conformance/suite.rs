@@ -58,12 +58,35 @@ fn event(account: &Account, key: Option<&str>, lease: Duration) -> NewEvent {
         occurred_at: "2026-01-07T10:01:43.677850Z".into(),
         created_at: now,
         idempotency_key: key.map(str::to_string),
-        target: Some(target()),
         status: EventStatus::Pending,
-        claimed_by: None,
-        due_at: now,
-        lease,
+        deliveries: vec![NewDelivery {
+            target: target(),
+            lease,
+            claimed_by: None,
+            due_at: now,
+        }],
     }
+}
+
+/// The same event, fanned out to `n` destinations (endpoints `ep_0`…).
+fn fanned_out(account: &Account, n: usize) -> NewEvent {
+    let mut e = event(account, None, Duration::from_secs(30));
+    let one = e.deliveries.pop().unwrap();
+    e.deliveries = (0..n)
+        .map(|i| {
+            let mut d = one.clone();
+            d.target.endpoint_id = Some(format!("ep_{i}"));
+            d
+        })
+        .collect();
+    e
+}
+
+/// An event with nowhere to go.
+fn lost(account: &Account) -> NewEvent {
+    let mut e = event(account, None, Duration::ZERO);
+    (e.status, e.deliveries) = (EventStatus::NoTarget, Vec::new());
+    e
 }
 
 async fn publish_one(store: &Arc<dyn Store>, e: NewEvent) -> Published {
@@ -72,10 +95,17 @@ async fn publish_one(store: &Arc<dyn Store>, e: NewEvent) -> Published {
 }
 
 fn report(id: &str, attempt: u32, next: NextState) -> AttemptReport {
+    report_of(id, 0, attempt, next)
+}
+
+fn report_of(id: &str, seq: u32, attempt: u32, next: NextState) -> AttemptReport {
     AttemptReport {
         event_id: id.to_string(),
+        seq,
+        endpoint_id: None,
         attempt,
         legs: vec![LegRecord {
+            seq,
             attempt,
             leg: Leg::Primary,
             url: "https://receiver.invalid/hooks".into(),
@@ -214,6 +244,7 @@ pub async fn event_types_are_created_replaced_and_deleted(store: Arc<dyn Store>)
         category: hookpost::domain::event::Category::Inflight,
         description: None,
         schema: Some(serde_json::json!({"type": "object"})),
+        example: Some(serde_json::json!({"page": 1})),
     };
     assert!(store.put_event_type(&a.id, &t).await.unwrap());
     t.description = Some("a page went".into());
@@ -238,8 +269,8 @@ pub async fn a_published_event_reads_back_as_stored(store: Arc<dyn Store>) {
         "payloads are kept byte for byte"
     );
     assert_eq!(got.status, EventStatus::Pending);
-    assert_eq!(got.target, e.target);
-    assert!(!got.in_flight && got.next_attempt_at.is_some() && got.unreadable.is_none());
+    assert_eq!(got.settings_target(), Some(&e.deliveries[0].target));
+    assert!(!got.in_flight() && got.next_attempt_at().is_some() && got.unreadable.is_none());
     let other = account(&store, "hp_e2").await;
     assert!(
         store.event(&other.id, &e.id).await.unwrap().is_none(),
@@ -345,7 +376,7 @@ pub async fn due_events_are_claimed_once(store: Arc<dyn Store>) {
     let claimed = &first[0];
     assert_eq!((claimed.attempts_made, claimed.retries_left), (0, 2));
     let shown = store.event(&a.id, &claimed.id).await.unwrap().unwrap();
-    assert!(shown.in_flight && shown.next_attempt_at.is_none());
+    assert!(shown.in_flight() && shown.next_attempt_at().is_none());
 }
 
 pub async fn a_lapsed_lease_lets_another_node_claim(store: Arc<dyn Store>) {
@@ -389,7 +420,7 @@ pub async fn an_attempt_is_recorded_once(store: Arc<dyn Store>) {
     );
     let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
     assert_eq!(
-        (shown.status, shown.attempts_made, shown.attempts.len()),
+        (shown.status, shown.attempts_made(), shown.attempts.len()),
         (EventStatus::Pending, 1, 1)
     );
     assert_eq!(
@@ -407,7 +438,7 @@ pub async fn an_attempt_is_recorded_once(store: Arc<dyn Store>) {
         .unwrap());
     let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
     assert_eq!(
-        (done.status, done.next_attempt_at),
+        (done.status, done.next_attempt_at()),
         (EventStatus::Delivered, None)
     );
 }
@@ -439,8 +470,7 @@ pub async fn manual_retries_follow_the_event_state(store: Arc<dyn Store>) {
         (1, 0),
         "one more attempt, no more retries"
     );
-    let mut lost = event(&a, None, Duration::ZERO);
-    (lost.status, lost.target) = (EventStatus::NoTarget, None);
+    let lost = lost(&a);
     publish_one(&store, lost.clone()).await;
     assert_eq!(
         store.retry_event(&a.id, &lost.id).await.unwrap(),
@@ -454,15 +484,14 @@ pub async fn manual_retries_follow_the_event_state(store: Arc<dyn Store>) {
 
 pub async fn a_retarget_applies_only_from_the_expected_state(store: Arc<dyn Store>) {
     let a = account(&store, "hp_rt").await;
-    let mut lost = event(&a, None, Duration::ZERO);
-    (lost.status, lost.target) = (EventStatus::NoTarget, None);
+    let lost = lost(&a);
     publish_one(&store, lost.clone()).await;
+    let deliveries = event(&a, None, Duration::from_secs(30)).deliveries;
     let retarget = |expected| Retarget {
         id: lost.id.clone(),
         expected,
         status: EventStatus::Pending,
-        target: Some(target()),
-        lease: Duration::from_secs(30),
+        deliveries: deliveries.clone(),
     };
     assert!(!store
         .retarget_event(&a.id, &retarget(EventStatus::Filtered))
@@ -499,4 +528,350 @@ pub async fn expired_idempotency_keys_are_deleted_in_batches(store: Arc<dyn Stor
     assert_eq!(store.expire_idempotency_keys(later, 3).await.unwrap(), 3);
     assert_eq!(store.expire_idempotency_keys(later, 3).await.unwrap(), 2);
     assert_eq!(store.expire_idempotency_keys(later, 3).await.unwrap(), 0);
+}
+
+pub async fn each_delivery_of_a_fanned_out_event_has_its_own_state(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_fan").await;
+    let e = fanned_out(&a, 3);
+    publish_one(&store, e.clone()).await;
+    let claimed = store.claim_due("node-a", 10).await.unwrap();
+    let mut seqs: Vec<u32> = claimed.iter().map(|c| c.seq).collect();
+    seqs.sort();
+    assert_eq!(seqs, [0, 1, 2], "one claim per delivery");
+    assert!(claimed
+        .iter()
+        .all(|c| c.id == e.id && c.payload.get().contains("f1")));
+    let retry_at = Utc::now() + Span::seconds(60);
+    for (seq, next) in [
+        (0, NextState::Delivered),
+        (1, NextState::RetryAt(retry_at, 1)),
+    ] {
+        assert!(store
+            .record_attempt(report_of(&e.id, seq, 1, next))
+            .await
+            .unwrap());
+    }
+    let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(shown.status, EventStatus::Pending, "pending while any is");
+    let states: Vec<_> = shown
+        .deliveries
+        .iter()
+        .map(|d| (d.status, d.attempts_made))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (EventStatus::Delivered, 1),
+            (EventStatus::Pending, 1),
+            (EventStatus::Pending, 0)
+        ]
+    );
+    assert_eq!(
+        shown
+            .attempts
+            .iter()
+            .map(|l| l.seq)
+            .collect::<Vec<_>>()
+            .len(),
+        2
+    );
+    store
+        .record_attempt(report_of(&e.id, 2, 1, NextState::Failed))
+        .await
+        .unwrap();
+    store
+        .record_attempt(report_of(&e.id, 1, 2, NextState::Delivered))
+        .await
+        .unwrap();
+    let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(
+        done.status,
+        EventStatus::Failed,
+        "then failed if any failed"
+    );
+    assert_eq!(
+        done.deliveries[2].reason.as_deref(),
+        Some("attempts_exhausted")
+    );
+    let by_endpoint = EventFilter {
+        endpoint_id: Some("ep_2".into()),
+        ..filter(10)
+    };
+    assert_eq!(
+        store.list_events(&a.id, &by_endpoint).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store.retry_event(&a.id, &e.id).await.unwrap(),
+        RetryOutcome::Scheduled
+    );
+    let again = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [2],
+        "a retry sends the failed delivery again, not the delivered ones"
+    );
+}
+
+/// Two deliveries of one event finishing at once (two nodes): the event's
+/// status must end as the sum of both, never stuck `pending`.
+pub async fn concurrent_outcomes_of_one_event_sum_up(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_sum").await;
+    for _ in 0..10 {
+        let e = fanned_out(&a, 2);
+        publish_one(&store, e.clone()).await;
+        let (x, y) = tokio::join!(
+            store.record_attempt(report_of(&e.id, 0, 1, NextState::Delivered)),
+            store.record_attempt(report_of(&e.id, 1, 1, NextState::Delivered)),
+        );
+        assert!(x.unwrap() && y.unwrap());
+        let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
+        assert_eq!(shown.status, EventStatus::Delivered);
+    }
+}
+
+fn endpoint(account: &Account, id: &str, profile: Option<&str>) -> Endpoint {
+    let spec = serde_json::json!({
+        "url": "https://receiver.invalid/ep", "profile_id": profile, "event_types": ["fax.*"],
+        "headers": {"X-Env": "prod"}, "rate_limit": "50/s",
+    });
+    Endpoint {
+        id: id.into(),
+        account_id: account.id.clone(),
+        spec: serde_json::from_value(spec).unwrap(),
+        state: EndpointState::Enabled,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+pub async fn endpoints_are_stored_listed_by_level_and_deleted(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_ep").await;
+    let mut unbound = endpoint(&a, "ep_a", None);
+    let bound = endpoint(&a, "ep_b", Some("+1"));
+    store.create_endpoint(&unbound).await.unwrap();
+    store.create_endpoint(&bound).await.unwrap();
+    let stored = store.endpoint(&a.id, "ep_a").await.unwrap().unwrap();
+    assert_eq!((&stored.spec, stored.state), (&unbound.spec, unbound.state));
+    assert_eq!(store.count_endpoints(&a.id).await.unwrap(), 2);
+    let level = |p: Option<&'static str>| {
+        let store = store.clone();
+        let account = a.id.clone();
+        async move {
+            let found = store.level_endpoints(&account, p).await.unwrap();
+            found.into_iter().map(|e| e.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(level(None).await, ["ep_a"]);
+    assert_eq!(level(Some("+1")).await, ["ep_b"]);
+    assert!(level(Some("+2")).await.is_empty());
+    let listed = store.list_endpoints(&a.id, None, None, 1).await.unwrap();
+    assert_eq!(listed[0].id, "ep_a");
+    let next = store
+        .list_endpoints(&a.id, None, Some("ep_a"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["ep_b"]
+    );
+    unbound.spec.description = Some("pager".into());
+    assert!(store.update_endpoint(&unbound).await.unwrap());
+    assert!(store
+        .set_endpoint_state(&a.id, "ep_a", EndpointState::Disabled)
+        .await
+        .unwrap());
+    let changed = store.endpoint(&a.id, "ep_a").await.unwrap().unwrap();
+    assert_eq!(
+        (changed.spec.description.as_deref(), changed.state),
+        (Some("pager"), EndpointState::Disabled)
+    );
+    let other = account(&store, "hp_ep2").await;
+    assert!(
+        store.endpoint(&other.id, "ep_a").await.unwrap().is_none(),
+        "per account"
+    );
+    assert_eq!(
+        store.delete_endpoint(&other.id, "ep_a").await.unwrap(),
+        None
+    );
+    // A pending delivery to a deleted endpoint stops; the other goes on.
+    let mut e = fanned_out(&a, 2);
+    e.deliveries[1].target.endpoint_id = Some("ep_a".into());
+    publish_one(&store, e.clone()).await;
+    assert_eq!(store.delete_endpoint(&a.id, "ep_a").await.unwrap(), Some(1));
+    let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            shown.deliveries[1].status,
+            shown.deliveries[1].reason.as_deref()
+        ),
+        (EventStatus::Failed, Some("endpoint_deleted"))
+    );
+    assert_eq!(shown.deliveries[0].status, EventStatus::Pending);
+    store
+        .record_attempt(report_of(&e.id, 0, 1, NextState::Delivered))
+        .await
+        .unwrap();
+    let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(done.status, EventStatus::Failed);
+}
+
+pub async fn endpoint_stats_count_recent_deliveries(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_stats").await;
+    store
+        .create_endpoint(&endpoint(&a, "ep_0", None))
+        .await
+        .unwrap();
+    let e = fanned_out(&a, 1);
+    publish_one(&store, e.clone()).await;
+    let mut r = report_of(&e.id, 0, 1, NextState::Failed);
+    r.endpoint_id = Some("ep_0".into());
+    store.record_attempt(r).await.unwrap();
+    let stats = store
+        .endpoint_stats(&a.id, "ep_0", Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            stats.last_hour.failed,
+            stats.last_day.failed,
+            stats.last_hour.delivered
+        ),
+        (1, 1, 0)
+    );
+    assert!(stats.last_failure_at.is_some() && stats.last_success_at.is_none());
+    let tomorrow = store
+        .endpoint_stats(&a.id, "ep_0", Utc::now() + Span::days(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tomorrow.last_day.failed, 0,
+        "older deliveries fall out of the window"
+    );
+    assert!(store
+        .endpoint_stats(&a.id, "ep_x", Utc::now())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn a_delivery_is_added_once_per_endpoint(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_add").await;
+    let e = event(&a, None, Duration::from_secs(30));
+    publish_one(&store, e.clone()).await;
+    store.claim_due("node-a", 10).await.unwrap();
+    store
+        .record_attempt(report(&e.id, 1, NextState::Delivered))
+        .await
+        .unwrap();
+    let mut extra = e.deliveries[0].clone();
+    extra.target.endpoint_id = Some("ep_new".into());
+    assert!(store.add_delivery(&e.id, extra.clone()).await.unwrap());
+    assert!(
+        !store.add_delivery(&e.id, extra).await.unwrap(),
+        "once per endpoint"
+    );
+    let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (shown.status, shown.deliveries.len()),
+        (EventStatus::Pending, 2)
+    );
+    let claimed = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.seq).collect::<Vec<_>>(), [1]);
+    let since = Utc::now() - Span::minutes(1);
+    let found = store
+        .replay_candidates(&a.id, "", since, Utc::now() + Span::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [e.id.as_str()]
+    );
+    let after = store
+        .replay_candidates(&a.id, &e.id, since, Utc::now() + Span::minutes(1), 10)
+        .await
+        .unwrap();
+    assert!(after.is_empty());
+}
+
+pub async fn jobs_are_claimed_saved_and_cancelled(store: Arc<dyn Store>) {
+    use hookpost::domain::job::{JobKind, ReplayParams};
+    let a = account(&store, "hp_job").await;
+    let job = Job {
+        id: "job_1".into(),
+        account_id: a.id.clone(),
+        kind: JobKind::Replay(ReplayParams {
+            endpoint_id: "ep_1".into(),
+            since: Utc::now(),
+            until: Utc::now(),
+            event_types: Vec::new(),
+            rate: 5,
+        }),
+        state: JobState::Running,
+        progress: JobProgress::default(),
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    store.create_job(&job).await.unwrap();
+    let claimed = store
+        .claim_job("node-a", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(claimed.map(|j| j.kind), Some(job.kind.clone()));
+    assert!(store
+        .claim_job("node-b", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_none());
+    let progress = JobProgress {
+        scanned: 5,
+        queued: 3,
+        skipped: 2,
+        cursor: Some("e5".into()),
+        error: None,
+    };
+    assert!(
+        !store
+            .save_job(
+                "job_1",
+                "node-b",
+                JobState::Running,
+                &progress,
+                Some(Utc::now())
+            )
+            .await
+            .unwrap(),
+        "only the holder saves"
+    );
+    assert!(store
+        .save_job(
+            "job_1",
+            "node-a",
+            JobState::Running,
+            &progress,
+            Some(Utc::now())
+        )
+        .await
+        .unwrap());
+    let shown = store.job(&a.id, "job_1").await.unwrap().unwrap();
+    assert_eq!(
+        (shown.state, shown.progress),
+        (JobState::Running, progress.clone())
+    );
+    assert!(store.cancel_job(&a.id, "job_1").await.unwrap());
+    assert!(!store.cancel_job(&a.id, "job_1").await.unwrap());
+    assert!(store
+        .claim_job("node-a", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.job(&a.id, "job_1").await.unwrap().unwrap().state,
+        JobState::Cancelled
+    );
+    let other = account(&store, "hp_job2").await;
+    assert!(store.job(&other.id, "job_1").await.unwrap().is_none());
 }

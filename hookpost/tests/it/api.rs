@@ -357,8 +357,8 @@ async fn metrics_count_publishes_requests_and_outcomes() {
         "hookpost_events_duplicate_total 1",
         "hookpost_delivery_requests_total{result=\"success\"} 1",
         "hookpost_delivery_requests_total{result=\"failure\"} 1",
-        "hookpost_events_finished_total{status=\"delivered\"} 1",
-        "hookpost_events_finished_total{status=\"failed\"} 1",
+        "hookpost_deliveries_finished_total{status=\"delivered\"} 1",
+        "hookpost_deliveries_finished_total{status=\"failed\"} 1",
         "hookpost_attempts_in_flight 0",
     ] {
         assert!(

@@ -66,3 +66,105 @@ async fn create_account_publish_and_show_event_from_the_shell() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("payload"));
 }
+
+/// Runs `hookpost` and answers its stdout as text (for commands that print
+/// nothing, or one field).
+fn hookpost_text(server: &TestServer, token: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookpost"))
+        .args(args)
+        .env("HOOKPOST_URL", &server.url)
+        .env("HOOKPOST_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hookpost {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test]
+async fn endpoints_are_managed_from_the_shell() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    let acct = server.account().await;
+    let url = rx.url("/cli");
+    let id = hookpost_text(
+        &server,
+        &acct.key,
+        &[
+            "endpoints",
+            "create",
+            &url,
+            "--event-types",
+            "fax.*,message.failed",
+            "--header",
+            "X-Env: cli",
+            "--description",
+            "from the shell",
+            "--print",
+            "id",
+        ],
+    );
+    assert!(id.starts_with("ep_"), "{id}");
+    let shown = hookpost(&server, &acct.key, &["endpoints", "show", &id]);
+    assert_eq!(
+        shown["event_types"],
+        serde_json::json!(["fax.*", "message.failed"])
+    );
+    assert_eq!(shown["headers"]["X-Env"], "cli");
+    let updated = hookpost(
+        &server,
+        &acct.key,
+        &[
+            "endpoints",
+            "update",
+            &id,
+            "--description",
+            "changed",
+            "--rate-limit",
+            "5/s",
+        ],
+    );
+    assert_eq!(
+        (
+            updated["description"].as_str(),
+            updated["rate_limit"].as_str()
+        ),
+        (Some("changed"), Some("5/s"))
+    );
+    assert_eq!(
+        updated["url"],
+        url.as_str(),
+        "an update keeps what it does not name"
+    );
+    let listed = hookpost(&server, &acct.key, &["endpoints", "list"]);
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    let disabled = hookpost(&server, &acct.key, &["endpoints", "disable", &id]);
+    assert_eq!(disabled["state"], "disabled");
+    let test = hookpost(
+        &server,
+        &acct.key,
+        &["endpoints", "test", &id, "--payload", r#"{"ping":1}"#],
+    );
+    let got = rx.wait_for(1, SOON).await;
+    assert_eq!(got[0].json()["data"]["id"], test["id"]);
+    assert_eq!(got[0].header("x-env").as_deref(), Some("cli"));
+    let enabled = hookpost(&server, &acct.key, &["endpoints", "enable", &id]);
+    assert_eq!(enabled["state"], "enabled");
+    let stats = hookpost(&server, &acct.key, &["endpoints", "stats", &id]);
+    assert_eq!(stats["state"], "enabled");
+    assert_eq!(
+        hookpost_text(&server, &acct.key, &["endpoints", "delete", &id]),
+        ""
+    );
+    let gone = Command::new(env!("CARGO_BIN_EXE_hookpost"))
+        .args(["endpoints", "show", &id])
+        .env("HOOKPOST_URL", &server.url)
+        .env("HOOKPOST_TOKEN", &acct.key)
+        .output()
+        .unwrap();
+    assert!(!gone.status.success());
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("endpoint_not_found"));
+}

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{from_pg, from_pool};
 use std::time::Duration;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 /// Migrations in order; the `hookpost_schema` table records how many have run.
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_key_rotation.sql"),
     include_str!("migrations/0004_attempt_error_detail.sql"),
     include_str!("migrations/0005_idempotency_expiry.sql"),
+    include_str!("migrations/0006_endpoints_and_deliveries.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -220,16 +222,130 @@ impl EventLog for PostgresStore {
         queries::list_events(&self.client().await?, account_id, filter).await
     }
     async fn retry_event(&self, account_id: &str, id: &str) -> StoreResult<RetryOutcome> {
-        queries::retry_event(&self.client().await?, account_id, id).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let outcome = queries::retry_event(&tx, account_id, id).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(outcome)
     }
     async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool> {
-        queries::retarget_event(&self.client().await?, account_id, retarget).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let changed = queries::retarget_event(&tx, account_id, retarget).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(changed)
+    }
+    async fn add_delivery(&self, event_id: &str, delivery: NewDelivery) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let added = queries::add_delivery(&tx, event_id, &delivery).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(added)
+    }
+    async fn replay_candidates(
+        &self,
+        account_id: &str,
+        after_id: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReplayCandidate>> {
+        let client = self.client().await?;
+        queries::replay_candidates(&client, account_id, after_id, since, until, limit).await
+    }
+}
+
+#[async_trait]
+impl Endpoints for PostgresStore {
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        queries::create_endpoint(&self.client().await?, endpoint).await
+    }
+    async fn endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<Endpoint>> {
+        let client = self.client().await?;
+        let found =
+            queries::endpoints_where(&client, &sql::SELECT_ENDPOINT, &[&account_id, &id]).await?;
+        Ok(found.into_iter().next())
+    }
+    async fn list_endpoints(
+        &self,
+        account_id: &str,
+        profile_id: Option<&str>,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Endpoint>> {
+        let client = self.client().await?;
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&account_id, &profile_id, &after_id, &(limit as i64)];
+        queries::endpoints_where(&client, &sql::LIST_ENDPOINTS, &params).await
+    }
+    async fn level_endpoints(
+        &self,
+        account_id: &str,
+        profile_id: Option<&str>,
+    ) -> StoreResult<Vec<Endpoint>> {
+        let client = self.client().await?;
+        queries::endpoints_where(&client, &sql::LEVEL_ENDPOINTS, &[&account_id, &profile_id]).await
+    }
+    async fn count_endpoints(&self, account_id: &str) -> StoreResult<u64> {
+        queries::count_endpoints(&self.client().await?, account_id).await
+    }
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool> {
+        queries::update_endpoint(&self.client().await?, endpoint).await
+    }
+    async fn set_endpoint_state(
+        &self,
+        account_id: &str,
+        id: &str,
+        state: EndpointState,
+    ) -> StoreResult<bool> {
+        queries::set_endpoint_state(&self.client().await?, account_id, id, state).await
+    }
+    async fn delete_endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<u64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let stopped = queries::delete_endpoint(&tx, account_id, id).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(stopped)
+    }
+    async fn endpoint_stats(
+        &self,
+        account_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<EndpointStats>> {
+        queries::endpoint_stats(&self.client().await?, account_id, id, now).await
+    }
+}
+
+#[async_trait]
+impl Jobs for PostgresStore {
+    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+        queries::create_job(&self.client().await?, job).await
+    }
+    async fn job(&self, account_id: &str, id: &str) -> StoreResult<Option<Job>> {
+        queries::job(&self.client().await?, account_id, id).await
+    }
+    async fn claim_job(&self, node: &str, lease: Duration) -> StoreResult<Option<Job>> {
+        queries::claim_job(&self.client().await?, node, lease).await
+    }
+    async fn save_job(
+        &self,
+        id: &str,
+        node: &str,
+        state: JobState,
+        progress: &JobProgress,
+        due: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        queries::save_job(&self.client().await?, id, node, state, progress, due).await
+    }
+    async fn cancel_job(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+        queries::cancel_job(&self.client().await?, account_id, id).await
     }
 }
 
 #[async_trait]
 impl Queue for PostgresStore {
-    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {
+    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
         queries::claim_due(&self.client().await?, node, limit).await
     }
     async fn release_claims(&self, node: &str) -> StoreResult<u64> {

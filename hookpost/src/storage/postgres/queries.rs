@@ -143,20 +143,100 @@ pub async fn publish_one<C: GenericClient>(
             return Ok(Published::Duplicate { original_id });
         }
     }
-    let cols = NewEventColumns::of(e)?;
     execute(
         c,
-        "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
-            idempotency_key, target, status, retries_left, lease_ms, due_at, claimed_by, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $8)",
+        sql::INSERT_EVENT.postgres(),
         &[
-            &e.id, &e.account_id, &e.profile_id, &e.event_type, &e.payload.get(), &e.payloads.as_ref().map(|p| p.get()),
-            &e.occurred_at, &now, &e.idempotency_key, &cols.target, &e.status.as_str(), &cols.retries_left,
-            &cols.lease_ms, &cols.due_at, &e.claimed_by,
+            &e.id,
+            &e.account_id,
+            &e.profile_id,
+            &e.event_type,
+            &e.payload.get(),
+            &e.payloads.as_ref().map(|p| p.get()),
+            &e.occurred_at,
+            &now,
+            &e.idempotency_key,
+            &e.status.as_str(),
         ],
     )
     .await?;
+    insert_deliveries(c, &e.id, &e.deliveries, now).await?;
     Ok(Published::Created)
+}
+
+async fn insert_deliveries<C: GenericClient>(
+    c: &C,
+    event_id: &str,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Sql<()> {
+    for (seq, d) in deliveries.iter().enumerate() {
+        let cols = DeliveryColumns::of(d)?;
+        execute(
+            c,
+            sql::INSERT_DELIVERY.postgres(),
+            &[
+                &event_id,
+                &(seq as i64),
+                &cols.endpoint_id,
+                &cols.target,
+                &EventStatus::Pending.as_str(),
+                &cols.retries_left,
+                &cols.lease_ms,
+                &cols.due_at,
+                &d.claimed_by,
+                &now,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn add_delivery<C: GenericClient>(c: &C, event_id: &str, d: &NewDelivery) -> Sql<bool> {
+    let cols = DeliveryColumns::of(d)?;
+    let now = now_ms();
+    let added = execute(
+        c,
+        sql::ADD_DELIVERY.postgres(),
+        &[
+            &event_id,
+            &cols.endpoint_id,
+            &cols.target,
+            &cols.retries_left,
+            &cols.lease_ms,
+            &now,
+        ],
+    )
+    .await?;
+    if added > 0 {
+        execute(c, sql::SET_EVENT_PENDING.postgres(), &[&event_id, &now]).await?;
+    }
+    Ok(added > 0)
+}
+
+pub async fn replay_candidates<C: GenericClient>(
+    c: &C,
+    account_id: &str,
+    after: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u32,
+) -> Sql<Vec<ReplayCandidate>> {
+    let rows = query(
+        c,
+        sql::REPLAY_CANDIDATES.postgres(),
+        &[&account_id, &after, &ms(since), &ms(until), &(limit as i64)],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ReplayCandidate {
+            id: r.get(0),
+            event_type: r.get(1),
+            profile_id: r.get(2),
+        })
+        .collect())
 }
 
 pub async fn event<C: GenericClient>(
@@ -172,7 +252,7 @@ pub async fn event<C: GenericClient>(
     else {
         return Ok(None);
     };
-    let mut event = row.into_event();
+    let mut event = row.into_event().with_deliveries(deliveries(c, id).await?);
     event.attempts = query(c, sql::SELECT_ATTEMPTS.postgres(), &[&id])
         .await?
         .iter()
@@ -181,12 +261,21 @@ pub async fn event<C: GenericClient>(
     Ok(Some(event))
 }
 
+async fn deliveries<C: GenericClient>(c: &C, event_id: &str) -> Sql<Vec<DeliveryRecord>> {
+    query(c, sql::SELECT_DELIVERIES.postgres(), &[&event_id])
+        .await?
+        .iter()
+        .map(|r| DeliveryRow::read(r).map(DeliveryRow::into_record))
+        .collect()
+}
+
+/// The page's deliveries in one round trip, handed to their events.
 pub async fn list_events<C: GenericClient>(
     c: &C,
     account_id: &str,
     f: &EventFilter,
 ) -> Sql<Vec<StoredEvent>> {
-    let params: [&(dyn ToSql + Sync); 7] = [
+    let params: [&(dyn ToSql + Sync); 8] = [
         &account_id,
         &f.before_id,
         &f.status.map(EventStatus::as_str),
@@ -194,22 +283,47 @@ pub async fn list_events<C: GenericClient>(
         &f.profile_id,
         &f.since.map(ms),
         &(f.limit as i64),
+        &f.endpoint_id,
     ];
-    query(c, sql::LIST_EVENTS.postgres(), &params)
+    let events = query(c, sql::LIST_EVENTS.postgres(), &params)
         .await?
         .iter()
         .map(|r| EventRow::read(r).map(EventRow::into_event))
-        .collect()
+        .collect::<Sql<Vec<_>>>()?;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let rows = query(
+        c,
+        &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ANY($1) ORDER BY event_id, seq"),
+        &[&ids],
+    )
+    .await?;
+    let mut by_event: std::collections::HashMap<String, Vec<DeliveryRecord>> = Default::default();
+    for row in &rows {
+        let row = DeliveryRow::read(row)?;
+        by_event
+            .entry(row.event_id.clone())
+            .or_default()
+            .push(row.into_record());
+    }
+    Ok(events
+        .into_iter()
+        .map(|e| {
+            let found = by_event.remove(&e.id).unwrap_or_default();
+            e.with_deliveries(found)
+        })
+        .collect())
 }
 
 pub async fn retry_event<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<RetryOutcome> {
+    let now = now_ms();
     let updated = execute(
         c,
-        sql::RETRY_EVENT.postgres(),
-        &[&id, &account_id, &now_ms()],
+        sql::RETRY_DELIVERIES.postgres(),
+        &[&id, &account_id, &now],
     )
     .await?;
     if updated > 0 {
+        execute(c, sql::SET_EVENT_PENDING.postgres(), &[&id, &now]).await?;
         return Ok(RetryOutcome::Scheduled);
     }
     let rows = query(c, sql::RETRY_STATE.postgres(), &[&id, &account_id]).await?;
@@ -217,57 +331,68 @@ pub async fn retry_event<C: GenericClient>(c: &C, account_id: &str, id: &str) ->
 }
 
 pub async fn retarget_event<C: GenericClient>(c: &C, account_id: &str, r: &Retarget) -> Sql<bool> {
-    let cols = NewEventColumns::of_retarget(r)?;
+    let now = now_ms();
     let changed = execute(
         c,
         sql::RETARGET_EVENT.postgres(),
         &[
             &r.status.as_str(),
-            &cols.target,
-            &cols.retries_left,
-            &cols.lease_ms,
-            &cols.due_at,
-            &now_ms(),
+            &now,
             &r.id,
             &account_id,
             &r.expected.as_str(),
         ],
     )
     .await?;
+    if changed > 0 {
+        insert_deliveries(c, &r.id, &r.deliveries, now).await?;
+    }
     Ok(changed > 0)
 }
 
 // ----- delivery queue -----
 
-pub async fn claim_due<C: GenericClient>(c: &C, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent>> {
+pub async fn claim_due<C: GenericClient>(
+    c: &C,
+    node: &str,
+    limit: u32,
+) -> Sql<Vec<ClaimedDelivery>> {
     let sql = format!(
-        "UPDATE events SET due_at = $1 + lease_ms, claimed_by = $2
-         WHERE id IN (SELECT id FROM events WHERE status = 'pending' AND due_at <= $1
-                      ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING {CLAIM_COLUMNS}"
+        "WITH due AS (SELECT event_id, seq FROM deliveries WHERE status = 'pending' AND due_at <= $1
+                      ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+              d AS (UPDATE deliveries SET due_at = $1 + deliveries.lease_ms, claimed_by = $2 FROM due
+                    WHERE deliveries.event_id = due.event_id AND deliveries.seq = due.seq
+                    RETURNING deliveries.*)
+         SELECT {CLAIM_COLUMNS} FROM d JOIN events e ON e.id = d.event_id"
     );
     let rows = query(c, &sql, &[&now_ms(), &node, &(limit as i64)]).await?;
     let rows = rows.iter().map(ClaimRow::read).collect::<Sql<_>>()?;
     let (claimed, broken) = split_claims(rows);
-    for id in broken {
-        execute(c, sql::FAIL_UNDECODABLE.postgres(), &[&id]).await?;
+    for (event_id, seq) in broken {
+        execute(c, sql::FAIL_UNDECODABLE.postgres(), &[&event_id, &seq]).await?;
+        execute(c, sql::SUM_UP_EVENT.postgres(), &[&event_id, &now_ms()]).await?;
     }
     Ok(claimed)
 }
 
+/// Runs in a transaction. Summing up the event's status locks the event row
+/// before reading the deliveries, so two deliveries of one event finishing at once on two nodes are
+/// summed one after the other, each seeing the other's outcome.
 pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> Sql<bool> {
-    let (status, due, retries) = next_state_columns(report.next);
-    let attempt = report.attempt as i64;
+    let (status, due, retries, reason) = next_state_columns(report.next);
+    let (seq, attempt, now) = (report.seq as i64, report.attempt as i64, now_ms());
     let changed = execute(
         c,
         sql::RECORD_ATTEMPT.postgres(),
         &[
             &report.event_id,
+            &seq,
             &status,
             &attempt,
             &due,
             &retries,
-            &now_ms(),
+            &now,
+            &reason,
         ],
     )
     .await?;
@@ -280,6 +405,7 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
             sql::INSERT_ATTEMPT.postgres(),
             &[
                 &report.event_id,
+                &seq,
                 &(leg.attempt as i64),
                 &leg_name(leg.leg),
                 &leg.url,
@@ -293,7 +419,217 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
         )
         .await?;
     }
+    if !matches!(report.next, NextState::RetryAt(..)) {
+        // NO KEY: the attempt rows' foreign key holds a KEY SHARE lock on the
+        // event, which a plain FOR UPDATE would wait on (and deadlock with the
+        // other delivery's transaction doing the same).
+        execute(
+            c,
+            "SELECT 1 FROM events WHERE id = $1 FOR NO KEY UPDATE",
+            &[&report.event_id],
+        )
+        .await?;
+        execute(c, sql::SUM_UP_EVENT.postgres(), &[&report.event_id, &now]).await?;
+    }
+    if let Some(endpoint) = &report.endpoint_id {
+        let (success, failure) = health_columns(report);
+        execute(
+            c,
+            sql::ENDPOINT_HEALTH.postgres(),
+            &[endpoint, &success, &failure],
+        )
+        .await?;
+    }
     Ok(true)
+}
+
+// ----- endpoints -----
+
+pub async fn create_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<()> {
+    execute(
+        c,
+        sql::INSERT_ENDPOINT.postgres(),
+        &[
+            &e.id,
+            &e.account_id,
+            &e.spec.profile_id,
+            &to_json(&e.spec)?,
+            &e.state.as_str(),
+            &ms(e.created_at),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn endpoints_where<C: GenericClient>(
+    c: &C,
+    statement: &sql::Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Sql<Vec<Endpoint>> {
+    query(c, statement.postgres(), params)
+        .await?
+        .iter()
+        .map(rows::endpoint)
+        .collect()
+}
+
+pub async fn count_endpoints<C: GenericClient>(c: &C, account_id: &str) -> Sql<u64> {
+    let rows = query(c, sql::COUNT_ENDPOINTS.postgres(), &[&account_id]).await?;
+    Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0)) as u64)
+}
+
+pub async fn update_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<bool> {
+    let n = execute(
+        c,
+        sql::UPDATE_ENDPOINT.postgres(),
+        &[
+            &to_json(&e.spec)?,
+            &e.spec.profile_id,
+            &ms(e.updated_at),
+            &e.account_id,
+            &e.id,
+        ],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn set_endpoint_state<C: GenericClient>(
+    c: &C,
+    account_id: &str,
+    id: &str,
+    state: EndpointState,
+) -> Sql<bool> {
+    let n = execute(
+        c,
+        sql::SET_ENDPOINT_STATE.postgres(),
+        &[&state.as_str(), &now_ms(), &account_id, &id],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+/// Runs in a transaction.
+pub async fn delete_endpoint<C: GenericClient>(
+    c: &C,
+    account_id: &str,
+    id: &str,
+) -> Sql<Option<u64>> {
+    let now = now_ms();
+    if execute(c, sql::DELETE_ENDPOINT.postgres(), &[&account_id, &id]).await? == 0 {
+        return Ok(None);
+    }
+    let stopped = execute(c, sql::STOP_ENDPOINT_DELIVERIES.postgres(), &[&id, &now]).await?;
+    execute(c, sql::SUM_UP_ENDPOINT_EVENTS.postgres(), &[&id, &now]).await?;
+    Ok(Some(stopped))
+}
+
+pub async fn endpoint_stats<C: GenericClient>(
+    c: &C,
+    account_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Sql<Option<EndpointStats>> {
+    let rows = query(
+        c,
+        sql::ENDPOINT_LAST_REQUESTS.postgres(),
+        &[&account_id, &id],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let mut stats = EndpointStats {
+        last_success_at: row.get::<_, Option<i64>>(0).map(time),
+        last_failure_at: row.get::<_, Option<i64>>(1).map(time),
+        ..EndpointStats::default()
+    };
+    for (window, into) in [
+        (chrono::Duration::hours(1), &mut stats.last_hour),
+        (chrono::Duration::days(1), &mut stats.last_day),
+    ] {
+        let from = first_id_at(now - window);
+        for row in query(c, sql::ENDPOINT_COUNTS.postgres(), &[&id, &from]).await? {
+            into.add(row.get::<_, &str>(0), row.get::<_, i64>(1) as u64);
+        }
+    }
+    Ok(Some(stats))
+}
+
+// ----- jobs -----
+
+pub async fn create_job<C: GenericClient>(c: &C, job: &Job) -> Sql<()> {
+    execute(
+        c,
+        sql::INSERT_JOB.postgres(),
+        &[
+            &job.id,
+            &job.account_id,
+            &job.kind.name(),
+            &to_json(&job.kind)?,
+            &to_json(&job.progress)?,
+            &ms(job.created_at),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn job<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<Option<Job>> {
+    query(c, sql::SELECT_JOB.postgres(), &[&account_id, &id])
+        .await?
+        .first()
+        .map(rows::job)
+        .transpose()
+}
+
+pub async fn claim_job<C: GenericClient>(c: &C, node: &str, lease: Duration) -> Sql<Option<Job>> {
+    let sql = format!(
+        "UPDATE jobs SET due_at = $1 + $3, claimed_by = $2
+         WHERE id = (SELECT id FROM jobs WHERE state = 'running' AND due_at <= $1
+                     ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING {JOB_COLUMNS}"
+    );
+    query(c, &sql, &[&now_ms(), &node, &(lease.as_millis() as i64)])
+        .await?
+        .first()
+        .map(rows::job)
+        .transpose()
+}
+
+pub async fn save_job<C: GenericClient>(
+    c: &C,
+    id: &str,
+    node: &str,
+    state: JobState,
+    progress: &JobProgress,
+    due: Option<DateTime<Utc>>,
+) -> Sql<bool> {
+    let n = execute(
+        c,
+        sql::SAVE_JOB.postgres(),
+        &[
+            &id,
+            &node,
+            &state.as_str(),
+            &to_json(progress)?,
+            &due.map(ms),
+            &now_ms(),
+        ],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn cancel_job<C: GenericClient>(c: &C, account_id: &str, id: &str) -> Sql<bool> {
+    Ok(execute(
+        c,
+        sql::CANCEL_JOB.postgres(),
+        &[&account_id, &id, &now_ms()],
+    )
+    .await?
+        > 0)
 }
 
 // ----- background jobs -----
@@ -422,7 +758,7 @@ pub async fn list_event_types<C: GenericClient>(c: &C, account_id: &str) -> Sql<
 pub async fn release_claims<C: GenericClient>(c: &C, node: &str) -> Sql<u64> {
     execute(
         c,
-        "UPDATE events SET due_at = $2, claimed_by = NULL WHERE status = 'pending' AND claimed_by = $1",
+        "UPDATE deliveries SET due_at = $2, claimed_by = NULL WHERE status = 'pending' AND claimed_by = $1",
         &[&node, &now_ms()],
     )
     .await

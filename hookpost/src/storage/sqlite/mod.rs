@@ -17,6 +17,7 @@ use crate::domain::settings::WebhookSettings;
 pub use crate::storage::Durability;
 use crate::storage::*;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use errors::from_sqlite;
 use read_pool::ReadPool;
 use rusqlite::Connection;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_key_rotation.sql"),
     include_str!("migrations/0004_attempt_error_detail.sql"),
     include_str!("migrations/0005_idempotency_expiry.sql"),
+    include_str!("migrations/0006_endpoints_and_deliveries.sql"),
 ];
 
 /// The embedded store.
@@ -310,11 +312,160 @@ impl EventLog for SqliteStore {
             .write(move |c| queries::retarget_event(c, &account_id, &retarget))
             .await
     }
+    async fn add_delivery(&self, event_id: &str, delivery: NewDelivery) -> StoreResult<bool> {
+        let event_id = event_id.to_string();
+        self.writer
+            .write(move |c| queries::add_delivery(c, &event_id, &delivery))
+            .await
+    }
+    async fn replay_candidates(
+        &self,
+        account_id: &str,
+        after_id: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReplayCandidate>> {
+        let (account_id, after_id) = (account_id.to_string(), after_id.to_string());
+        self.readers
+            .read(move |c| {
+                queries::replay_candidates(c, &account_id, &after_id, since, until, limit)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Endpoints for SqliteStore {
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        let endpoint = endpoint.clone();
+        self.writer
+            .write(move |c| queries::create_endpoint(c, &endpoint))
+            .await
+    }
+    async fn endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<Endpoint>> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.readers
+            .read(move |c| queries::endpoint(c, &account_id, &id))
+            .await
+    }
+    async fn list_endpoints(
+        &self,
+        account_id: &str,
+        profile_id: Option<&str>,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Endpoint>> {
+        let account_id = account_id.to_string();
+        let (profile_id, after_id) = (profile_id.map(str::to_string), after_id.map(str::to_string));
+        self.readers
+            .read(move |c| {
+                queries::list_endpoints(
+                    c,
+                    &account_id,
+                    profile_id.as_deref(),
+                    after_id.as_deref(),
+                    limit,
+                )
+            })
+            .await
+    }
+    async fn level_endpoints(
+        &self,
+        account_id: &str,
+        profile_id: Option<&str>,
+    ) -> StoreResult<Vec<Endpoint>> {
+        let (account_id, profile_id) = (account_id.to_string(), profile_id.map(str::to_string));
+        self.readers
+            .read(move |c| queries::level_endpoints(c, &account_id, profile_id.as_deref()))
+            .await
+    }
+    async fn count_endpoints(&self, account_id: &str) -> StoreResult<u64> {
+        let account_id = account_id.to_string();
+        self.readers
+            .read(move |c| queries::count_endpoints(c, &account_id))
+            .await
+    }
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool> {
+        let endpoint = endpoint.clone();
+        self.writer
+            .write(move |c| queries::update_endpoint(c, &endpoint))
+            .await
+    }
+    async fn set_endpoint_state(
+        &self,
+        account_id: &str,
+        id: &str,
+        state: EndpointState,
+    ) -> StoreResult<bool> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.writer
+            .write(move |c| queries::set_endpoint_state(c, &account_id, &id, state))
+            .await
+    }
+    async fn delete_endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<u64>> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.writer
+            .write(move |c| queries::delete_endpoint(c, &account_id, &id))
+            .await
+    }
+    async fn endpoint_stats(
+        &self,
+        account_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<EndpointStats>> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.readers
+            .read(move |c| queries::endpoint_stats(c, &account_id, &id, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl Jobs for SqliteStore {
+    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+        let job = job.clone();
+        self.writer
+            .write(move |c| queries::create_job(c, &job))
+            .await
+    }
+    async fn job(&self, account_id: &str, id: &str) -> StoreResult<Option<Job>> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.readers
+            .read(move |c| queries::job(c, &account_id, &id))
+            .await
+    }
+    async fn claim_job(&self, node: &str, lease: Duration) -> StoreResult<Option<Job>> {
+        let node = node.to_string();
+        self.writer
+            .write(move |c| queries::claim_job(c, &node, lease))
+            .await
+    }
+    async fn save_job(
+        &self,
+        id: &str,
+        node: &str,
+        state: JobState,
+        progress: &JobProgress,
+        due: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let (id, node, progress) = (id.to_string(), node.to_string(), progress.clone());
+        self.writer
+            .write(move |c| queries::save_job(c, &id, &node, state, &progress, due))
+            .await
+    }
+    async fn cancel_job(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+        let (account_id, id) = (account_id.to_string(), id.to_string());
+        self.writer
+            .write(move |c| queries::cancel_job(c, &account_id, &id))
+            .await
+    }
 }
 
 #[async_trait]
 impl Queue for SqliteStore {
-    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedEvent>> {
+    async fn claim_due(&self, node: &str, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
         let node = node.to_string();
         self.writer
             .write(move |c| queries::claim_due(c, &node, limit))

@@ -9,7 +9,7 @@ use crate::storage::rows::*;
 use crate::storage::sql;
 use crate::storage::*;
 use chrono::{DateTime, Utc};
-use rusqlite::{named_params, params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
 
 type Sql<T> = StoreResult<T>;
@@ -213,24 +213,102 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
             .and_then(|mut s| s.execute(params![e.account_id, key, e.id, now + window.as_millis() as i64]))
             .map_err(from_sqlite)?;
     }
-    let cols = NewEventColumns::of(e)?;
-    c.prepare_cached(
-        "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
-            idempotency_key, target, status, retries_left, lease_ms, due_at, claimed_by, updated_at)
-         VALUES (:id, :account, :profile, :type, :payload, :payloads, :occurred, :created,
-            :key, :target, :status, :retries, :lease, :due, :claimed, :created)",
-    )
-    .and_then(|mut s| {
-        s.execute(named_params! {
-            ":id": e.id, ":account": e.account_id, ":profile": e.profile_id, ":type": e.event_type,
-            ":payload": e.payload.get(), ":payloads": e.payloads.as_ref().map(|p| p.get()),
-            ":occurred": e.occurred_at, ":created": now, ":key": e.idempotency_key, ":target": cols.target,
-            ":status": e.status.as_str(), ":retries": cols.retries_left, ":lease": cols.lease_ms,
-            ":due": cols.due_at, ":claimed": e.claimed_by,
+    c.prepare_cached(sql::INSERT_EVENT.sqlite())
+        .and_then(|mut s| {
+            s.execute(params![
+                e.id,
+                e.account_id,
+                e.profile_id,
+                e.event_type,
+                e.payload.get(),
+                e.payloads.as_ref().map(|p| p.get()),
+                e.occurred_at,
+                now,
+                e.idempotency_key,
+                e.status.as_str(),
+            ])
         })
-    })
-    .map_err(from_sqlite)?;
+        .map_err(from_sqlite)?;
+    insert_deliveries(c, &e.id, &e.deliveries, now)?;
     Ok(Published::Created)
+}
+
+fn insert_deliveries(
+    c: &Connection,
+    event_id: &str,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Sql<()> {
+    let mut insert = c
+        .prepare_cached(sql::INSERT_DELIVERY.sqlite())
+        .map_err(from_sqlite)?;
+    for (seq, d) in deliveries.iter().enumerate() {
+        let cols = DeliveryColumns::of(d)?;
+        insert
+            .execute(params![
+                event_id,
+                seq as i64,
+                cols.endpoint_id,
+                cols.target,
+                EventStatus::Pending.as_str(),
+                cols.retries_left,
+                cols.lease_ms,
+                cols.due_at,
+                d.claimed_by,
+                now
+            ])
+            .map_err(from_sqlite)?;
+    }
+    Ok(())
+}
+
+pub fn add_delivery(c: &Connection, event_id: &str, d: &NewDelivery) -> Sql<bool> {
+    let cols = DeliveryColumns::of(d)?;
+    let now = now_ms();
+    let added = c
+        .execute(
+            sql::ADD_DELIVERY.sqlite(),
+            params![
+                event_id,
+                cols.endpoint_id,
+                cols.target,
+                cols.retries_left,
+                cols.lease_ms,
+                now
+            ],
+        )
+        .map_err(from_sqlite)?;
+    if added > 0 {
+        c.execute(sql::SET_EVENT_PENDING.sqlite(), params![event_id, now])
+            .map_err(from_sqlite)?;
+    }
+    Ok(added > 0)
+}
+
+pub fn replay_candidates(
+    c: &Connection,
+    account_id: &str,
+    after: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u32,
+) -> Sql<Vec<ReplayCandidate>> {
+    let mut stmt = c
+        .prepare_cached(sql::REPLAY_CANDIDATES.sqlite())
+        .map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map(
+            params![account_id, after, ms(since), ms(until), limit],
+            |r| {
+                Ok(ReplayCandidate {
+                    id: r.get(0)?,
+                    event_type: r.get(1)?,
+                    profile_id: r.get(2)?,
+                })
+            },
+        )
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
 }
 
 pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEvent>> {
@@ -243,9 +321,20 @@ pub fn event(c: &Connection, account_id: &str, id: &str) -> Sql<Option<StoredEve
     let Some(row) = row.map_err(from_sqlite)? else {
         return Ok(None);
     };
-    let mut event = row.into_event();
+    let mut event = row.into_event().with_deliveries(deliveries(c, id)?);
     event.attempts = attempts(c, id)?;
     Ok(Some(event))
+}
+
+fn deliveries(c: &Connection, event_id: &str) -> Sql<Vec<DeliveryRecord>> {
+    let mut stmt = c
+        .prepare_cached(sql::SELECT_DELIVERIES.sqlite())
+        .map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map([event_id], |r| decoded(DeliveryRow::read(r)))
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map(DeliveryRow::into_record).map_err(from_sqlite))
+        .collect()
 }
 
 fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::LegRecord>> {
@@ -272,24 +361,35 @@ pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec
                 f.event_type,
                 f.profile_id,
                 f.since.map(ms),
-                f.limit
+                f.limit,
+                f.endpoint_id,
             ],
             |r| decoded(EventRow::read(r)),
         )
         .map_err(from_sqlite)?;
-    rows.map(|r| r.map(EventRow::into_event).map_err(from_sqlite))
+    let events = rows
+        .map(|r| r.map(EventRow::into_event).map_err(from_sqlite))
+        .collect::<Sql<Vec<_>>>()?;
+    events
+        .into_iter()
+        .map(|e| {
+            let found = deliveries(c, &e.id)?;
+            Ok(e.with_deliveries(found))
+        })
         .collect()
 }
 
 pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutcome> {
     let now = now_ms();
     let changed = c
-        .execute(sql::RETRY_EVENT.sqlite(), params![id, account_id, now])
+        .execute(sql::RETRY_DELIVERIES.sqlite(), params![id, account_id, now])
         .map_err(from_sqlite)?;
     if changed > 0 {
+        c.execute(sql::SET_EVENT_PENDING.sqlite(), params![id, now])
+            .map_err(from_sqlite)?;
         return Ok(RetryOutcome::Scheduled);
     }
-    let row: Option<(String, Option<String>)> = c
+    let row: Option<(String, i64)> = c
         .query_row(sql::RETRY_STATE.sqlite(), params![id, account_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
@@ -299,49 +399,67 @@ pub fn retry_event(c: &Connection, account_id: &str, id: &str) -> Sql<RetryOutco
 }
 
 pub fn retarget_event(c: &Connection, account_id: &str, r: &Retarget) -> Sql<bool> {
-    let cols = NewEventColumns::of_retarget(r)?;
+    let now = now_ms();
     let changed = c
         .execute(
             sql::RETARGET_EVENT.sqlite(),
             params![
                 r.status.as_str(),
-                cols.target,
-                cols.retries_left,
-                cols.lease_ms,
-                cols.due_at,
-                now_ms(),
+                now,
                 r.id,
                 account_id,
                 r.expected.as_str()
             ],
         )
         .map_err(from_sqlite)?;
+    if changed > 0 {
+        insert_deliveries(c, &r.id, &r.deliveries, now)?;
+    }
     Ok(changed > 0)
 }
 
 // ----- delivery queue -----
 
-pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedEvent>> {
-    let sql = format!(
-        "UPDATE events SET due_at = :now + lease_ms, claimed_by = :node
-         WHERE id IN (SELECT id FROM events WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit)
-         RETURNING {CLAIM_COLUMNS}"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(from_sqlite)?;
-    let rows = stmt
-        .query_map(
-            named_params! {":now": now_ms(), ":node": node, ":limit": limit},
-            |r| decoded(ClaimRow::read(r)),
+pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedDelivery>> {
+    let now = now_ms();
+    let keys: Vec<(String, i64)> = c
+        .prepare_cached(
+            "UPDATE deliveries SET due_at = ?1 + lease_ms, claimed_by = ?2
+             WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending' AND due_at <= ?1
+                             ORDER BY due_at LIMIT ?3)
+             RETURNING event_id, seq",
         )
-        .map_err(from_sqlite)?
-        .collect::<Result<Vec<_>, _>>()
+        .and_then(|mut s| {
+            s.query_map(params![now, node, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
         .map_err(from_sqlite)?;
-    let (claimed, broken) = split_claims(rows);
-    for id in broken {
-        c.execute(sql::FAIL_UNDECODABLE.sqlite(), [id])
+    let mut rows = Vec::with_capacity(keys.len());
+    let mut select = c
+        .prepare_cached(&format!(
+            "SELECT {CLAIM_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.event_id = ?1 AND d.seq = ?2"
+        ))
+        .map_err(from_sqlite)?;
+    for (event_id, seq) in &keys {
+        let row = select
+            .query_row(params![event_id, seq], |r| decoded(ClaimRow::read(r)))
             .map_err(from_sqlite)?;
+        rows.push(row);
+    }
+    let (claimed, broken) = split_claims(rows);
+    for (event_id, seq) in broken {
+        fail_undecodable(c, &event_id, seq)?;
     }
     Ok(claimed)
+}
+
+fn fail_undecodable(c: &Connection, event_id: &str, seq: i64) -> Sql<()> {
+    c.execute(sql::FAIL_UNDECODABLE.sqlite(), params![event_id, seq])
+        .map_err(from_sqlite)?;
+    c.execute(sql::SUM_UP_EVENT.sqlite(), params![event_id, now_ms()])
+        .map_err(from_sqlite)?;
+    Ok(())
 }
 
 pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {
@@ -351,11 +469,11 @@ pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {
     Ok(due.map(time))
 }
 
-/// Makes every claimed pending event due now. Only safe when no other process can
-/// hold a claim, which the data directory lock guarantees.
+/// Makes every claimed pending delivery due now. Only safe when no other
+/// process can hold a claim, which the data directory lock guarantees.
 pub fn release_claims(c: &Connection) -> Sql<u64> {
     c.execute(
-        "UPDATE events SET due_at = ?1, claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL",
+        "UPDATE deliveries SET due_at = ?1, claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL",
         [now_ms()],
     )
     .map(|n| n as u64)
@@ -363,17 +481,20 @@ pub fn release_claims(c: &Connection) -> Sql<u64> {
 }
 
 pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
-    let (status, due, retries) = next_state_columns(report.next);
+    let (status, due, retries, reason) = next_state_columns(report.next);
+    let now = now_ms();
     let changed = c
         .prepare_cached(sql::RECORD_ATTEMPT.sqlite())
         .and_then(|mut s| {
             s.execute(params![
                 report.event_id,
+                report.seq,
                 status,
                 report.attempt,
                 due,
                 retries,
-                now_ms()
+                now,
+                reason
             ])
         })
         .map_err(from_sqlite)?;
@@ -387,6 +508,7 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
         insert
             .execute(params![
                 report.event_id,
+                report.seq,
                 leg.attempt,
                 leg_name(leg.leg),
                 leg.url,
@@ -399,7 +521,250 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
             ])
             .map_err(from_sqlite)?;
     }
+    if !matches!(report.next, NextState::RetryAt(..)) {
+        c.prepare_cached(sql::SUM_UP_EVENT.sqlite())
+            .and_then(|mut s| s.execute(params![report.event_id, now]))
+            .map_err(from_sqlite)?;
+    }
+    if let Some(endpoint) = &report.endpoint_id {
+        let (success, failure) = health_columns(report);
+        c.prepare_cached(sql::ENDPOINT_HEALTH.sqlite())
+            .and_then(|mut s| s.execute(params![endpoint, success, failure]))
+            .map_err(from_sqlite)?;
+    }
     Ok(true)
+}
+
+// ----- endpoints -----
+
+pub fn create_endpoint(c: &Connection, e: &Endpoint) -> Sql<()> {
+    c.execute(
+        sql::INSERT_ENDPOINT.sqlite(),
+        params![
+            e.id,
+            e.account_id,
+            e.spec.profile_id,
+            to_json(&e.spec)?,
+            e.state.as_str(),
+            ms(e.created_at)
+        ],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+fn endpoints_where(
+    c: &Connection,
+    statement: &sql::Statement,
+    params: &[&dyn rusqlite::ToSql],
+) -> Sql<Vec<Endpoint>> {
+    let mut stmt = c.prepare_cached(statement.sqlite()).map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map(params, |r| decoded(rows::endpoint(r)))
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
+}
+
+pub fn endpoint(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Endpoint>> {
+    Ok(
+        endpoints_where(c, &sql::SELECT_ENDPOINT, &[&account_id, &id])?
+            .into_iter()
+            .next(),
+    )
+}
+
+pub fn list_endpoints(
+    c: &Connection,
+    account_id: &str,
+    profile_id: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Sql<Vec<Endpoint>> {
+    endpoints_where(
+        c,
+        &sql::LIST_ENDPOINTS,
+        &[&account_id, &profile_id, &after, &limit],
+    )
+}
+
+pub fn level_endpoints(
+    c: &Connection,
+    account_id: &str,
+    profile_id: Option<&str>,
+) -> Sql<Vec<Endpoint>> {
+    endpoints_where(c, &sql::LEVEL_ENDPOINTS, &[&account_id, &profile_id])
+}
+
+pub fn count_endpoints(c: &Connection, account_id: &str) -> Sql<u64> {
+    c.query_row(sql::COUNT_ENDPOINTS.sqlite(), [account_id], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .map_err(from_sqlite)
+}
+
+pub fn update_endpoint(c: &Connection, e: &Endpoint) -> Sql<bool> {
+    let n = c
+        .execute(
+            sql::UPDATE_ENDPOINT.sqlite(),
+            params![
+                to_json(&e.spec)?,
+                e.spec.profile_id,
+                ms(e.updated_at),
+                e.account_id,
+                e.id
+            ],
+        )
+        .map_err(from_sqlite)?;
+    Ok(n > 0)
+}
+
+pub fn set_endpoint_state(
+    c: &Connection,
+    account_id: &str,
+    id: &str,
+    state: EndpointState,
+) -> Sql<bool> {
+    let n = c
+        .execute(
+            sql::SET_ENDPOINT_STATE.sqlite(),
+            params![state.as_str(), now_ms(), account_id, id],
+        )
+        .map_err(from_sqlite)?;
+    Ok(n > 0)
+}
+
+pub fn delete_endpoint(c: &Connection, account_id: &str, id: &str) -> Sql<Option<u64>> {
+    let now = now_ms();
+    let deleted = c
+        .execute(sql::DELETE_ENDPOINT.sqlite(), params![account_id, id])
+        .map_err(from_sqlite)?;
+    if deleted == 0 {
+        return Ok(None);
+    }
+    let stopped = c
+        .execute(sql::STOP_ENDPOINT_DELIVERIES.sqlite(), params![id, now])
+        .map_err(from_sqlite)?;
+    c.execute(sql::SUM_UP_ENDPOINT_EVENTS.sqlite(), params![id, now])
+        .map_err(from_sqlite)?;
+    Ok(Some(stopped as u64))
+}
+
+pub fn endpoint_stats(
+    c: &Connection,
+    account_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Sql<Option<EndpointStats>> {
+    let last: Option<(Option<i64>, Option<i64>)> = c
+        .query_row(
+            sql::ENDPOINT_LAST_REQUESTS.sqlite(),
+            params![account_id, id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(from_sqlite)?;
+    let Some((success, failure)) = last else {
+        return Ok(None);
+    };
+    let mut stats = EndpointStats {
+        last_success_at: success.map(time),
+        last_failure_at: failure.map(time),
+        ..EndpointStats::default()
+    };
+    let mut counts = c
+        .prepare_cached(sql::ENDPOINT_COUNTS.sqlite())
+        .map_err(from_sqlite)?;
+    for (window, into) in [
+        (chrono::Duration::hours(1), &mut stats.last_hour),
+        (chrono::Duration::days(1), &mut stats.last_day),
+    ] {
+        let rows = counts
+            .query_map(params![id, first_id_at(now - window)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(from_sqlite)?;
+        for row in rows {
+            let (status, n) = row.map_err(from_sqlite)?;
+            into.add(&status, n as u64);
+        }
+    }
+    Ok(Some(stats))
+}
+
+// ----- jobs -----
+
+pub fn create_job(c: &Connection, job: &Job) -> Sql<()> {
+    c.execute(
+        sql::INSERT_JOB.sqlite(),
+        params![
+            job.id,
+            job.account_id,
+            job.kind.name(),
+            to_json(&job.kind)?,
+            to_json(&job.progress)?,
+            ms(job.created_at)
+        ],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+pub fn job(c: &Connection, account_id: &str, id: &str) -> Sql<Option<Job>> {
+    c.prepare_cached(sql::SELECT_JOB.sqlite())
+        .and_then(|mut s| {
+            s.query_row(params![account_id, id], |r| decoded(rows::job(r)))
+                .optional()
+        })
+        .map_err(from_sqlite)
+}
+
+pub fn claim_job(c: &Connection, node: &str, lease: Duration) -> Sql<Option<Job>> {
+    let now = now_ms();
+    let sql = format!(
+        "UPDATE jobs SET due_at = ?1 + ?3, claimed_by = ?2
+         WHERE id = (SELECT id FROM jobs WHERE state = 'running' AND due_at <= ?1 ORDER BY due_at LIMIT 1)
+         RETURNING {JOB_COLUMNS}"
+    );
+    c.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(params![now, node, lease.as_millis() as i64], |r| {
+                decoded(rows::job(r))
+            })
+            .optional()
+        })
+        .map_err(from_sqlite)
+}
+
+pub fn save_job(
+    c: &Connection,
+    id: &str,
+    node: &str,
+    state: JobState,
+    progress: &JobProgress,
+    due: Option<DateTime<Utc>>,
+) -> Sql<bool> {
+    let n = c
+        .execute(
+            sql::SAVE_JOB.sqlite(),
+            params![
+                id,
+                node,
+                state.as_str(),
+                to_json(progress)?,
+                due.map(ms),
+                now_ms()
+            ],
+        )
+        .map_err(from_sqlite)?;
+    Ok(n > 0)
+}
+
+pub fn cancel_job(c: &Connection, account_id: &str, id: &str) -> Sql<bool> {
+    let n = c
+        .execute(sql::CANCEL_JOB.sqlite(), params![account_id, id, now_ms()])
+        .map_err(from_sqlite)?;
+    Ok(n > 0)
 }
 
 // ----- background jobs -----

@@ -1,0 +1,146 @@
+//! Jobs a caller starts and watches: long work (a replay of past events to an
+//! endpoint) done in small, rate-limited batches by whichever node claims it,
+//! with its progress kept in the job so that a restart resumes where it stopped.
+
+use super::endpoint::EventTypePattern;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Batches remain.
+    Running,
+    /// Every batch is done.
+    Succeeded,
+    /// It stopped on an error (named in its progress).
+    Failed,
+    /// Stopped by hand.
+    Cancelled,
+}
+
+impl JobState {
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads a name written by [`JobState::as_str`].
+    pub fn parse(name: &str) -> Option<JobState> {
+        [
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// What a job does, with its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Past events sent to one endpoint.
+    Replay(ReplayParams),
+}
+
+impl JobKind {
+    /// The stored and shown name of the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Replay(_) => "replay",
+        }
+    }
+}
+
+/// A replay: events published in `[since, until)` whose type matches, each
+/// given a delivery to `endpoint_id` unless it has one there already.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayParams {
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// Events published at or after this time.
+    pub since: DateTime<Utc>,
+    /// Events published before this time.
+    pub until: DateTime<Utc>,
+    /// Only these types; empty: those the endpoint subscribes to.
+    pub event_types: Vec<EventTypePattern>,
+    /// Most events looked at per second.
+    pub rate: u32,
+}
+
+/// An event a replay may send: its id, type and profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayCandidate {
+    /// Event id.
+    pub id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its profile, if any.
+    pub profile_id: Option<String>,
+}
+
+/// How far a job got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Events looked at.
+    pub scanned: u64,
+    /// Deliveries created.
+    pub queued: u64,
+    /// Events passed over (another type, or a delivery there already).
+    pub skipped: u64,
+    /// The last event looked at: the next batch starts after it.
+    pub cursor: Option<String>,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// `job_…`.
+    pub id: String,
+    /// Owner.
+    pub account_id: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Where it stands.
+    pub state: JobState,
+    /// How far it got.
+    pub progress: JobProgress,
+    /// When it was started.
+    pub created_at: DateTime<Utc>,
+    /// When it last moved.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_kinds_read_back() {
+        for s in ["running", "succeeded", "failed", "cancelled"] {
+            assert_eq!(JobState::parse(s).unwrap().as_str(), s);
+        }
+        let kind = JobKind::Replay(ReplayParams {
+            endpoint_id: "ep_1".into(),
+            since: Utc::now(),
+            until: Utc::now(),
+            event_types: vec![EventTypePattern::parse("fax.*").unwrap()],
+            rate: 10,
+        });
+        let text = serde_json::to_string(&kind).unwrap();
+        assert!(text.contains(r#""kind":"replay""#) && text.contains("fax.*"));
+        assert_eq!(serde_json::from_str::<JobKind>(&text).unwrap(), kind);
+    }
+}
