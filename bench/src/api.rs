@@ -1,6 +1,7 @@
 //! The slice of hookpost's HTTP API the bench uses: an account with one profile
-//! per receiver endpoint, publishing one event or a batch, and a look at the
-//! pending queue. Event `seq` goes to endpoint `seq % endpoints`.
+//! per receiver endpoint (event `seq` goes to endpoint `seq % endpoints`) or
+//! with one account endpoint per receiver endpoint (every event goes to all),
+//! publishing one event or a batch, and a look at the pending queue.
 
 use crate::server::ADMIN_TOKEN;
 use reqwest::header::CONTENT_TYPE;
@@ -8,6 +9,37 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use std::ops::Range;
 use std::sync::Arc;
+
+/// The type of every measured event.
+const EVENT_TYPE: &str = "bench.event";
+
+/// Where an account's events go, and how its receiver endpoints are set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// This many profiles `e0`, `e1`, …, each with a receiver endpoint as its
+    /// `webhook_url`; event `seq` names profile `e{seq % n}`.
+    Profiles(usize),
+    /// This many account endpoints (`POST /v1/endpoints`), one per receiver
+    /// endpoint; events name no profile, so each fans out to all of them.
+    FanOut(usize),
+}
+
+impl Routing {
+    /// Receiver endpoints in use.
+    pub fn endpoints(self) -> usize {
+        match self {
+            Routing::Profiles(n) | Routing::FanOut(n) => n,
+        }
+    }
+
+    /// Account endpoints per event when fanning out; `None` on profiles.
+    pub fn fanout(self) -> Option<usize> {
+        match self {
+            Routing::Profiles(_) => None,
+            Routing::FanOut(n) => Some(n),
+        }
+    }
+}
 
 /// An account on running hookpost nodes; cheap to clone into publishing tasks.
 #[derive(Clone)]
@@ -26,8 +58,8 @@ struct Inner {
     key: String,
     /// The payload of every event, serialized JSON.
     payload: String,
-    /// Number of endpoints (profiles `e0`, `e1`, …).
-    endpoints: usize,
+    /// Where events go.
+    routing: Routing,
 }
 
 impl Account {
@@ -36,7 +68,7 @@ impl Account {
         client: Client,
         nodes: Vec<String>,
         payload: String,
-        endpoints: usize,
+        routing: Routing,
     ) -> Result<Account, String> {
         let url = format!("{}/v1/accounts", nodes[0]);
         let body = json!({"name": "bench", "settings": {}}).to_string();
@@ -50,22 +82,47 @@ impl Account {
             nodes,
             key,
             payload,
-            endpoints,
+            routing,
         };
         Ok(Account {
             inner: Arc::new(inner),
         })
     }
 
-    /// The endpoint (and profile) event `seq` goes to.
-    pub fn endpoint(&self, seq: usize) -> usize {
-        seq % self.inner.endpoints
+    /// The receiver endpoints event `seq` goes to.
+    pub fn endpoints(&self, seq: usize) -> Range<usize> {
+        match self.inner.routing {
+            Routing::Profiles(n) => seq % n..seq % n + 1,
+            Routing::FanOut(n) => 0..n,
+        }
     }
 
-    /// Creates profile `e{endpoint}` with these settings.
-    pub async fn put_profile(&self, endpoint: usize, settings: &Value) -> Result<(), String> {
-        let path = format!("/v1/profiles/e{endpoint}");
-        self.request(Method::PUT, 0, &path, Some(settings.to_string()))
+    /// Points receiver endpoint `endpoint` at `url` with this retry schedule:
+    /// as profile `e{endpoint}`'s `webhook_url`, or as an account endpoint
+    /// subscribed to the measured events only (not to [`Account::prefill`]'s).
+    pub async fn add_destination(
+        &self,
+        endpoint: usize,
+        url: &str,
+        retries: &[&str],
+    ) -> Result<(), String> {
+        let (method, path, body) = match self.inner.routing {
+            Routing::Profiles(_) => (
+                Method::PUT,
+                format!("/v1/profiles/e{endpoint}"),
+                json!({"webhook_url": url, "retry_schedule": retries}),
+            ),
+            Routing::FanOut(_) => (
+                Method::POST,
+                "/v1/endpoints".to_owned(),
+                json!({
+                    "url": url,
+                    "event_types": [EVENT_TYPE],
+                    "settings": {"retry_schedule": retries},
+                }),
+            ),
+        };
+        self.request(method, 0, &path, Some(body.to_string()))
             .await
             .map(drop)
     }
@@ -128,9 +185,12 @@ impl Account {
 
     /// The publish request of event `seq`.
     fn event(&self, seq: usize) -> String {
+        let profile = match self.inner.routing {
+            Routing::Profiles(n) => format!(r#","profile_id":"e{}""#, seq % n),
+            Routing::FanOut(_) => String::new(),
+        };
         format!(
-            r#"{{"event_type":"bench.event","profile_id":"e{}","payload":{}}}"#,
-            self.endpoint(seq),
+            r#"{{"event_type":"{EVENT_TYPE}"{profile},"payload":{}}}"#,
             self.inner.payload
         )
     }

@@ -1,6 +1,7 @@
 //! `hookpost-bench`: measures the real `hookpost` binary on this machine —
-//! publish rates, delivered events/s, end-to-end latency, peak memory, lost and
-//! duplicated deliveries — against a ceiling: the same requests sent straight to
+//! publish rates, delivered events/s (and deliveries/s when events fan out to
+//! several endpoints), end-to-end latency, peak memory, lost and duplicated
+//! deliveries — against a ceiling: the same requests sent straight to
 //! the bench's own receiver. All traffic stays on 127.0.0.1, and every loop is
 //! bounded in count and time.
 
@@ -35,9 +36,13 @@ struct Args {
     #[arg(long, default_value_t = 1024)]
     payload_bytes: usize,
     /// Distinct receiver paths, one profile each; events go round-robin
-    /// [default: 1, or 10 for the failing scenario].
+    /// [default: 1, or 10 for the failing scenario; not for the fanout one].
     #[arg(long)]
     endpoints: Option<usize>,
+    /// Account endpoints (receiver paths) every event goes to in the fanout
+    /// scenario and in the fan-out run of `--smoke`.
+    #[arg(long, default_value_t = 5)]
+    fanout: usize,
     /// Database: empty for hookpost's embedded store, or a `postgres://` URL.
     #[arg(long, default_value = "")]
     database: String,
@@ -51,7 +56,8 @@ struct Args {
     /// phases: shows how publishing holds up on a full store.
     #[arg(long, default_value_t = 0)]
     prefill: usize,
-    /// A tiny run for CI: 300 events, 8 publishers (overrides those flags).
+    /// A tiny run for CI: 300 events, 8 publishers (overrides those flags);
+    /// the healthy scenario is then followed by a fan-out run.
     #[arg(long)]
     smoke: bool,
     /// The hookpost binary [default: `hookpost` next to this program].
@@ -68,6 +74,9 @@ pub enum Scenario {
     Failing,
     /// The receiver answers 503 while a backlog is published, then recovers.
     Backlog,
+    /// Every endpoint answers 200; each event, published without a profile,
+    /// goes to all `--fanout` account endpoints.
+    Fanout,
 }
 
 impl Scenario {
@@ -77,6 +86,7 @@ impl Scenario {
             Scenario::Healthy => "healthy",
             Scenario::Failing => "failing",
             Scenario::Backlog => "backlog",
+            Scenario::Fanout => "fanout",
         }
     }
 }
@@ -92,8 +102,12 @@ pub struct Plan {
     pub concurrency: usize,
     /// Payload size in bytes.
     pub payload_bytes: usize,
-    /// Receiver endpoints (and profiles).
+    /// Receiver endpoints (and profiles, or account endpoints when fanning out).
     pub endpoints: usize,
+    /// Account endpoints each event goes to in a fan-out run.
+    pub fanout: usize,
+    /// A CI run: the healthy scenario is followed by a fan-out run.
+    pub smoke: bool,
     /// hookpost processes.
     pub nodes: usize,
     /// Database URL, empty for the embedded store.
@@ -113,10 +127,20 @@ impl Args {
             (self.events, self.concurrency)
         };
         let failing = self.scenario == Scenario::Failing;
-        let endpoints = self.endpoints.unwrap_or(if failing { 10 } else { 1 });
-        if events == 0 || concurrency == 0 || endpoints == 0 || self.nodes == 0 {
+        let fanout = self.scenario == Scenario::Fanout;
+        if fanout && self.endpoints.is_some() {
+            return Err("--scenario fanout takes --fanout, not --endpoints".into());
+        }
+        let endpoints = self.endpoints.unwrap_or(match self.scenario {
+            Scenario::Failing => 10,
+            Scenario::Fanout => self.fanout,
+            _ => 1,
+        });
+        let counts = [events, concurrency, endpoints, self.fanout, self.nodes];
+        if counts.contains(&0) {
             return Err(
-                "--events, --concurrency, --endpoints and --nodes must be at least 1".into(),
+                "--events, --concurrency, --endpoints, --fanout and --nodes must be at least 1"
+                    .into(),
             );
         }
         if failing && endpoints < 10 {
@@ -134,6 +158,8 @@ impl Args {
             concurrency,
             payload_bytes: self.payload_bytes,
             endpoints,
+            fanout: self.fanout,
+            smoke: self.smoke,
             nodes: self.nodes,
             database: self.database,
             prefill: self.prefill,

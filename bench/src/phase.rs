@@ -1,14 +1,17 @@
 //! One measured phase: publish events (one per request, in batches, or paced),
-//! wait for them at the receiver, and turn the timings into figures. Also the
-//! ceiling: the same deliveries sent straight to the receiver.
+//! wait for their deliveries at the receiver (one per endpoint an event goes
+//! to), and turn the timings into figures. Also the ceiling: the same
+//! deliveries sent straight to the receiver.
 
 use crate::api::Account;
 use crate::load::{closed_loop, open_loop};
-use crate::receiver::{Receiver, Seen};
+use crate::receiver::{self, Receiver, Seen};
 use crate::stats::{per_second, Latency};
 use axum::body::Bytes;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Client;
+use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,8 +26,8 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 
 /// One accepted event.
 struct Sent {
-    /// The endpoint it goes to.
-    endpoint: usize,
+    /// The endpoints it goes to, one delivery each.
+    endpoints: Range<usize>,
     /// Its id.
     id: String,
     /// When its publish request started.
@@ -88,9 +91,8 @@ pub async fn paced(account: &Account, events: usize, rate: f64) -> Publishing {
 async fn publish_one(account: Account, seq: usize) -> Result<Vec<Sent>, String> {
     let start = Instant::now();
     let id = account.publish(seq).await?;
-    let endpoint = account.endpoint(seq);
     Ok(vec![Sent {
-        endpoint,
+        endpoints: account.endpoints(seq),
         id,
         start,
     }])
@@ -105,55 +107,77 @@ async fn publish_batch(account: Account, batch: usize, events: usize) -> Result<
         return Err(format!("{} ids for a batch of {}", ids.len(), seqs.len()));
     }
     let sent = seqs.zip(ids).map(|(seq, id)| Sent {
-        endpoint: account.endpoint(seq),
+        endpoints: account.endpoints(seq),
         id,
         start,
     });
     Ok(sent.collect())
 }
 
-/// The figures of one phase.
+/// The figures of one phase. Missing, duplicates, latency and the delivered
+/// rate are per delivery: per event when each goes to one endpoint.
 #[derive(Debug, Clone)]
 pub struct Figures {
-    /// Accepted events that count (on endpoints expected to answer 200).
+    /// Accepted events that count (with a delivery that counts).
     pub events: usize,
+    /// Deliveries that count (to endpoints expected to answer 200).
+    pub deliveries: usize,
     /// Publish requests that failed.
     pub publish_errors: usize,
     /// Accepted events per second of publishing.
     pub publish_rate: f64,
-    /// Counted events delivered per second, first publish to last arrival.
+    /// Counted deliveries arrived per second, first publish to last arrival.
     pub delivered_rate: f64,
-    /// Counted events that never arrived.
+    /// Counted events with every counted delivery arrived, per second of the
+    /// same span.
+    pub event_rate: f64,
+    /// Counted deliveries that never arrived.
     pub missing: usize,
-    /// Arrivals answered 200 beyond one per counted event.
+    /// Arrivals answered 200 beyond one per counted delivery.
     pub duplicates: usize,
-    /// Publish request start to first arrival.
+    /// Publish request start to first arrival, per delivery.
     pub latency: Latency,
-    /// When the first counted event arrived.
+    /// When the first counted delivery arrived.
     pub first_arrival: Option<Instant>,
-    /// When the last counted event arrived.
+    /// When the last counted delivery arrived.
     pub last_arrival: Option<Instant>,
 }
 
-/// Waits for the events of `publishing` on endpoints where `counted` holds, and
-/// measures them.
+/// The deliveries of `publishing` to endpoints where `counted` holds: the event
+/// of each, and its receiver key.
+fn deliveries(
+    publishing: &Publishing,
+    counted: impl Fn(usize) -> bool,
+) -> (Vec<&Sent>, Vec<String>) {
+    publishing
+        .sent
+        .iter()
+        .flat_map(|s| s.endpoints.clone().map(move |e| (s, e)))
+        .filter(|(_, e)| counted(*e))
+        .map(|(s, e)| (s, receiver::key(e, &s.id)))
+        .unzip()
+}
+
+/// Waits for the deliveries of `publishing` to endpoints where `counted` holds,
+/// and measures them.
 pub async fn settle(
     receiver: &Receiver,
     publishing: &Publishing,
     counted: impl Fn(usize) -> bool,
 ) -> Figures {
-    let sent: Vec<&Sent> = publishing
-        .sent
-        .iter()
-        .filter(|s| counted(s.endpoint))
-        .collect();
-    let ids: Vec<&str> = sent.iter().map(|s| s.id.as_str()).collect();
-    let seen = wait_for(receiver, &ids, |s| s.first_ok.is_some(), MAX_WAIT).await;
+    let (sent, keys) = deliveries(publishing, counted);
+    let seen = wait_for(receiver, &keys, |s| s.first_ok.is_some(), MAX_WAIT).await;
     let latencies: Vec<Duration> = sent
         .iter()
         .zip(&seen)
         .filter_map(|(s, seen)| seen.first_ok.map(|t| t.saturating_duration_since(s.start)))
         .collect();
+    let events = distinct(sent.iter().copied());
+    let missed = sent
+        .iter()
+        .zip(&seen)
+        .filter(|(_, seen)| seen.first_ok.is_none());
+    let incomplete = distinct(missed.map(|(s, _)| *s));
     let first_start = sent.iter().map(|s| s.start).min();
     let first_arrival = seen.iter().filter_map(|s| s.first_ok).min();
     let last_arrival = seen.iter().filter_map(|s| s.first_ok).max();
@@ -162,10 +186,12 @@ pub async fn settle(
         _ => Duration::ZERO,
     };
     Figures {
-        events: sent.len(),
+        events,
+        deliveries: sent.len(),
         publish_errors: publishing.errors,
         publish_rate: per_second(publishing.sent.len(), publishing.wall),
         delivered_rate: per_second(latencies.len(), span),
+        event_rate: per_second(events - incomplete, span),
         missing: sent.len() - latencies.len(),
         duplicates: seen.iter().map(|s| s.ok.saturating_sub(1) as usize).sum(),
         latency: Latency::of(latencies),
@@ -174,35 +200,40 @@ pub async fn settle(
     }
 }
 
-/// Looks at the receiver until `done` holds for every id, progress stalls, or
-/// `max` has passed; what it saw last.
+/// Distinct events among `sent` (by id).
+fn distinct<'a>(sent: impl Iterator<Item = &'a Sent>) -> usize {
+    sent.map(|s| s.id.as_str()).collect::<HashSet<_>>().len()
+}
+
+/// Looks at the receiver until `done` holds for every delivery of `keys`,
+/// progress stalls, or `max` has passed; what it saw last.
 async fn wait_for(
     receiver: &Receiver,
-    ids: &[&str],
+    keys: &[String],
     done: impl Fn(&Seen) -> bool,
     max: Duration,
 ) -> Vec<Seen> {
     let started = Instant::now();
     let (mut reached, mut progressed) = (0, started);
     loop {
-        let seen = receiver.seen(ids);
+        let seen = receiver.seen(keys);
         let now = seen.iter().filter(|s| done(s)).count();
         if now > reached {
             (reached, progressed) = (now, Instant::now());
         }
-        if reached == ids.len() || progressed.elapsed() > STALL || started.elapsed() > max {
+        if reached == keys.len() || progressed.elapsed() > STALL || started.elapsed() > max {
             return seen;
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Waits, at most `max`, until every accepted event reached the receiver at
-/// least once (whatever the answer); how many did.
+/// Waits, at most `max`, until every delivery of the accepted events reached
+/// the receiver at least once (whatever the answer); how many did.
 pub async fn attempted(receiver: &Receiver, publishing: &Publishing, max: Duration) -> usize {
-    let ids: Vec<&str> = publishing.sent.iter().map(|s| s.id.as_str()).collect();
+    let (_, keys) = deliveries(publishing, |_| true);
     let tried = |s: &Seen| s.requests > 0;
-    let seen = wait_for(receiver, &ids, tried, max).await;
+    let seen = wait_for(receiver, &keys, tried, max).await;
     seen.iter().filter(|s| tried(s)).count()
 }
 

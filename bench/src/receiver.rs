@@ -1,8 +1,9 @@
 //! The bench's webhook receiver: a keep-alive HTTP/1.1 server on 127.0.0.1 with
 //! one path per endpoint (`/e0`, `/e1`, …). It answers 200 — or 500 on failing
-//! endpoints, or 503 while "down" — and remembers, per event id (`webhook-id`),
-//! how many requests came, how many were answered 200, and when the first of
-//! those arrived.
+//! endpoints, or 503 while "down" — and remembers, per delivery (endpoint path
+//! and event id, the `webhook-id` header: see [`key`]), how many requests came,
+//! how many were answered 200, and when the first of those arrived. Keying by
+//! path too tells apart the copies of a fanned-out event.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-/// What the receiver saw of one event id.
+/// What the receiver saw of one delivery (one event id on one endpoint).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Seen {
     /// Arrival of the first request answered 200.
@@ -24,6 +25,16 @@ pub struct Seen {
     pub ok: u32,
     /// Requests of any answer.
     pub requests: u32,
+}
+
+/// The key of event `id`'s delivery to endpoint `n`, as [`Receiver::seen`] takes it.
+pub fn key(n: usize, id: &str) -> String {
+    path_key(&format!("e{n}"), id)
+}
+
+/// The key of event `id`'s delivery to path `/{endpoint}`.
+fn path_key(endpoint: &str, id: &str) -> String {
+    format!("{endpoint}/{id}")
 }
 
 /// Whether endpoint `n` answers 500 when failing is on: every tenth one.
@@ -42,7 +53,7 @@ struct Shared {
     requests: AtomicU64,
     /// Requests answered 200.
     answered_ok: AtomicU64,
-    /// Per event id.
+    /// Per delivery, by [`key`].
     seen: Mutex<HashMap<String, Seen>>,
 }
 
@@ -111,11 +122,12 @@ impl Receiver {
         )
     }
 
-    /// What was seen of each of `ids`, in order (nothing yet: the default).
-    pub fn seen(&self, ids: &[&str]) -> Vec<Seen> {
+    /// What was seen of each delivery of `keys` (made by [`key`]), in order
+    /// (nothing yet: the default).
+    pub fn seen(&self, keys: &[String]) -> Vec<Seen> {
         let seen = self.shared.seen();
-        ids.iter()
-            .map(|id| seen.get(*id).copied().unwrap_or_default())
+        keys.iter()
+            .map(|key| seen.get(key).copied().unwrap_or_default())
             .collect()
     }
 }
@@ -136,7 +148,7 @@ async fn receive(
     }
     if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
         let mut seen = shared.seen();
-        let entry = seen.entry(id.to_owned()).or_default();
+        let entry = seen.entry(path_key(&endpoint, id)).or_default();
         entry.requests += 1;
         if ok {
             entry.first_ok.get_or_insert(arrived);

@@ -1,5 +1,6 @@
 //! The report: a table for people, then, last, one line of JSON with every figure
-//! and the ratios to the ceiling.
+//! and the ratios to the ceiling. Delivered rates, missing and duplicates count
+//! deliveries: in a fan-out run, each event makes one per account endpoint.
 
 use crate::phase::Figures;
 use crate::{Plan, Scenario};
@@ -11,10 +12,12 @@ const KEPT_GOAL: f64 = 0.8;
 
 /// One set of hookpost processes and the phases measured on it.
 pub struct Run {
-    /// `healthy`, `baseline`, `failing` or `backlog`.
+    /// `healthy`, `baseline`, `failing`, `backlog` or `fanout`.
     pub label: &'static str,
     /// Named phases, in order.
     pub phases: Vec<(&'static str, Figures)>,
+    /// Account endpoints per event in a fan-out run; `None` on profiles.
+    pub fanout: Option<usize>,
     /// Peak resident memory of each node over the run, in KiB.
     pub peak_rss_kib: Vec<u64>,
     /// Warning, error and non-JSON lines in the nodes' logs.
@@ -25,7 +28,8 @@ pub struct Run {
 
 /// Figures of the backlog scenario.
 pub struct Backlog {
-    /// Events refused at least once before the receiver recovered.
+    /// Deliveries (one per event here) refused at least once before the
+    /// receiver recovered.
     pub attempted: usize,
     /// Whether events were pending when memory was sampled.
     pub pending: bool,
@@ -35,7 +39,7 @@ pub struct Backlog {
     pub first_arrival: Duration,
     /// From the receiver's recovery to the last arrival.
     pub drain: Duration,
-    /// Events delivered per second of the drain.
+    /// Deliveries per second of the drain.
     pub drain_rate: f64,
 }
 
@@ -75,15 +79,35 @@ impl Report {
 
     /// Per phase of the failing run: its delivered rate over the baseline's.
     fn kept(&self) -> Vec<(&'static str, f64)> {
+        self.compare("baseline", "failing", |base, fail| {
+            ratio(fail.delivered_rate, base.delivered_rate)
+        })
+    }
+
+    /// Per phase of the fan-out run: the time one delivery takes over its time
+    /// in the single-endpoint healthy run (the healthy run's delivered rate
+    /// over the fan-out run's), when both ran.
+    fn delivery_cost(&self) -> Vec<(&'static str, f64)> {
+        self.compare("healthy", "fanout", |healthy, fanout| {
+            ratio(healthy.delivered_rate, fanout.delivered_rate)
+        })
+    }
+
+    /// `figure` of the phases that runs `first` and `second` both have, in
+    /// order; nothing unless both ran.
+    fn compare(
+        &self,
+        first: &str,
+        second: &str,
+        figure: impl Fn(&Figures, &Figures) -> f64,
+    ) -> Vec<(&'static str, f64)> {
         let run = |label| self.runs.iter().find(|r| r.label == label);
-        let (Some(baseline), Some(failing)) = (run("baseline"), run("failing")) else {
+        let (Some(first), Some(second)) = (run(first), run(second)) else {
             return Vec::new();
         };
-        let pairs = baseline.phases.iter().zip(&failing.phases);
+        let pairs = first.phases.iter().zip(&second.phases);
         pairs
-            .map(|((name, base), (_, fail))| {
-                (*name, ratio(fail.delivered_rate, base.delivered_rate))
-            })
+            .map(|((name, a), (_, b))| (*name, figure(a, b)))
             .collect()
     }
 
@@ -122,6 +146,12 @@ impl Report {
         println!();
         for run in &self.runs {
             print_run_notes(run);
+            self.print_fanout_notes(run);
+        }
+        for (name, cost) in self.delivery_cost() {
+            println!(
+                "fanout: one delivery costs {cost:.2}× its time in the healthy run ({name}: healthy delivered/s ÷ fan-out deliveries/s)"
+            );
         }
         for (name, kept) in self.kept() {
             println!(
@@ -156,7 +186,25 @@ impl Report {
         );
     }
 
-    /// Missing and duplicate events over all phases.
+    /// A fan-out run's figures per phase: deliveries and events per second.
+    fn print_fanout_notes(&self, run: &Run) {
+        let Some(fanout) = run.fanout else {
+            return;
+        };
+        for (name, f) in &run.phases {
+            println!(
+                "{}: {name}: {} events × {fanout} endpoints = {} deliveries; {:.1} deliveries/s ({:.3}× the ceiling), {:.1} events/s",
+                run.label,
+                f.events,
+                f.deliveries,
+                f.delivered_rate,
+                ratio(f.delivered_rate, self.ceiling_rps),
+                f.event_rate
+            );
+        }
+    }
+
+    /// Missing and duplicate deliveries over all phases.
     fn totals(&self) -> (usize, usize) {
         let missing = self.figures().map(|f| f.missing).sum();
         let duplicates = self.figures().map(|f| f.duplicates).sum();
@@ -188,13 +236,12 @@ impl Report {
             "passed": self.passed(),
         });
         if p.scenario == Scenario::Failing {
-            let kept: Map<String, Value> = self
-                .kept()
-                .into_iter()
-                .map(|(name, k)| (name.to_owned(), json!(round(k, 3))))
-                .collect();
-            out["healthy_endpoints_kept"] = json!(kept);
+            out["healthy_endpoints_kept"] = json!(rounded(self.kept(), 3));
             out["kept_goal"] = json!(KEPT_GOAL);
+        }
+        let cost = self.delivery_cost();
+        if !cost.is_empty() {
+            out["delivery_cost_vs_healthy"] = json!(rounded(cost, 3));
         }
         out
     }
@@ -211,6 +258,9 @@ impl Report {
             "log_warnings": run.warnings,
             "phases": phases,
         });
+        if let Some(fanout) = run.fanout {
+            out["fanout"] = json!(fanout);
+        }
         if let Some(b) = &run.backlog {
             out["backlog"] = json!({
                 "attempted_while_down": b.attempted,
@@ -229,8 +279,10 @@ impl Report {
         let l = &f.latency;
         json!({
             "events": f.events,
+            "deliveries": f.deliveries,
             "publish_per_s": round(f.publish_rate, 1),
             "delivered_per_s": round(f.delivered_rate, 1),
+            "delivered_events_per_s": round(f.event_rate, 1),
             "publish_vs_ceiling": round(ratio(f.publish_rate, self.ceiling_rps), 3),
             "delivered_vs_ceiling": round(ratio(f.delivered_rate, self.ceiling_rps), 3),
             "latency_ms": {"p50": ms(l.p50), "p90": ms(l.p90), "p99": ms(l.p99), "max": ms(l.max)},
@@ -272,6 +324,14 @@ fn store(plan: &Plan) -> &'static str {
     } else {
         "postgres"
     }
+}
+
+/// Named figures as a JSON object, each rounded to `places` decimals.
+fn rounded(figures: Vec<(&'static str, f64)>, places: i32) -> Map<String, Value> {
+    figures
+        .into_iter()
+        .map(|(name, x)| (name.to_owned(), json!(round(x, places))))
+        .collect()
 }
 
 /// `a / b`, 0 when `b` is 0.

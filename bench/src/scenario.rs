@@ -1,8 +1,9 @@
 //! The scenarios. Each is a ceiling measurement and then one or more runs; a run
-//! is a fresh set of hookpost processes with one account and one profile per
-//! receiver endpoint, measured in phases, and killed at its end.
+//! is a fresh set of hookpost processes with one account and one profile (or,
+//! in a fan-out run, one account endpoint) per receiver endpoint, measured in
+//! phases, and killed at its end.
 
-use crate::api::Account;
+use crate::api::{Account, Routing};
 use crate::phase::{self, Figures, Publishing};
 use crate::receiver::{is_failing_endpoint, Receiver};
 use crate::report::{Backlog, Report, Run};
@@ -10,11 +11,10 @@ use crate::server::Cluster;
 use crate::stats::per_second;
 use crate::{Plan, Scenario};
 use reqwest::Client;
-use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// Retries of healthy endpoints' profiles: short, so a transient failure
-/// is retried within the run.
+/// Retries of healthy endpoints (profiles or account endpoints): short, so a
+/// transient failure is retried within the run.
 const HEALTHY_RETRIES: &[&str] = &["100ms", "200ms", "400ms"];
 /// Retries of failing endpoints' profiles: all of them happen during the run.
 const FAILING_RETRIES: &[&str] = &["100ms", "200ms", "400ms", "800ms"];
@@ -60,12 +60,17 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     };
     let ceiling_rps = bench.ceiling().await?;
     let runs = match bench.plan.scenario {
+        Scenario::Healthy if bench.plan.smoke => vec![
+            bench.measured("healthy", false).await?,
+            bench.fanout().await?,
+        ],
         Scenario::Healthy => vec![bench.measured("healthy", false).await?],
         Scenario::Failing => vec![
             bench.measured("baseline", false).await?,
             bench.measured("failing", true).await?,
         ],
         Scenario::Backlog => vec![bench.backlog().await?],
+        Scenario::Fanout => vec![bench.fanout().await?],
     };
     let (receiver_requests, receiver_ok) = bench.receiver.totals();
     Ok(Report {
@@ -95,26 +100,21 @@ impl Bench {
         phase::ceiling(&self.client, url, body, events, concurrency).await
     }
 
-    /// Starts the run's hookpost processes, an account and a profile per endpoint.
-    async fn setup(&self) -> Result<(Cluster, Account), String> {
+    /// Starts the run's hookpost processes, and an account with a profile or an
+    /// account endpoint (as `routing` says) per receiver endpoint.
+    async fn setup(&self, routing: Routing) -> Result<(Cluster, Account), String> {
         let plan = &self.plan;
         let cluster = tokio::task::block_in_place(|| {
             Cluster::start(&plan.hookpost_bin, &plan.database, plan.nodes)
         })?;
         let client = self.client.clone();
-        let account = Account::create(
-            client,
-            cluster.bases(),
-            self.payload.clone(),
-            plan.endpoints,
-        )
-        .await?;
-        for endpoint in 0..plan.endpoints {
-            let settings = json!({
-                "webhook_url": self.receiver.url(endpoint),
-                "retry_schedule": self.retries(endpoint),
-            });
-            account.put_profile(endpoint, &settings).await?;
+        let account =
+            Account::create(client, cluster.bases(), self.payload.clone(), routing).await?;
+        for endpoint in 0..routing.endpoints() {
+            let url = self.receiver.url(endpoint);
+            account
+                .add_destination(endpoint, &url, self.retries(endpoint))
+                .await?;
         }
         Ok((cluster, account))
     }
@@ -136,11 +136,32 @@ impl Bench {
         phase::settle(&self.receiver, &publishing, counted).await
     }
 
-    /// A run of the single and batch phases (and, in the healthy scenario, the
-    /// paced one), with every 10th endpoint failing if `failing`.
+    /// A run on profiles of the single and batch phases (and, in the healthy
+    /// scenario, the paced one), with every 10th endpoint failing if `failing`.
     async fn measured(&self, label: &'static str, failing: bool) -> Result<Run, String> {
         self.receiver.set_failing(failing);
-        let (cluster, account) = self.setup().await?;
+        let paced = self.plan.scenario == Scenario::Healthy;
+        let routing = Routing::Profiles(self.plan.endpoints);
+        self.phases(label, routing, paced).await
+    }
+
+    /// A run of the single and batch phases with every event fanned out to
+    /// `--fanout` healthy account endpoints.
+    async fn fanout(&self) -> Result<Run, String> {
+        self.receiver.set_failing(false);
+        let routing = Routing::FanOut(self.plan.fanout);
+        self.phases("fanout", routing, false).await
+    }
+
+    /// Sets up a run with `routing`, prefills, and measures the single and
+    /// batch phases, then the paced one if `paced`.
+    async fn phases(
+        &self,
+        label: &'static str,
+        routing: Routing,
+        paced: bool,
+    ) -> Result<Run, String> {
+        let (cluster, account) = self.setup(routing).await?;
         let (events, concurrency) = (self.plan.events, self.plan.concurrency);
         if self.plan.prefill > 0 {
             let started = Instant::now();
@@ -160,19 +181,20 @@ impl Bench {
         // Latency at half the delivered rate; none to pace at if nothing arrived.
         let rate = single.delivered_rate / 2.0;
         let mut phases = vec![("single", single), ("batch", batch)];
-        if self.plan.scenario == Scenario::Healthy && rate >= 1.0 {
+        if paced && rate >= 1.0 {
             let count = ((rate * PACED_SECS) as usize).clamp(1, (events / 2).max(1));
             let paced = self.settle(phase::paced(&account, count, rate).await).await;
             phases.push(("paced", paced));
         }
-        Ok(finish(label, phases, &cluster, None))
+        Ok(finish(label, phases, &cluster, routing, None))
     }
 
     /// Publishes a backlog while the receiver answers 503 and waits until each
     /// event was refused once, samples memory, then lets the receiver recover and
     /// times the drain.
     async fn backlog(&self) -> Result<Run, String> {
-        let (cluster, account) = self.setup().await?;
+        let routing = Routing::Profiles(self.plan.endpoints);
+        let (cluster, account) = self.setup(routing).await?;
         self.receiver.set_down(true);
         let (events, concurrency) = (self.plan.events, self.plan.concurrency);
         let publishing = phase::batch(&account, events, concurrency).await;
@@ -191,12 +213,13 @@ impl Bench {
             peak_rss_kib,
             first_arrival: since_up(figures.first_arrival),
             drain,
-            drain_rate: per_second(figures.events - figures.missing, drain),
+            drain_rate: per_second(figures.deliveries - figures.missing, drain),
         };
         Ok(finish(
             "backlog",
             vec![("backlog", figures)],
             &cluster,
+            routing,
             Some(backlog),
         ))
     }
@@ -207,11 +230,13 @@ fn finish(
     label: &'static str,
     phases: Vec<(&'static str, Figures)>,
     cluster: &Cluster,
+    routing: Routing,
     backlog: Option<Backlog>,
 ) -> Run {
     Run {
         label,
         phases,
+        fanout: routing.fanout(),
         peak_rss_kib: cluster.peak_rss_kib(),
         warnings: cluster.warnings(),
         backlog,
