@@ -250,6 +250,11 @@ pub static SUM_UP_EVENT: Statement = Statement::new(concat!(
 
 // ----- delivery queue -----
 
+/// The passes of a claim, in order: first attempts, then retries. Fresh events
+/// go ahead of retries, so a storm of due retries cannot delay a new event;
+/// `deliveries_fresh` indexes the first pass.
+pub const CLAIM_PASSES: [&str; 2] = ["attempts_made = 0", "attempts_made > 0"];
+
 /// `(event, seq)`: a claimed row that does not decode is failed alone.
 pub static FAIL_UNDECODABLE: Statement = Statement::new(
     "UPDATE deliveries SET status = 'failed', reason = 'unreadable', due_at = NULL, claimed_by = NULL

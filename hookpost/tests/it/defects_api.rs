@@ -158,11 +158,15 @@ async fn corrupt_event_row(server: &TestServer, id: &str) {
 async fn a_row_that_cannot_be_decoded_is_shown_as_unreadable_and_the_rest_reads() {
     let server = TestServer::start().await;
     let rx = Receiver::start().await;
-    let acct = server.account_with(json!({"webhook_url": rx.url("/x")})).await;
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/x")}))
+        .await;
     let broken = server
         .publish(&acct, json!({"event_type": "x", "payload": {"n": 1}}))
         .await;
-    server.wait_for_status(&acct, &broken, "delivered", SOON).await;
+    server
+        .wait_for_status(&acct, &broken, "delivered", SOON)
+        .await;
     let healthy = server
         .publish(&acct, json!({"event_type": "x", "payload": {"n": 2}}))
         .await;

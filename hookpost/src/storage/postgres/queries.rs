@@ -352,21 +352,31 @@ pub async fn retarget_event<C: GenericClient>(c: &C, account_id: &str, r: &Retar
 
 // ----- delivery queue -----
 
+/// Claims in [`sql::CLAIM_PASSES`] order, each pass skipping rows another node
+/// holds locked.
 pub async fn claim_due<C: GenericClient>(
     c: &C,
     node: &str,
     limit: u32,
 ) -> Sql<Vec<ClaimedDelivery>> {
-    let sql = format!(
-        "WITH due AS (SELECT event_id, seq FROM deliveries WHERE status = 'pending' AND due_at <= $1
-                      ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED),
-              d AS (UPDATE deliveries SET due_at = $1 + deliveries.lease_ms, claimed_by = $2 FROM due
-                    WHERE deliveries.event_id = due.event_id AND deliveries.seq = due.seq
-                    RETURNING deliveries.*)
-         SELECT {CLAIM_COLUMNS} FROM d JOIN events e ON e.id = d.event_id"
-    );
-    let rows = query(c, &sql, &[&now_ms(), &node, &(limit as i64)]).await?;
-    let rows = rows.iter().map(ClaimRow::read).collect::<Sql<_>>()?;
+    let mut rows = Vec::new();
+    for pass in sql::CLAIM_PASSES {
+        let left = limit.saturating_sub(rows.len() as u32);
+        if left == 0 {
+            break;
+        }
+        let sql = format!(
+            "WITH due AS (SELECT event_id, seq FROM deliveries WHERE status = 'pending' AND {pass}
+                          AND due_at <= $1 ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+                  d AS (UPDATE deliveries SET due_at = $1 + deliveries.lease_ms, claimed_by = $2 FROM due
+                        WHERE deliveries.event_id = due.event_id AND deliveries.seq = due.seq
+                        RETURNING deliveries.*)
+             SELECT {CLAIM_COLUMNS} FROM d JOIN events e ON e.id = d.event_id"
+        );
+        for row in query(c, &sql, &[&now_ms(), &node, &(left as i64)]).await? {
+            rows.push(ClaimRow::read(&row)?);
+        }
+    }
     let (claimed, broken) = split_claims(rows);
     for (event_id, seq) in broken {
         execute(c, sql::FAIL_UNDECODABLE.postgres(), &[&event_id, &seq]).await?;

@@ -420,20 +420,31 @@ pub fn retarget_event(c: &Connection, account_id: &str, r: &Retarget) -> Sql<boo
 
 // ----- delivery queue -----
 
+/// Claims in [`sql::CLAIM_PASSES`] order; the selected rows are claimed in the
+/// same transaction on the one writer, so no other claim can take them between.
 pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedDelivery>> {
     let now = now_ms();
-    let keys: Vec<(String, i64)> = c
-        .prepare_cached(
+    let mut keys: Vec<(String, i64)> = Vec::new();
+    for pass in sql::CLAIM_PASSES {
+        let left = limit.saturating_sub(keys.len() as u32);
+        if left == 0 {
+            break;
+        }
+        let claim = format!(
             "UPDATE deliveries SET due_at = ?1 + lease_ms, claimed_by = ?2
-             WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending' AND due_at <= ?1
-                             ORDER BY due_at LIMIT ?3)
-             RETURNING event_id, seq",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![now, node, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        })
-        .map_err(from_sqlite)?;
+             WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending' AND {pass}
+                             AND due_at <= ?1 ORDER BY due_at LIMIT ?3)
+             RETURNING event_id, seq"
+        );
+        let claimed: Vec<(String, i64)> = c
+            .prepare_cached(&claim)
+            .and_then(|mut s| {
+                s.query_map(params![now, node, left], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(from_sqlite)?;
+        keys.extend(claimed);
+    }
     let mut rows = Vec::with_capacity(keys.len());
     let mut select = c
         .prepare_cached(&format!(

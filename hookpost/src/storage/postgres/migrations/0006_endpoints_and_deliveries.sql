@@ -37,6 +37,8 @@ INSERT INTO deliveries (event_id, seq, target, status, reason, attempts_made, re
            attempts_made, retries_left, lease_ms, due_at, claimed_by, updated_at
     FROM events WHERE target IS NOT NULL AND status IN ('pending', 'delivered', 'failed');
 CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
+-- First attempts are claimed ahead of retries (storage/sql.rs CLAIM_PASSES).
+CREATE INDEX deliveries_fresh ON deliveries (due_at) WHERE status = 'pending' AND attempts_made = 0;
 CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, event_id) WHERE endpoint_id IS NOT NULL;
 
 DROP INDEX events_due;
