@@ -4,10 +4,10 @@
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
-use super::views::{EventStateView, EventView, List, Page, PublishedView};
+use super::views::{EventStateView, EventView, JobView, List, Page, PublishedView};
 use super::AppState;
 use crate::app::publish::{Outcome, PublishRequest, Shape};
-use crate::app::retry::Retried;
+use crate::app::retry::{BulkRetryRequest, Retried};
 use crate::app::AppError;
 use crate::domain::event::EventStatus;
 use crate::domain::validate;
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/events", post(publish).get(list))
         .route("/v1/events/batch", post(publish_batch))
+        .route("/v1/events/retry", post(retry_many))
         .route("/v1/events/{id}", get(show))
         .route("/v1/events/{id}/retry", post(retry))
 }
@@ -176,4 +177,18 @@ async fn retry(
             format!("no event `{id}` in this account"),
         )),
     }
+}
+
+/// Retries every event a filter selects, as a job: `202` with the job; `GET
+/// /v1/jobs/{id}` follows it.
+async fn retry_many(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    JsonBody(request): JsonBody<BulkRetryRequest>,
+) -> Result<(StatusCode, Response), ApiError> {
+    let job = app.start_bulk_retry(&account, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobView::from(&job)).into_response(),
+    ))
 }

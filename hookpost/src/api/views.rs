@@ -61,6 +61,7 @@ pub struct EventView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     payloads: Option<&'a RawValue>,
     idempotency_key: Option<&'a str>,
+    ordering_key: Option<&'a str>,
     /// The delivery of the level's `webhook_url` settings, if it has one.
     target: Option<TargetView>,
     deliveries: Vec<DeliveryView<'a>>,
@@ -92,6 +93,7 @@ impl<'a> EventView<'a> {
             payload: &e.payload,
             payloads: e.payloads.as_deref(),
             idempotency_key: e.idempotency_key.as_deref(),
+            ordering_key: e.ordering_key.as_deref(),
             target: e.settings_target().map(TargetView::from),
             deliveries: e.deliveries.iter().map(DeliveryView::from).collect(),
             attempts_made: e.attempts_made(),

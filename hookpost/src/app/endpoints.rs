@@ -22,10 +22,11 @@ use serde_json::value::RawValue;
 
 /// Event type of a test event when the caller names none.
 pub const TEST_EVENT_TYPE: &str = "hookpost.test";
-/// Events a replay looks at per second when the caller does not say.
-pub const DEFAULT_REPLAY_RATE: u32 = 100;
-/// Most events a replay looks at per second.
-pub const MAX_REPLAY_RATE: u32 = 10_000;
+/// Events a job (replay, bulk retry) looks at per second when the caller does
+/// not say.
+pub const DEFAULT_JOB_RATE: u32 = 100;
+/// Most events a job looks at per second.
+pub const MAX_JOB_RATE: u32 = 10_000;
 
 /// The fields of a create (`POST`, `url` required) or a change (`PATCH`: the
 /// fields given replace the stored ones; `null` clears an optional one).
@@ -278,6 +279,7 @@ impl App {
             occurred_at: created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
             created_at,
             idempotency_key: None,
+            ordering_key: None,
             status: EventStatus::Pending,
             deliveries: vec![NewDelivery::new(
                 target,
@@ -324,14 +326,7 @@ impl App {
         if since >= until {
             return Err(FieldError::new("until", "must be after since").into());
         }
-        let rate = request.rate.unwrap_or(DEFAULT_REPLAY_RATE);
-        if !(1..=MAX_REPLAY_RATE).contains(&rate) {
-            return Err(FieldError::new(
-                "rate",
-                format!("must be between 1 and {MAX_REPLAY_RATE} events per second"),
-            )
-            .into());
-        }
+        let rate = super::retry::job_rate(request.rate)?;
         if self.store.endpoint(&account.id, id).await?.is_none() {
             return Ok(None);
         }
@@ -356,7 +351,7 @@ impl App {
 }
 
 /// An RFC 3339 time field.
-fn time_field(field: &str, text: &str) -> Result<DateTime<Utc>, FieldError> {
+pub(super) fn time_field(field: &str, text: &str) -> Result<DateTime<Utc>, FieldError> {
     validate::timestamp(field, text)?;
     Ok(DateTime::parse_from_rfc3339(text)
         .map_err(|e| FieldError::new(field, e.to_string()))?

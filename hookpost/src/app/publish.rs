@@ -36,6 +36,9 @@ pub struct PublishRequest {
     /// De-duplication key.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Same-key deliveries to one destination go in publish order, one at a time.
+    #[serde(default)]
+    pub ordering_key: Option<String>,
     /// Payloads per version.
     #[serde(default)]
     pub payloads: Option<Box<RawValue>>,
@@ -148,7 +151,9 @@ impl App {
             return Vec::new();
         };
         let mut reservations = Vec::new();
-        for delivery in &mut event.deliveries {
+        // An ordered delivery may have to wait behind its lane: the store decides,
+        // and the scheduler claims it when it is due.
+        for delivery in event.deliveries.iter_mut().take_while(|d| d.lane.is_none()) {
             let Some(reservation) = deliverer.reserve() else {
                 break;
             };
@@ -189,6 +194,9 @@ impl App {
         if let Some(key) = &request.idempotency_key {
             validate::idempotency_key(key)?;
         }
+        if let Some(key) = &request.ordering_key {
+            validate::ordering_key(key)?;
+        }
         if let Some(at) = &request.occurred_at {
             validate::timestamp("occurred_at", at)?;
         }
@@ -208,6 +216,12 @@ impl App {
         let resolved = self
             .resolve(account, &overrides, scope, &event_type, &rules, created_at)
             .await?;
+        let key = request.ordering_key.as_deref();
+        let deliveries = resolved
+            .deliveries
+            .into_iter()
+            .map(|d| d.ordered(&account.id, key))
+            .collect();
         Ok(NewEvent {
             id: uuid::Uuid::now_v7().to_string(),
             account_id: account.id.clone(),
@@ -220,8 +234,9 @@ impl App {
                 .unwrap_or_else(|| created_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
             created_at,
             idempotency_key: request.idempotency_key,
+            ordering_key: request.ordering_key,
             status: resolved.status,
-            deliveries: resolved.deliveries,
+            deliveries,
         })
     }
 
@@ -323,6 +338,7 @@ mod tests {
             "occurred_at",
             "profile_id",
             "idempotency_key",
+            "ordering_key",
             "payloads",
             "webhook_url",
             "webhook_failover_url",

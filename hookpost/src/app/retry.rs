@@ -4,11 +4,36 @@
 //! is resolved again with the settings of today (the publish request's own
 //! settings, if it had any, are not kept for events that never had a target).
 
+use super::endpoints::{time_field, DEFAULT_JOB_RATE, MAX_JOB_RATE};
 use super::App;
 use super::AppError;
 use crate::domain::event::EventStatus;
+use crate::domain::job::{Job, JobKind, JobProgress, JobState, RetryParams};
 use crate::domain::settings::WebhookSettings;
+use crate::domain::validate::FieldError;
 use crate::storage::{Account, Retarget, RetryOutcome};
+use chrono::Utc;
+use serde::Deserialize;
+
+/// A bulk retry: which events (every filter optional), and how fast.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRetryRequest {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    event_type: Option<String>,
+    #[serde(default)]
+    profile_id: Option<String>,
+    #[serde(default)]
+    endpoint_id: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    rate: Option<u32>,
+}
 
 /// What a retry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +48,67 @@ pub enum Retried {
 }
 
 impl App {
+    /// Starts a job that retries every event the filter selects, published
+    /// before `until` (default: now), at `rate` events per second. A filter
+    /// that selects nothing is no error: the job ends with nothing matched.
+    pub async fn start_bulk_retry(
+        &self,
+        account: &Account,
+        request: BulkRetryRequest,
+    ) -> Result<Job, AppError> {
+        let now = Utc::now();
+        let status = request
+            .status
+            .as_deref()
+            .map(|s| {
+                EventStatus::parse(s).ok_or_else(|| {
+                    FieldError::new(
+                        "status",
+                        "must be one of pending, delivered, failed, no_target, filtered",
+                    )
+                })
+            })
+            .transpose()?;
+        if let Some(name) = &request.event_type {
+            crate::domain::validate::event_type(name)?;
+        }
+        if let Some(profile) = &request.profile_id {
+            self.profile_settings(account, profile).await?;
+        }
+        let since = request
+            .since
+            .as_deref()
+            .map(|t| time_field("since", t))
+            .transpose()?;
+        let until = match request.until.as_deref() {
+            Some(t) => time_field("until", t)?,
+            None => now,
+        };
+        if since.is_some_and(|since| since >= until) {
+            return Err(FieldError::new("until", "must be after since").into());
+        }
+        let rate = job_rate(request.rate)?;
+        let job = Job {
+            id: format!("job_{}", uuid::Uuid::now_v7().simple()),
+            account_id: account.id.clone(),
+            kind: JobKind::Retry(RetryParams {
+                status,
+                event_type: request.event_type,
+                profile_id: request.profile_id,
+                endpoint_id: request.endpoint_id,
+                since,
+                until,
+                rate,
+            }),
+            state: JobState::Running,
+            progress: JobProgress::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_job(&job).await?;
+        Ok(job)
+    }
+
     /// Sends event `id` again (see the module documentation).
     pub async fn retry(&self, account: &Account, id: &str) -> Result<Retried, AppError> {
         match self.store.retry_event(&account.id, id).await? {
@@ -68,11 +154,16 @@ impl App {
         if resolved.status == status {
             return Ok(Retried::Unchanged(status));
         }
+        let key = event.ordering_key.as_deref();
         let retarget = Retarget {
             id: id.to_string(),
             expected: status,
             status: resolved.status,
-            deliveries: resolved.deliveries,
+            deliveries: resolved
+                .deliveries
+                .into_iter()
+                .map(|d| d.ordered(&account.id, key))
+                .collect(),
         };
         if !self.store.retarget_event(&account.id, &retarget).await? {
             return Ok(Retried::Unchanged(status));
@@ -83,4 +174,16 @@ impl App {
         }
         Ok(Retried::Unchanged(retarget.status))
     }
+}
+
+/// A job's rate: events per second, default [`DEFAULT_JOB_RATE`].
+pub fn job_rate(rate: Option<u32>) -> Result<u32, FieldError> {
+    let rate = rate.unwrap_or(DEFAULT_JOB_RATE);
+    if !(1..=MAX_JOB_RATE).contains(&rate) {
+        return Err(FieldError::new(
+            "rate",
+            format!("must be between 1 and {MAX_JOB_RATE} events per second"),
+        ));
+    }
+    Ok(rate)
 }

@@ -66,6 +66,7 @@ impl Channels {
             event_id: event.id.clone(),
             seq: event.seq,
             endpoint_id: target.endpoint_id.clone(),
+            lane: event.lane.clone(),
             attempt: number,
             legs: records.into_iter().map(|(record, _)| record).collect(),
             next: self.next_state(delivered, event, hint),

@@ -180,6 +180,7 @@ pub fn claimed(target: Target, attempts_made: u32, retries_left: u32) -> Claimed
         target,
         attempts_made,
         retries_left,
+        lane: None,
     }
 }
 

@@ -132,20 +132,23 @@ impl Deliverer {
     fn start(self: &Arc<Self>, event: ClaimedDelivery, slot: Slot) {
         let this = self.clone();
         self.tasks.spawn(async move {
-            let retry_scheduled = match this.attempt(&event).await {
+            let due_changed = match this.attempt(&event).await {
                 Some(report) => {
-                    let retry = matches!(report.next, NextState::RetryAt(..));
+                    // A retry moves the next due time; a final outcome in an
+                    // ordering lane lets the lane's next delivery come due.
+                    let changed =
+                        matches!(report.next, NextState::RetryAt(..)) || report.lane.is_some();
                     this.count(&report);
                     this.record(report).await;
-                    retry
+                    changed
                 }
                 None => false,
             };
             drop(slot);
             // The scheduler only needs a look when work may be waiting for this slot
-            // or a retry moved the next due time; otherwise it would query the
-            // database once per delivered event for nothing.
-            if retry_scheduled || this.backlog.load(Ordering::Relaxed) {
+            // or a due time changed; otherwise it would query the database once
+            // per delivered event for nothing.
+            if due_changed || this.backlog.load(Ordering::Relaxed) {
                 this.wake.notify_one();
             }
         });
@@ -362,12 +365,14 @@ mod tests {
                 occurred_at: "2026-03-01T11:59:00Z".into(),
                 created_at,
                 idempotency_key: None,
+                ordering_key: None,
                 status: EventStatus::Pending,
                 deliveries: vec![NewDelivery {
                     target,
                     lease: LEASE,
                     claimed_by: node.map(str::to_string),
                     due_at: node.map_or(created_at, |_| created_at + lease),
+                    lane: None,
                 }],
             };
             let window = Duration::from_secs(60);

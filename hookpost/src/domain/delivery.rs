@@ -22,6 +22,19 @@ pub struct NewDelivery {
     pub claimed_by: Option<String>,
     /// When it is due (its lease expiry when claimed at publish).
     pub due_at: DateTime<Utc>,
+    /// Its ordering lane ([`lane`]), when its event has an ordering key.
+    pub lane: Option<String>,
+}
+
+/// The ordering lane of a delivery: deliveries of one account to one
+/// destination (an endpoint, or a settings URL) with one ordering key. A lane
+/// has at most one delivery under way; the others wait, in publish order.
+pub fn lane(account_id: &str, target: &Target, key: &str) -> String {
+    let destination = match &target.endpoint_id {
+        Some(endpoint) => endpoint.clone(),
+        None => target.primary.masked(),
+    };
+    format!("{account_id} {destination} {key}")
 }
 
 impl NewDelivery {
@@ -33,6 +46,15 @@ impl NewDelivery {
             target,
             claimed_by: None,
             due_at,
+            lane: None,
+        }
+    }
+
+    /// The same delivery in its event's ordering lane, if the event has a key.
+    pub fn ordered(self, account_id: &str, key: Option<&str>) -> NewDelivery {
+        NewDelivery {
+            lane: key.map(|k| lane(account_id, &self.target, k)),
+            ..self
         }
     }
 }
@@ -60,6 +82,8 @@ pub struct ClaimedDelivery {
     pub attempts_made: u32,
     /// Retries left before the delivery fails.
     pub retries_left: u32,
+    /// Its ordering lane, if any: the next delivery of the lane waits for this one.
+    pub lane: Option<String>,
 }
 
 /// The state an attempt leaves its delivery in.
@@ -82,6 +106,8 @@ pub struct AttemptReport {
     pub seq: u32,
     /// The endpoint it went to, if any (its health is updated).
     pub endpoint_id: Option<String>,
+    /// Its ordering lane: a final outcome lets the lane's next delivery go.
+    pub lane: Option<String>,
     /// Attempt number (from 1).
     pub attempt: u32,
     /// Primary, then failover if it was tried.
@@ -161,6 +187,7 @@ impl NewEvent {
                 attempts_made: 0,
                 retries_left: d.target.retry_schedule.retries(),
                 target: d.target.clone(),
+                lane: d.lane.clone(),
             })
     }
 }

@@ -80,6 +80,8 @@ pub struct NewEvent {
     pub created_at: DateTime<Utc>,
     /// The publisher's de-duplication key.
     pub idempotency_key: Option<String>,
+    /// Same-key deliveries to one destination go in publish order, one at a time.
+    pub ordering_key: Option<String>,
     /// `pending` (with deliveries), `no_target` or `filtered` (without).
     pub status: EventStatus,
     /// One per destination that takes it.

@@ -28,6 +28,8 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
     /// Publisher's de-duplication key.
     pub idempotency_key: Option<String>,
+    /// Same-key deliveries to one destination go in publish order.
+    pub ordering_key: Option<String>,
     /// Where it stands: its deliveries summed up, or `no_target`/`filtered`.
     pub status: EventStatus,
     /// One per destination, in the order they were resolved.

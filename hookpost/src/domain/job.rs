@@ -1,8 +1,9 @@
 //! Jobs a caller starts and watches: long work (a replay of past events to an
-//! endpoint) done in small, rate-limited batches by whichever node claims it,
+//! endpoint, a retry of every event a filter selects) done in small, rate-limited batches by whichever node claims it,
 //! with its progress kept in the job so that a restart resumes where it stopped.
 
 use super::endpoint::EventTypePattern;
+use super::event::EventStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +51,8 @@ impl JobState {
 pub enum JobKind {
     /// Past events sent to one endpoint.
     Replay(ReplayParams),
+    /// Every event a filter selects, sent again.
+    Retry(RetryParams),
 }
 
 impl JobKind {
@@ -57,8 +60,43 @@ impl JobKind {
     pub fn name(&self) -> &'static str {
         match self {
             JobKind::Replay(_) => "replay",
+            JobKind::Retry(_) => "retry",
         }
     }
+
+    /// Most events one batch looks at (one batch a second).
+    pub fn rate(&self) -> u32 {
+        match self {
+            JobKind::Replay(p) => p.rate,
+            JobKind::Retry(p) => p.rate,
+        }
+    }
+}
+
+/// A bulk retry: the events a filter selects, published before `until`, each
+/// retried as `POST /v1/events/{id}/retry` would (newest first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryParams {
+    /// Only events in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<EventStatus>,
+    /// Only this event type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// Only this profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
+    /// Only events with a delivery to this endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    /// Only events published at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// Only events published before this time (the job's start by default,
+    /// so events published meanwhile are not retried).
+    pub until: DateTime<Utc>,
+    /// Most events retried per second.
+    pub rate: u32,
 }
 
 /// A replay: events published in `[since, until)` whose type matches, each
@@ -93,9 +131,12 @@ pub struct ReplayCandidate {
 pub struct JobProgress {
     /// Events looked at.
     pub scanned: u64,
-    /// Deliveries created.
-    pub queued: u64,
-    /// Events passed over (another type, or a delivery there already).
+    /// Events the job applies to (a replay: of the types and profile asked).
+    pub matched: u64,
+    /// Matched events done (a replay: given a delivery; a retry: pending again).
+    pub done: u64,
+    /// Matched events left as they were (a replay: a delivery there already;
+    /// a retry: a state that cannot be retried).
     pub skipped: u64,
     /// The last event looked at: the next batch starts after it.
     pub cursor: Option<String>,

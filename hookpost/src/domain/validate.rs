@@ -84,6 +84,22 @@ pub fn idempotency_key(key: &str) -> Result<(), FieldError> {
     })
 }
 
+/// Longest ordering key, in bytes.
+pub const MAX_ORDERING_KEY_BYTES: usize = 256;
+
+/// Ordering keys (a fax id, a message id): printable text of 1 to 256 bytes.
+pub fn ordering_key(key: &str) -> Result<(), FieldError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_ORDERING_KEY_BYTES
+        && key.chars().all(|c| !c.is_control());
+    ok.then_some(()).ok_or_else(|| {
+        FieldError::new(
+            "ordering_key",
+            format!("must be 1 to {MAX_ORDERING_KEY_BYTES} bytes of printable characters"),
+        )
+    })
+}
+
 /// `occurred_at` must be an RFC 3339 timestamp.
 pub fn timestamp(field: &str, text: &str) -> Result<(), FieldError> {
     chrono::DateTime::parse_from_rfc3339(text)

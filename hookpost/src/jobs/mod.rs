@@ -5,11 +5,11 @@
 //! runs every job; the jobs are written so that several nodes doing the same
 //! work at once is harmless.
 
+mod caller_jobs;
 mod idempotency;
-mod replay;
 
+pub use caller_jobs::CallerJobs;
 pub use idempotency::IdempotencyExpiry;
-pub use replay::CallerJobs;
 
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -138,6 +138,8 @@ pub struct EventRow {
     pub created_at: i64,
     /// `idempotency_key`
     pub idempotency_key: Option<String>,
+    /// `ordering_key`
+    pub ordering_key: Option<String>,
     /// `status`
     pub status: String,
 }
@@ -154,6 +156,7 @@ impl EventRow {
             occurred_at: r.text("occurred_at")?,
             created_at: r.int("created_at")?,
             idempotency_key: r.opt_text("idempotency_key")?,
+            ordering_key: r.opt_text("ordering_key")?,
             status: r.text("status")?,
         })
     }
@@ -188,6 +191,7 @@ impl EventRow {
             occurred_at: self.occurred_at,
             created_at: time(self.created_at),
             idempotency_key: self.idempotency_key,
+            ordering_key: self.ordering_key,
             status,
             deliveries: Vec::new(),
             attempts: Vec::new(),
@@ -296,6 +300,8 @@ pub struct ClaimRow {
     pub attempts_made: i64,
     /// `retries_left`
     pub retries_left: i64,
+    /// `lane`
+    pub lane: Option<String>,
 }
 
 impl ClaimRow {
@@ -312,6 +318,7 @@ impl ClaimRow {
             target: r.text("target")?,
             attempts_made: r.int("attempts_made")?,
             retries_left: r.int("retries_left")?,
+            lane: r.opt_text("lane")?,
         })
     }
 
@@ -328,6 +335,7 @@ impl ClaimRow {
             target: from_json(&self.target)?,
             attempts_made: self.attempts_made as u32,
             retries_left: self.retries_left as u32,
+            lane: self.lane,
         })
     }
 }
@@ -425,6 +433,8 @@ pub struct DeliveryColumns {
     pub lease_ms: i64,
     /// `due_at`
     pub due_at: i64,
+    /// `lane`
+    pub lane: Option<String>,
 }
 
 impl DeliveryColumns {
@@ -436,6 +446,7 @@ impl DeliveryColumns {
             retries_left: d.target.retry_schedule.retries() as i64,
             lease_ms: d.lease.as_millis() as i64,
             due_at: ms(d.due_at),
+            lane: d.lane.clone(),
         })
     }
 }

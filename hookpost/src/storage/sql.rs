@@ -54,14 +54,15 @@ macro_rules! columns {
         "id, settings, created_at, updated_at"
     };
     (event) => {
-        "id, profile_id, event_type, payload, payloads, occurred_at, created_at, idempotency_key, status"
+        "id, profile_id, event_type, payload, payloads, occurred_at, created_at, idempotency_key, \
+         ordering_key, status"
     };
     (delivery) => {
         "event_id, seq, target, status, reason, attempts_made, due_at, claimed_by"
     };
     (claim) => {
         "d.event_id AS id, d.seq, e.account_id, e.event_type, e.payload, e.payloads, e.occurred_at, \
-         d.target, d.attempts_made, d.retries_left"
+         d.target, d.attempts_made, d.retries_left, d.lane"
     };
     (attempt) => {
         "seq, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail"
@@ -152,17 +153,31 @@ pub static LIST_EVENT_TYPES: Statement =
 
 // ----- events -----
 
-/// `(id, account, profile, type, payload, payloads, occurred at, created ms, key, status)`.
+/// `(id, account, profile, type, payload, payloads, occurred at, created ms,
+/// idempotency key, status, ordering key)`.
 pub static INSERT_EVENT: Statement = Statement::new(
     "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
-        idempotency_key, status, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8)",
+        idempotency_key, status, updated_at, ordering_key)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11)",
 );
-/// `(event, seq, endpoint, target, status, retries left, lease ms, due ms, claimed by, now ms)`.
+/// `(event, seq, endpoint, target, status, retries left, lease ms, due ms,
+/// claimed by, now ms, lane)`. A delivery whose lane has one pending already
+/// waits behind it (`due_at` NULL) until [`UNBLOCK_LANE`] lets it go.
 pub static INSERT_DELIVERY: Statement = Statement::new(
     "INSERT INTO deliveries (event_id, seq, endpoint_id, target, status, retries_left, lease_ms, due_at,
-        claimed_by, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        claimed_by, updated_at, lane)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
+        CASE WHEN CAST(?11 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries l
+               WHERE l.lane = ?11 AND l.status = 'pending') THEN NULL ELSE CAST(?8 AS BIGINT) END,
+        ?9, ?10, ?11)",
+);
+/// `(lane, now ms)`: after a delivery of the lane reached a final state, the
+/// lane's oldest waiting delivery comes due, unless one is under way already.
+pub static UNBLOCK_LANE: Statement = Statement::new(
+    "UPDATE deliveries SET due_at = ?2, updated_at = ?2
+     WHERE (event_id, seq) = (SELECT event_id, seq FROM deliveries WHERE lane = ?1 AND status = 'pending'
+                              AND due_at IS NULL ORDER BY event_id, seq LIMIT 1)
+       AND NOT EXISTS (SELECT 1 FROM deliveries WHERE lane = ?1 AND status = 'pending' AND due_at IS NOT NULL)",
 );
 /// `(event, endpoint, target, retries left, lease ms, now ms)`: a delivery added
 /// to a stored event (a replay), due now, numbered after the event's others;
@@ -217,12 +232,16 @@ pub static REPLAY_CANDIDATES: Statement = Statement::new(
 );
 /// `(id, account, now ms)`: a manual retry. Failed deliveries get one more
 /// attempt (all of them when none failed, so a delivered event is sent again),
-/// pending ones no node holds are due now; deliveries stopped with their
-/// endpoint stay stopped. [`crate::domain::event_log::RetryOutcome::unchanged`]
+/// pending ones no node holds are due now (a retried delivery whose ordering
+/// lane has one pending waits its turn, first in line); deliveries stopped with
+/// their endpoint stay stopped. [`crate::domain::event_log::RetryOutcome::unchanged`]
 /// says what it means when nothing changed.
 pub static RETRY_DELIVERIES: Statement = Statement::new(
     "UPDATE deliveries SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
-        status = 'pending', reason = NULL, due_at = ?3, claimed_by = NULL, updated_at = ?3
+        due_at = CASE WHEN status <> 'pending' AND lane IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries l
+                        WHERE l.lane = deliveries.lane AND l.status = 'pending') THEN NULL
+                    ELSE CAST(?3 AS BIGINT) END,
+        status = 'pending', reason = NULL, claimed_by = NULL, updated_at = ?3
      WHERE event_id = (SELECT id FROM events WHERE id = ?1 AND account_id = ?2)
        AND COALESCE(reason, '') <> 'endpoint_deleted'
        AND (status = 'failed'
@@ -383,7 +402,7 @@ mod tests {
             to_postgres("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
             "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
         );
-        assert!(RETRY_DELIVERIES.postgres().contains("due_at = $3"));
+        assert!(RETRY_DELIVERIES.postgres().contains("updated_at = $3"));
         assert!(!LIST_EVENTS.postgres().contains('?'));
     }
 }

@@ -4,11 +4,29 @@
 #[path = "../it/helpers/mod.rs"]
 mod helpers;
 
+use helpers::endpoints::{endpoint_receivers, tally_each_once_drained};
 use helpers::load::{tally, Load};
 use helpers::postgres::{fresh_database, PgCluster};
 use helpers::*;
 use serde_json::json;
+use std::collections::HashSet;
 use std::time::Duration;
+
+/// Publishes `events` events round-robin over all `nodes` (12 publishers, no
+/// pause), kills node 1 with SIGKILL once `kill_after` were accepted, and waits
+/// until the publishers are through; the accepted ids.
+async fn load_killing_node_1(
+    nodes: &mut [TestServer],
+    key: &str,
+    events: usize,
+    kill_after: usize,
+) -> HashSet<String> {
+    let urls = nodes.iter().map(|n| n.url.clone()).collect();
+    let load = Load::start(urls, key, events, 12, Duration::ZERO);
+    load.wait_accepted(kill_after).await;
+    nodes[1].kill9();
+    load.complete().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_share_the_load_and_a_killed_node_loses_nothing() {
@@ -19,11 +37,7 @@ async fn three_nodes_share_the_load_and_a_killed_node_loses_nothing() {
         .account_with(json!({"webhook_url": rx.url("/h"), "timeout": "2s"}))
         .await;
 
-    let urls = nodes.iter().map(|n| n.url.clone()).collect();
-    let load = Load::start(urls, &acct.key, 900, 12, Duration::ZERO);
-    load.wait_accepted(300).await;
-    nodes[1].kill9();
-    let accepted = load.complete().await;
+    let accepted = load_killing_node_1(&mut nodes, &acct.key, 900, 300).await;
 
     nodes[0]
         .wait_none_pending(&acct, Duration::from_secs(30))
@@ -36,6 +50,33 @@ async fn three_nodes_share_the_load_and_a_killed_node_loses_nothing() {
         t.accepted >= 600,
         "the surviving nodes stopped accepting: {t:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_fan_out_to_three_endpoints_and_a_killed_node_loses_nothing_at_any() {
+    let mut nodes = TestServer::start_nodes(3, &[]).await;
+    let acct = nodes[0].account_with(json!({"timeout": "2s"})).await;
+    let receivers = endpoint_receivers(&nodes[0], &acct, 3, Duration::from_millis(20)).await;
+
+    let accepted = load_killing_node_1(&mut nodes, &acct.key, 600, 200).await;
+
+    let tallies = tally_each_once_drained(
+        &nodes[0],
+        &acct,
+        &receivers,
+        &accepted,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+        "three nodes fanning out, one killed",
+    )
+    .await;
+    for (i, t) in tallies.iter().enumerate() {
+        assert_eq!(t.lost, 0, "endpoint {i}: {t:?}");
+        assert!(
+            t.accepted >= 400,
+            "the surviving nodes stopped accepting: {t:?}"
+        );
+    }
 }
 
 #[tokio::test]

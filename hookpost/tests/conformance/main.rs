@@ -86,6 +86,7 @@ conformance!(
     endpoint_stats_count_recent_deliveries,
     a_delivery_is_added_once_per_endpoint,
     jobs_are_claimed_saved_and_cancelled,
+    a_lane_delivers_one_at_a_time_in_publish_order,
 );
 
 /// Both backends' migrations must build the same tables with the same columns

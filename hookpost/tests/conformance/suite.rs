@@ -58,12 +58,14 @@ fn event(account: &Account, key: Option<&str>, lease: Duration) -> NewEvent {
         occurred_at: "2026-01-07T10:01:43.677850Z".into(),
         created_at: now,
         idempotency_key: key.map(str::to_string),
+        ordering_key: None,
         status: EventStatus::Pending,
         deliveries: vec![NewDelivery {
             target: target(),
             lease,
             claimed_by: None,
             due_at: now,
+            lane: None,
         }],
     }
 }
@@ -103,6 +105,7 @@ fn report_of(id: &str, seq: u32, attempt: u32, next: NextState) -> AttemptReport
         event_id: id.to_string(),
         seq,
         endpoint_id: None,
+        lane: None,
         attempt,
         legs: vec![LegRecord {
             seq,
@@ -828,7 +831,8 @@ pub async fn jobs_are_claimed_saved_and_cancelled(store: Arc<dyn Store>) {
         .is_none());
     let progress = JobProgress {
         scanned: 5,
-        queued: 3,
+        matched: 5,
+        done: 3,
         skipped: 2,
         cursor: Some("e5".into()),
         error: None,
@@ -874,4 +878,82 @@ pub async fn jobs_are_claimed_saved_and_cancelled(store: Arc<dyn Store>) {
     );
     let other = account(&store, "hp_job2").await;
     assert!(store.job(&other.id, "job_1").await.unwrap().is_none());
+}
+
+/// An event whose one delivery is in ordering lane `lane`.
+fn in_lane(account: &Account, lane: &str) -> NewEvent {
+    let mut e = event(account, None, Duration::from_secs(30));
+    e.ordering_key = Some(lane.into());
+    e.deliveries[0].lane = Some(lane.into());
+    e
+}
+
+fn claimed_ids(claimed: &[ClaimedDelivery]) -> Vec<&str> {
+    let mut ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    ids.sort();
+    ids
+}
+
+pub async fn a_lane_delivers_one_at_a_time_in_publish_order(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_lane").await;
+    let lane: Vec<NewEvent> = (0..3).map(|_| in_lane(&a, "fax-1")).collect();
+    let other = in_lane(&a, "fax-2");
+    store.publish(lane.clone(), WINDOW).await.unwrap();
+    publish_one(&store, other.clone()).await;
+    let first = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        claimed_ids(&first),
+        [lane[0].id.as_str(), other.id.as_str()],
+        "one per lane"
+    );
+    let head = first.iter().find(|c| c.id == lane[0].id).unwrap();
+    assert_eq!(head.lane.as_deref(), Some("fax-1"));
+    let mut retry = report(
+        &lane[0].id,
+        1,
+        NextState::RetryAt(Utc::now() - Span::seconds(1), 1),
+    );
+    retry.lane = head.lane.clone();
+    store.record_attempt(retry).await.unwrap();
+    let again = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        claimed_ids(&again),
+        [lane[0].id.as_str()],
+        "a failing head holds its lane"
+    );
+    let done = |id: &str, attempt: u32, next: NextState| {
+        let mut r = report(id, attempt, next);
+        r.lane = Some("fax-1".into());
+        r
+    };
+    store
+        .record_attempt(done(&lane[0].id, 2, NextState::Delivered))
+        .await
+        .unwrap();
+    let next = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        claimed_ids(&next),
+        [lane[1].id.as_str()],
+        "then the next in publish order"
+    );
+    store
+        .record_attempt(done(&lane[1].id, 1, NextState::Failed))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retry_event(&a.id, &lane[0].id).await.unwrap(),
+        RetryOutcome::Scheduled
+    );
+    let third = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        claimed_ids(&third),
+        [lane[2].id.as_str()],
+        "a failed delivery frees its lane; a retried one waits its turn"
+    );
+    store
+        .record_attempt(done(&lane[2].id, 1, NextState::Delivered))
+        .await
+        .unwrap();
+    let retried = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(claimed_ids(&retried), [lane[0].id.as_str()]);
 }

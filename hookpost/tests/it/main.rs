@@ -13,6 +13,8 @@ mod defects_cli;
 mod defects_delivery;
 mod defects_limits;
 mod delivery;
+mod endpoints;
+mod fanout;
 mod fax;
 mod hierarchy;
 mod hostile;

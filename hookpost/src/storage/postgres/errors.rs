@@ -18,16 +18,21 @@ pub fn from_pg(e: tokio_postgres::Error) -> StoreError {
             StoreError::Internal(e.to_string())
         };
     };
+    // The driver's own text is only "db error"; the server's message says what
+    // (it goes to the log, never to a client).
+    let detail = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |db| format!("{}: {}", db.code().code(), db.message()));
     if *code == SqlState::UNIQUE_VIOLATION {
-        return StoreError::Conflict(e.to_string());
+        return StoreError::Conflict(detail);
     }
     let class = &code.code()[..2];
     // 08 connection exception, 53 insufficient resources, 57 operator intervention
     // (shutdown, cancel), 40 transaction rollback (serialization, deadlock).
     if matches!(class, "08" | "53" | "57" | "40") {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(detail)
     } else {
-        StoreError::Internal(e.to_string())
+        StoreError::Internal(detail)
     }
 }
 

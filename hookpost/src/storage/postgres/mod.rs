@@ -204,6 +204,8 @@ impl EventLog for PostgresStore {
     ) -> StoreResult<Vec<Published>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(from_pg)?;
+        let lanes = events.iter().flat_map(|e| &e.deliveries);
+        queries::lock_lanes(&tx, lanes.filter_map(|d| d.lane.as_deref())).await?;
         let mut out = Vec::with_capacity(events.len());
         for event in &events {
             out.push(queries::publish_one(&tx, event, window).await?);
@@ -231,6 +233,8 @@ impl EventLog for PostgresStore {
     async fn retarget_event(&self, account_id: &str, retarget: &Retarget) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(from_pg)?;
+        let lanes = retarget.deliveries.iter().filter_map(|d| d.lane.as_deref());
+        queries::lock_lanes(&tx, lanes).await?;
         let changed = queries::retarget_event(&tx, account_id, retarget).await?;
         tx.commit().await.map_err(from_pg)?;
         Ok(changed)

@@ -157,6 +157,7 @@ pub async fn publish_one<C: GenericClient>(
             &now,
             &e.idempotency_key,
             &e.status.as_str(),
+            &e.ordering_key,
         ],
     )
     .await?;
@@ -186,6 +187,7 @@ async fn insert_deliveries<C: GenericClient>(
                 &cols.due_at,
                 &d.claimed_by,
                 &now,
+                &cols.lane,
             ],
         )
         .await?;
@@ -385,6 +387,24 @@ pub async fn claim_due<C: GenericClient>(
     Ok(claimed)
 }
 
+/// Takes the transaction-scoped advisory lock of each ordering lane, in sorted
+/// order (so two transactions cannot wait on each other). A publish adding to a
+/// lane and the record that lets a lane's next delivery go hold it, so that one
+/// always sees the other's outcome: a delivery never waits behind one that has
+/// finished.
+pub async fn lock_lanes<'a, C: GenericClient>(
+    c: &C,
+    lanes: impl IntoIterator<Item = &'a str>,
+) -> Sql<()> {
+    let mut lanes: Vec<&str> = lanes.into_iter().collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    for lane in lanes {
+        execute(c, "SELECT pg_advisory_xact_lock(hashtext($1))", &[&lane]).await?;
+    }
+    Ok(())
+}
+
 /// Runs in a transaction. Summing up the event's status locks the event row
 /// before reading the deliveries, so two deliveries of one event finishing at once on two nodes are
 /// summed one after the other, each seeing the other's outcome.
@@ -430,6 +450,10 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
         .await?;
     }
     if !matches!(report.next, NextState::RetryAt(..)) {
+        if let Some(lane) = &report.lane {
+            lock_lanes(c, [lane.as_str()]).await?;
+            execute(c, sql::UNBLOCK_LANE.postgres(), &[lane, &now]).await?;
+        }
         // NO KEY: the attempt rows' foreign key holds a KEY SHARE lock on the
         // event, which a plain FOR UPDATE would wait on (and deadlock with the
         // other delivery's transaction doing the same).

@@ -226,6 +226,7 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
                 now,
                 e.idempotency_key,
                 e.status.as_str(),
+                e.ordering_key,
             ])
         })
         .map_err(from_sqlite)?;
@@ -255,7 +256,8 @@ fn insert_deliveries(
                 cols.lease_ms,
                 cols.due_at,
                 d.claimed_by,
-                now
+                now,
+                cols.lane,
             ])
             .map_err(from_sqlite)?;
     }
@@ -536,6 +538,11 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
         c.prepare_cached(sql::SUM_UP_EVENT.sqlite())
             .and_then(|mut s| s.execute(params![report.event_id, now]))
             .map_err(from_sqlite)?;
+        if let Some(lane) = &report.lane {
+            c.prepare_cached(sql::UNBLOCK_LANE.sqlite())
+                .and_then(|mut s| s.execute(params![lane, now]))
+                .map_err(from_sqlite)?;
+        }
     }
     if let Some(endpoint) = &report.endpoint_id {
         let (success, failure) = health_columns(report);

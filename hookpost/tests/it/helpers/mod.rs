@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod database;
+pub mod endpoints;
 pub mod errors;
 pub mod load;
 pub mod postgres;

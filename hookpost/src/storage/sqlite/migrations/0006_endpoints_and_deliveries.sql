@@ -29,6 +29,7 @@ CREATE TABLE deliveries (
     due_at         INTEGER,
     claimed_by     TEXT,
     updated_at     INTEGER NOT NULL,
+    lane           TEXT,                    -- ordering lane: account, destination, ordering key
     PRIMARY KEY (event_id, seq)
 );
 INSERT INTO deliveries (event_id, seq, target, status, reason, attempts_made, retries_left,
@@ -39,9 +40,12 @@ INSERT INTO deliveries (event_id, seq, target, status, reason, attempts_made, re
 CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
 -- First attempts are claimed ahead of retries (storage/sql.rs CLAIM_PASSES).
 CREATE INDEX deliveries_fresh ON deliveries (due_at) WHERE status = 'pending' AND attempts_made = 0;
+-- A lane's pending deliveries in publish order: at most one is due, the rest wait (due_at NULL).
+CREATE INDEX deliveries_lane ON deliveries (lane, event_id, seq) WHERE status = 'pending' AND lane IS NOT NULL;
 CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, event_id) WHERE endpoint_id IS NOT NULL;
 
 DROP INDEX events_due;
+ALTER TABLE events ADD COLUMN ordering_key TEXT;
 ALTER TABLE events DROP COLUMN target;
 ALTER TABLE events DROP COLUMN attempts_made;
 ALTER TABLE events DROP COLUMN retries_left;

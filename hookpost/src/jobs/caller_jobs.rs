@@ -1,18 +1,21 @@
-//! Runs the jobs callers start (`POST /v1/endpoints/{id}/replay`): each tick,
+//! Runs the jobs callers start (`POST /v1/endpoints/{id}/replay`, `POST
+//! /v1/events/retry`): each tick,
 //! every due job is claimed under a lease, does one batch of at most `rate`
 //! events, saves its progress and comes due again a second later. So a replay
 //! goes at its rate, any node may run its next batch, and a node that dies
 //! mid-batch loses nothing: the lease lapses and the batch is done again
-//! (deliveries already added are skipped, one per event and endpoint).
+//! (a replay adds at most one delivery per event and endpoint; a retry made
+//! twice of one event only makes it due now twice).
 
 use super::Job as BackgroundJob;
 use crate::delivery::worker::Deliverer;
 use crate::domain::delivery::NewDelivery;
 use crate::domain::endpoint::{subscribed, EventTypePattern};
-use crate::domain::job::{Job, JobKind, JobProgress, JobState, ReplayParams};
+use crate::domain::job::{Job, JobKind, JobProgress, JobState, ReplayParams, RetryParams};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::target::{endpoint_target, Levels};
-use crate::storage::{Store, StoreError};
+use crate::storage::rows::first_id_at;
+use crate::storage::{EventFilter, RetryOutcome, Store, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
@@ -50,11 +53,41 @@ impl CallerJobs {
 
     /// One batch of `job`: its new state and progress.
     async fn batch(&self, job: &Job) -> Result<(JobState, JobProgress), StoreError> {
-        let JobKind::Replay(params) = &job.kind;
         let mut progress = job.progress.clone();
+        let looked_at = match &job.kind {
+            JobKind::Replay(params) => self.replay_batch(job, params, &mut progress).await?,
+            JobKind::Retry(params) => self.retry_batch(job, params, &mut progress).await?,
+        };
+        let Some(looked_at) = looked_at else {
+            return Ok((JobState::Failed, progress));
+        };
+        if progress.done > job.progress.done {
+            if let Some(deliverer) = &self.deliverer {
+                deliverer.wake();
+            }
+        }
+        let done = looked_at < job.kind.rate() as usize;
+        Ok((
+            if done {
+                JobState::Succeeded
+            } else {
+                JobState::Running
+            },
+            progress,
+        ))
+    }
+
+    /// One batch of a replay; how many events it looked at, `None` when the
+    /// endpoint is gone (the error is in `progress`).
+    async fn replay_batch(
+        &self,
+        job: &Job,
+        params: &ReplayParams,
+        progress: &mut JobProgress,
+    ) -> Result<Option<usize>, StoreError> {
         let Some(replay) = self.replay_target(job, params).await? else {
             progress.error = Some(format!("endpoint {} was deleted", params.endpoint_id));
-            return Ok((JobState::Failed, progress));
+            return Ok(None);
         };
         let candidates = self
             .store
@@ -75,32 +108,52 @@ impl CallerJobs {
             progress.scanned += 1;
             progress.cursor = Some(candidate.id.clone());
             let in_scope = replay.profile_id.is_none() || candidate.profile_id == replay.profile_id;
-            let added = in_scope
-                && subscribed(types, &candidate.event_type)
-                && self
-                    .store
-                    .add_delivery(&candidate.id, replay.delivery.clone())
-                    .await?;
-            if added {
-                progress.queued += 1;
-            } else {
-                progress.skipped += 1;
+            if !in_scope || !subscribed(types, &candidate.event_type) {
+                continue;
             }
+            progress.matched += 1;
+            let added = self
+                .store
+                .add_delivery(&candidate.id, replay.delivery.clone())
+                .await?;
+            count(progress, added);
         }
-        if progress.queued > job.progress.queued {
-            if let Some(deliverer) = &self.deliverer {
-                deliverer.wake();
-            }
+        Ok(Some(candidates.len()))
+    }
+
+    /// One batch of a bulk retry, newest first; how many events it looked at.
+    async fn retry_batch(
+        &self,
+        job: &Job,
+        params: &RetryParams,
+        progress: &mut JobProgress,
+    ) -> Result<Option<usize>, StoreError> {
+        let filter = EventFilter {
+            status: params.status,
+            event_type: params.event_type.clone(),
+            profile_id: params.profile_id.clone(),
+            endpoint_id: params.endpoint_id.clone(),
+            since: params.since,
+            before_id: Some(
+                progress
+                    .cursor
+                    .clone()
+                    .unwrap_or_else(|| first_id_at(params.until)),
+            ),
+            limit: params.rate,
+        };
+        let events = self.store.list_events(&job.account_id, &filter).await?;
+        for event in &events {
+            progress.scanned += 1;
+            progress.matched += 1;
+            progress.cursor = Some(event.id.clone());
+            let outcome = self.store.retry_event(&job.account_id, &event.id).await?;
+            count(
+                progress,
+                matches!(outcome, RetryOutcome::Scheduled | RetryOutcome::InFlight),
+            );
         }
-        let done = candidates.len() < params.rate as usize;
-        Ok((
-            if done {
-                JobState::Succeeded
-            } else {
-                JobState::Running
-            },
-            progress,
-        ))
+        Ok(Some(events.len()))
     }
 
     /// Where a replay sends, resolved once per batch; `None` when the endpoint
@@ -141,6 +194,15 @@ impl CallerJobs {
             subscription: endpoint.spec.event_types,
             profile_id: endpoint.spec.profile_id,
         }))
+    }
+}
+
+/// Counts a matched event as done or skipped.
+fn count(progress: &mut JobProgress, done: bool) {
+    if done {
+        progress.done += 1;
+    } else {
+        progress.skipped += 1;
     }
 }
 
