@@ -116,6 +116,9 @@ pub enum Command {
         /// The event id.
         id: String,
     },
+    /// A receiver for development: prints each delivery and whether its
+    /// signatures hold, answers a chosen status or forwards to a local app.
+    Listen(ListenArgs),
     /// Manage the account's endpoints (destinations subscribed to event types).
     Endpoints {
         /// Connection to the server.
@@ -125,6 +128,45 @@ pub enum Command {
         #[command(subcommand)]
         action: EndpointCommand,
     },
+}
+
+/// `hookpost listen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenArgs {
+    /// Port to listen on (0: any free port; the address is printed first).
+    #[arg(long, default_value_t = 9000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Fetch the keys to check with from the server (`HOOKPOST_URL`), with the
+    /// account's API key in `HOOKPOST_TOKEN`.
+    #[arg(long)]
+    pub account_key: bool,
+    /// Base URL of the server, for --account-key.
+    #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
+    pub url: String,
+    /// The account's API key, for --account-key.
+    #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Standard Webhooks secret (`whsec_…`) to check `v1` signatures with.
+    #[arg(long)]
+    pub secret: Vec<String>,
+    /// Ed25519 public key (base64, or `whpk_…`) to check `v1a` and Telnyx signatures with.
+    #[arg(long)]
+    pub public_key: Vec<String>,
+    /// Phaxio-style callback token.
+    #[arg(long)]
+    pub callback_token: Vec<String>,
+    /// Status to answer, or a sequence (`500,500,200`: the last one stays).
+    #[arg(long, default_value = "200")]
+    pub status: String,
+    /// Forward each delivery to this URL and answer with its status.
+    #[arg(long)]
+    pub forward: Option<String>,
+    /// How far a signature's timestamp may be from now.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub tolerance: std::time::Duration,
 }
 
 /// `hookpost endpoints …`.

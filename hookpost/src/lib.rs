@@ -8,13 +8,17 @@
 //!
 //! - [`api`]: the HTTP edge. One file per resource; errors mapped once.
 //! - [`app`]: services between the edge and storage (publishing, settings checks).
-//! - [`domain`]: events, targets, attempts, retry schedules: rules without I/O.
+//! - [`domain`]: events, endpoints, deliveries, targets, attempts, retry
+//!   schedules, jobs: rules without I/O.
 //! - [`storage`]: the [`storage::Store`] trait and one module per backend. The
 //!   database is the delivery queue.
 //! - [`delivery`]: address vetting, envelopes, signatures, the HTTP sender and the
 //!   worker that claims, sends and records.
-//! - [`jobs`]: background work on a schedule (expiring idempotency keys).
+//! - [`jobs`]: background work on a schedule (expiring idempotency keys, the
+//!   jobs callers start: replays, bulk retries).
 //! - [`config`], [`cli`], [`server`]: configuration, the command line, start/stop.
+//! - [`client`], [`listen`]: the shell commands over the API, and the
+//!   development receiver.
 //! - [`secrets`]: API keys, tokens and signing keys, never printed.
 //! - [`metrics`]: counters for `GET /metrics`.
 
@@ -26,6 +30,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod jobs;
+pub mod listen;
 pub mod metrics;
 pub mod secrets;
 pub mod server;

@@ -139,6 +139,7 @@ async fn run(command: Command) -> Result<(), String> {
             account_call(&server, Method::GET, &format!("/v1/events/{id}"), None).await
         }
         Command::Endpoints { server, action } => endpoints(&server, action).await,
+        Command::Listen(args) => hookpost::listen::run(args).await,
     }
 }
 

@@ -1,14 +1,28 @@
 //! # hookpost-signatures
 //!
 //! The signatures a webhook delivery carries, computed over the exact bytes that
-//! are sent, with no I/O and no async runtime: hookpost signs through this
-//! crate, and a receiver (or a test) can use it without the server.
+//! are sent, with no I/O, no clock and no async runtime: hookpost signs through
+//! this crate, and a receiver (or a test) verifies with it without the server.
 //!
 //! | scheme | headers | signed content |
 //! | --- | --- | --- |
 //! | [`Scheme::Standard`] | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<HMAC-SHA256> v1a,<Ed25519>` | `{id}.{timestamp}.{body}` |
 //! | [`Scheme::Telnyx`] | `telnyx-timestamp`, `telnyx-signature-ed25519` | `{timestamp}\|{body}` |
 //! | [`Scheme::Phaxio`] | `x-phaxio-signature` (hex HMAC-SHA1) | the URL, then each form field's name and value sorted by name (or the body, for JSON) |
+//!
+//! # Layout
+//!
+//! - `keys`: decoding secrets, seeds, public keys and tokens; [`KeyError`].
+//! - `content`: what each scheme signs, shared by the signer and the verifier so
+//!   the two cannot drift apart.
+//! - `sign`: [`Keys`] and [`Message`], the sender's side.
+//! - `verify`: [`VerifyKeys`], [`Request`], [`Verifier`] and [`VerifyError`], the
+//!   receiver's side: timestamp tolerance, key rotation, constant-time comparisons.
+//! - `dedup` and `latest`: the two other things a receiver needs, because
+//!   delivery is at least once and in no guaranteed order: [`Deduplicator`] and
+//!   [`LatestState`].
+//!
+//! # Signing
 //!
 //! ```
 //! use hookpost_signatures::{Keys, Message, Scheme};
@@ -24,15 +38,85 @@
 //! let headers = keys.headers(&[Scheme::Standard], &message);
 //! assert_eq!(headers[2], ("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_string()));
 //! ```
+//!
+//! # Receiving
+//!
+//! A receiver decodes its keys once, then checks each request against the
+//! current Unix time (any clock will do; the crate reads none). During a key
+//! rotation, list both keys, newest first: either one is accepted.
+//!
+//! ```
+//! use hookpost_signatures::{Request, Scheme, Verifier, VerifyKeys};
+//!
+//! let keys = VerifyKeys::decode(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], &[], &[])?;
+//! let verifier = Verifier::new(keys); // five minutes of tolerance
+//! let headers = [
+//!     ("Webhook-Id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+//!     ("Webhook-Timestamp", "1614265330"),
+//!     ("Webhook-Signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+//! ];
+//! let body = br#"{"test": 2432232314}"#;
+//! let request = Request { headers: &headers, url: "https://example.com/hooks", body, form_fields: None };
+//! let now = 1614265330; // in a real receiver: the current Unix time
+//! verifier.verify(Scheme::Standard, &request, now)?; // Err: answer 400 and drop it
+//! assert!(verifier.verify(Scheme::Standard, &request, now + 3600).is_err()); // replayed an hour later
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Verifier::verify_present`] checks every scheme whose headers a request
+//! carries, for a receiver that does not know in advance which ones are sent.
+//!
+//! # Repeated and out-of-order deliveries
+//!
+//! Delivery is at least once: a retry after a timeout can bring an event the
+//! receiver already handled. Drop it by its id (`webhook-id`, or the event's
+//! `id`) and still answer 2xx, or the sender retries again:
+//!
+//! ```
+//! use hookpost_signatures::Deduplicator;
+//! use std::time::Duration;
+//!
+//! // Remember ids as long as the sender may retry (hookpost: about three days).
+//! let mut seen = Deduplicator::new(Duration::from_secs(4 * 24 * 3600));
+//! assert!(seen.first_time("evt_1", 1_700_000_000));
+//! assert!(!seen.first_time("evt_1", 1_700_000_300)); // the retry: skip it, answer 200
+//! assert!(seen.first_time("evt_2", 1_700_000_300));
+//! ```
+//!
+//! Events also arrive out of order (a retried `fax.queued` after `fax.delivered`).
+//! Keep the latest state of each resource by the event's `occurred_at`:
+//!
+//! ```
+//! use hookpost_signatures::LatestState;
+//!
+//! let mut latest = LatestState::new();
+//! assert!(latest.is_newer("fax_1", "2026-01-07T10:01:43Z")?); // delivered: apply it
+//! assert!(!latest.is_newer("fax_1", "2026-01-07T10:00:05Z")?); // queued, late: ignore it
+//! assert!(latest.is_newer("fax_1", "2026-01-07T11:30:00+01:00")?); // offsets compare as instants
+//! assert!(latest.is_newer("fax_2", "2026-01-07T09:00:00Z")?); // each resource on its own
+//! assert!(latest.is_newer("fax_1", "yesterday").is_err());
+//! # Ok::<(), hookpost_signatures::TimestampError>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use ed25519_dalek::{Signer as _, SigningKey};
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-use sha2::Sha256;
+mod content;
+mod dedup;
+mod keys;
+mod latest;
+mod sign;
+mod verify;
+
+pub use dedup::Deduplicator;
+pub use keys::KeyError;
+pub use latest::{LatestState, TimestampError};
+pub use sign::{public_key, Keys, Message};
+pub use verify::{Request, Verifier, VerifyError, VerifyKeys};
+
+/// The README's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// A signature scheme whose headers a delivery carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,285 +129,17 @@ pub enum Scheme {
     Phaxio,
 }
 
-/// Key material that does not decode.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    /// Not base64 (after an optional `whsec_` prefix).
-    #[error("a signing key is not base64: {0}")]
-    NotBase64(String),
-    /// An Ed25519 seed that is not 32 bytes long.
-    #[error("an Ed25519 seed is 32 bytes, this one is {0}")]
-    SeedLength(usize),
-}
+impl Scheme {
+    /// Every scheme, in the order [`Verifier::verify_present`] reports them.
+    pub const ALL: [Scheme; 3] = [Scheme::Standard, Scheme::Telnyx, Scheme::Phaxio];
 
-/// What one request's signatures cover.
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    /// The message id (`webhook-id`; hookpost's event id).
-    pub id: &'a str,
-    /// Unix seconds, the same for every scheme of the request.
-    pub timestamp: i64,
-    /// The URL the request goes to, as sent (the Phaxio scheme signs it).
-    pub url: &'a str,
-    /// The body, as sent.
-    pub body: &'a [u8],
-    /// For a form body: its fields by name, as sent (the Phaxio scheme signs
-    /// these instead of the body).
-    pub form_fields: Option<&'a [(&'a str, String)]>,
-}
-
-/// An account's keys, decoded once and ready to sign. Lists are newest first:
-/// during a rotation the old key follows the new, and schemes whose header holds
-/// several signatures (Standard Webhooks) sign with both.
-pub struct Keys {
-    hmac: Vec<Vec<u8>>,
-    ed25519: Vec<SigningKey>,
-    phaxio: Vec<Vec<u8>>,
-}
-
-impl Keys {
-    /// Decodes `whsec_<base64>` HMAC secrets, base64 Ed25519 seeds and Phaxio
-    /// callback tokens (used as they are).
-    pub fn decode(
-        hmac: &[&str],
-        ed25519_seeds: &[&str],
-        phaxio_tokens: &[&str],
-    ) -> Result<Keys, KeyError> {
-        Ok(Keys {
-            hmac: hmac
-                .iter()
-                .map(|s| decode_whsec(s))
-                .collect::<Result<_, _>>()?,
-            ed25519: ed25519_seeds
-                .iter()
-                .map(|s| decode_seed(s))
-                .collect::<Result<_, _>>()?,
-            phaxio: phaxio_tokens
-                .iter()
-                .map(|t| t.as_bytes().to_vec())
-                .collect(),
-        })
-    }
-
-    /// The headers of every scheme in `schemes` for one request, in that order.
-    pub fn headers(
-        &self,
-        schemes: &[Scheme],
-        message: &Message<'_>,
-    ) -> Vec<(&'static str, String)> {
-        let mut headers = Vec::with_capacity(6);
-        for scheme in schemes {
-            match scheme {
-                Scheme::Standard => {
-                    headers.push(("webhook-id", message.id.to_string()));
-                    headers.push(("webhook-timestamp", message.timestamp.to_string()));
-                    headers.push(("webhook-signature", self.standard(message)));
-                }
-                Scheme::Telnyx => {
-                    if let Some(signature) = self.telnyx(message) {
-                        headers.push(("telnyx-timestamp", message.timestamp.to_string()));
-                        headers.push(("telnyx-signature-ed25519", signature));
-                    }
-                }
-                Scheme::Phaxio => {
-                    if let Some(signature) = self.phaxio(message) {
-                        headers.push(("x-phaxio-signature", signature));
-                    }
-                }
-            }
+    /// The scheme's name as hookpost's settings spell it: `standard`, `telnyx`,
+    /// `phaxio`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Standard => "standard",
+            Scheme::Telnyx => "telnyx",
+            Scheme::Phaxio => "phaxio",
         }
-        headers
-    }
-
-    /// `v1,<HMAC-SHA256>` for each secret, then `v1a,<Ed25519>` for each key, over
-    /// `{id}.{timestamp}.{body}`, space-separated (Standard Webhooks).
-    pub fn standard(&self, m: &Message<'_>) -> String {
-        let prefix = format!("{}.{}.", m.id, m.timestamp);
-        let hmacs = self.hmac.iter().map(|key| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-            mac.update(prefix.as_bytes());
-            mac.update(m.body);
-            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-        });
-        let content = [prefix.as_bytes(), m.body].concat();
-        let asymmetric = self
-            .ed25519
-            .iter()
-            .map(|k| format!("v1a,{}", STANDARD.encode(k.sign(&content).to_bytes())));
-        hmacs.chain(asymmetric).collect::<Vec<_>>().join(" ")
-    }
-
-    /// Base64 Ed25519 over `{timestamp}|{body}` with the newest key (Telnyx). The
-    /// header holds one signature, so only the newest key signs it.
-    pub fn telnyx(&self, m: &Message<'_>) -> Option<String> {
-        let key = self.ed25519.first()?;
-        let content = [format!("{}|", m.timestamp).as_bytes(), m.body].concat();
-        Some(STANDARD.encode(key.sign(&content).to_bytes()))
-    }
-
-    /// Hex HMAC-SHA1 with the newest callback token over the URL, then each form
-    /// field's name and value sorted by name; for a body that is not a form, over
-    /// the URL then the body.
-    pub fn phaxio(&self, m: &Message<'_>) -> Option<String> {
-        let token = self.phaxio.first()?;
-        let mut mac = Hmac::<Sha1>::new_from_slice(token).expect("HMAC takes any key length");
-        mac.update(m.url.as_bytes());
-        match m.form_fields {
-            None => mac.update(m.body),
-            Some(fields) => {
-                let mut sorted: Vec<_> = fields.iter().collect();
-                sorted.sort_by_key(|(name, _)| *name);
-                for (name, value) in sorted {
-                    mac.update(name.as_bytes());
-                    mac.update(value.as_bytes());
-                }
-            }
-        }
-        Some(
-            mac.finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
-    }
-}
-
-/// The public half of a base64 Ed25519 seed, base64 (raw 32 bytes): what a
-/// receiver configures to verify.
-pub fn public_key(seed: &str) -> Result<String, KeyError> {
-    decode_seed(seed).map(|k| STANDARD.encode(k.verifying_key().to_bytes()))
-}
-
-/// The raw secret bytes of a `whsec_<base64>` secret.
-fn decode_whsec(secret: &str) -> Result<Vec<u8>, KeyError> {
-    let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
-    STANDARD
-        .decode(b64)
-        .map_err(|e| KeyError::NotBase64(e.to_string()))
-}
-
-fn decode_seed(seed: &str) -> Result<SigningKey, KeyError> {
-    let bytes = STANDARD
-        .decode(seed)
-        .map_err(|e| KeyError::NotBase64(e.to_string()))?;
-    let len = bytes.len();
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::SeedLength(len))?;
-    Ok(SigningKey::from_bytes(&bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message<'a>(
-        body: &'a [u8],
-        url: &'a str,
-        form_fields: Option<&'a [(&'a str, String)]>,
-    ) -> Message<'a> {
-        Message {
-            id: "evt",
-            timestamp: 1_700_000_000,
-            url,
-            body,
-            form_fields,
-        }
-    }
-
-    // The example of the Standard Webhooks specification, with its reference
-    // secret: computed by the specification's authors, not by this crate.
-    #[test]
-    fn standard_hmac_matches_the_specification_example() {
-        let keys = Keys::decode(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], &[], &[]).unwrap();
-        let m = Message {
-            id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            timestamp: 1614265330,
-            url: "",
-            body: br#"{"test": 2432232314}"#,
-            form_fields: None,
-        };
-        assert_eq!(
-            keys.standard(&m),
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
-    }
-
-    #[test]
-    fn every_requested_scheme_gets_its_headers_in_order() {
-        let seed = STANDARD.encode([7u8; 32]);
-        let keys = Keys::decode(
-            &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
-            &[&seed],
-            &["token"],
-        )
-        .unwrap();
-        let schemes = [Scheme::Standard, Scheme::Telnyx, Scheme::Phaxio];
-        let headers = keys.headers(&schemes, &message(b"{}", "https://x.example/", None));
-        let names: Vec<_> = headers.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names,
-            [
-                "webhook-id",
-                "webhook-timestamp",
-                "webhook-signature",
-                "telnyx-timestamp",
-                "telnyx-signature-ed25519",
-                "x-phaxio-signature"
-            ]
-        );
-        assert!(headers[2].1.starts_with("v1,") && headers[2].1.contains(" v1a,"));
-        assert!(keys
-            .headers(&[], &message(b"{}", "https://x.example/", None))
-            .is_empty());
-    }
-
-    // Expected values computed with Python's hmac module from the published
-    // algorithm, not by this crate.
-    #[test]
-    fn phaxio_signs_the_url_then_sorted_fields_or_the_body() {
-        let keys = Keys::decode(&[], &[], &["test-callback-token"]).unwrap();
-        let url = "https://example.com/cb?x=1";
-        let fields: Vec<(&str, String)> = [
-            ("event_type", "fax.delivered"),
-            ("id", "e1"),
-            ("occurred_at", "2026-01-07T10:01:43Z"),
-            ("attempt", "1"),
-            ("delivered_to", url),
-            ("payload", r#"{"a":1}"#),
-        ]
-        .iter()
-        .map(|(n, v)| (*n, v.to_string()))
-        .collect();
-        assert_eq!(
-            keys.phaxio(&message(b"", url, Some(&fields))).unwrap(),
-            "931bc5b6bfeb814a771e587d9972da2c010ef076"
-        );
-        assert_eq!(
-            keys.phaxio(&message(br#"{"x":1}"#, url, None)).unwrap(),
-            "8be9810cb2e783eef90e6d4d55d6f35e87668718"
-        );
-    }
-
-    #[test]
-    fn bad_key_material_is_named() {
-        assert!(matches!(
-            Keys::decode(&["whsec_***"], &[], &[]),
-            Err(KeyError::NotBase64(_))
-        ));
-        assert_eq!(
-            Keys::decode(&[], &["AAAA"], &[]).err(),
-            Some(KeyError::SeedLength(3))
-        );
-    }
-
-    #[test]
-    fn without_keys_a_scheme_adds_no_header() {
-        let keys = Keys::decode(&[], &[], &[]).unwrap();
-        assert!(keys
-            .headers(
-                &[Scheme::Telnyx, Scheme::Phaxio],
-                &message(b"{}", "u", None)
-            )
-            .is_empty());
     }
 }

@@ -122,7 +122,8 @@ async fn list(
         profile_id: q.profile_id,
         endpoint_id: q.endpoint_id,
         since,
-        before_id: q.cursor,
+        cursor: q.cursor,
+        oldest_first: false,
         // One more than the page: whether it came tells if another page exists.
         limit: limit + 1,
     };

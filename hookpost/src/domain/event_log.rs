@@ -82,8 +82,12 @@ pub struct EventFilter {
     pub endpoint_id: Option<String>,
     /// Only events accepted at or after this time.
     pub since: Option<DateTime<Utc>>,
-    /// Events strictly older than this id (the previous page's last id).
-    pub before_id: Option<String>,
+    /// The previous page's last id: events strictly older than it (strictly
+    /// newer when `oldest_first`).
+    pub cursor: Option<String>,
+    /// Oldest first (a bulk retry, so that same-key events keep their order)
+    /// instead of newest first.
+    pub oldest_first: bool,
     /// Page size.
     pub limit: u32,
 }

@@ -74,7 +74,8 @@ impl JobKind {
 }
 
 /// A bulk retry: the events a filter selects, published before `until`, each
-/// retried as `POST /v1/events/{id}/retry` would (newest first).
+/// retried as `POST /v1/events/{id}/retry` would (oldest first, so that
+/// same-key events are sent again in publish order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetryParams {
     /// Only events in this state.

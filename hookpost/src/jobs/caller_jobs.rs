@@ -121,7 +121,9 @@ impl CallerJobs {
         Ok(Some(candidates.len()))
     }
 
-    /// One batch of a bulk retry, newest first; how many events it looked at.
+    /// One batch of a bulk retry, oldest first (so that a key's events are
+    /// sent again in publish order), up to the events published before
+    /// `until`; how many events it looked at.
     async fn retry_batch(
         &self,
         job: &Job,
@@ -134,16 +136,16 @@ impl CallerJobs {
             profile_id: params.profile_id.clone(),
             endpoint_id: params.endpoint_id.clone(),
             since: params.since,
-            before_id: Some(
-                progress
-                    .cursor
-                    .clone()
-                    .unwrap_or_else(|| first_id_at(params.until)),
-            ),
+            cursor: progress.cursor.clone(),
+            oldest_first: true,
             limit: params.rate,
         };
+        let bound = first_id_at(params.until);
         let events = self.store.list_events(&job.account_id, &filter).await?;
-        for event in &events {
+        let before_until = events.iter().take_while(|e| e.id < bound);
+        let mut looked_at = 0;
+        for event in before_until {
+            looked_at += 1;
             progress.scanned += 1;
             progress.matched += 1;
             progress.cursor = Some(event.id.clone());
@@ -153,7 +155,7 @@ impl CallerJobs {
                 matches!(outcome, RetryOutcome::Scheduled | RetryOutcome::InFlight),
             );
         }
-        Ok(Some(events.len()))
+        Ok(Some(looked_at))
     }
 
     /// Where a replay sends, resolved once per batch; `None` when the endpoint

@@ -207,7 +207,7 @@ pub trait EventLog: Send + Sync {
         -> StoreResult<Vec<Published>>;
     /// One event with its attempt log.
     async fn event(&self, account_id: &str, id: &str) -> StoreResult<Option<StoredEvent>>;
-    /// A page of events, newest first.
+    /// A page of events, newest first (oldest first when the filter says so).
     async fn list_events(
         &self,
         account_id: &str,

@@ -212,18 +212,36 @@ pub static SELECT_ATTEMPTS: Statement = Statement::new(concat!(
     columns!(attempt),
     " FROM attempts WHERE event_id = ?1 ORDER BY started_at, seq, attempt, leg = 'failover'"
 ));
-/// `(account, before id, status, event type, profile, since ms, limit,
-/// endpoint)`, each filter NULL when unused.
-pub static LIST_EVENTS: Statement = Statement::new(concat!(
-    "SELECT ",
-    columns!(event),
-    " FROM events WHERE account_id = ?1
-       AND (CAST(?2 AS TEXT) IS NULL OR id < ?2) AND (CAST(?3 AS TEXT) IS NULL OR status = ?3)
-       AND (CAST(?4 AS TEXT) IS NULL OR event_type = ?4) AND (CAST(?5 AS TEXT) IS NULL OR profile_id = ?5)
-       AND (CAST(?6 AS BIGINT) IS NULL OR created_at >= ?6)
-       AND (CAST(?8 AS TEXT) IS NULL OR id IN (SELECT event_id FROM deliveries WHERE endpoint_id = ?8))
-     ORDER BY id DESC LIMIT ?7"
-));
+/// A filtered page of events: past the cursor by `$cmp`, in `$order`.
+macro_rules! list_events {
+    ($cmp:literal, $order:literal) => {
+        concat!(
+            "SELECT ",
+            columns!(event),
+            " FROM events WHERE account_id = ?1
+               AND (CAST(?2 AS TEXT) IS NULL OR id ", $cmp, " ?2) AND (CAST(?3 AS TEXT) IS NULL OR status = ?3)
+               AND (CAST(?4 AS TEXT) IS NULL OR event_type = ?4) AND (CAST(?5 AS TEXT) IS NULL OR profile_id = ?5)
+               AND (CAST(?6 AS BIGINT) IS NULL OR created_at >= ?6)
+               AND (CAST(?8 AS TEXT) IS NULL OR id IN (SELECT event_id FROM deliveries WHERE endpoint_id = ?8))
+             ORDER BY id ", $order, " LIMIT ?7"
+        )
+    };
+}
+
+/// `(account, cursor, status, event type, profile, since ms, limit,
+/// endpoint)`, each filter NULL when unused: newest first.
+pub static LIST_EVENTS: Statement = Statement::new(list_events!("<", "DESC"));
+/// The same, oldest first.
+pub static LIST_EVENTS_OLDEST_FIRST: Statement = Statement::new(list_events!(">", "ASC"));
+
+/// The listing statement of a filter.
+pub fn list_events(filter: &crate::domain::event_log::EventFilter) -> &'static Statement {
+    if filter.oldest_first {
+        &LIST_EVENTS_OLDEST_FIRST
+    } else {
+        &LIST_EVENTS
+    }
+}
 /// `(account, after id, since ms, until ms, limit)`: events in a time range in
 /// publish order, for a replay.
 pub static REPLAY_CANDIDATES: Statement = Statement::new(
@@ -232,15 +250,17 @@ pub static REPLAY_CANDIDATES: Statement = Statement::new(
 );
 /// `(id, account, now ms)`: a manual retry. Failed deliveries get one more
 /// attempt (all of them when none failed, so a delivered event is sent again),
-/// pending ones no node holds are due now (a retried delivery whose ordering
-/// lane has one pending waits its turn, first in line); deliveries stopped with
+/// pending ones no node holds are due now (one waiting in its ordering lane
+/// keeps waiting; a retried delivery whose lane has one pending waits its
+/// turn, first in line); deliveries stopped with
 /// their endpoint stay stopped. [`crate::domain::event_log::RetryOutcome::unchanged`]
 /// says what it means when nothing changed.
 pub static RETRY_DELIVERIES: Statement = Statement::new(
     "UPDATE deliveries SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
-        due_at = CASE WHEN status <> 'pending' AND lane IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries l
+        due_at = CASE WHEN status = 'pending' AND due_at IS NULL THEN NULL
+                      WHEN status <> 'pending' AND lane IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries l
                         WHERE l.lane = deliveries.lane AND l.status = 'pending') THEN NULL
-                    ELSE CAST(?3 AS BIGINT) END,
+                      ELSE CAST(?3 AS BIGINT) END,
         status = 'pending', reason = NULL, claimed_by = NULL, updated_at = ?3
      WHERE event_id = (SELECT id FROM events WHERE id = ?1 AND account_id = ?2)
        AND COALESCE(reason, '') <> 'endpoint_deleted'
@@ -271,7 +291,7 @@ pub static SUM_UP_EVENT: Statement = Statement::new(concat!(
 
 /// The passes of a claim, in order: first attempts, then retries. Fresh events
 /// go ahead of retries, so a storm of due retries cannot delay a new event;
-/// `deliveries_fresh` indexes the first pass.
+/// `deliveries_fresh` and `deliveries_retry` index the two passes.
 pub const CLAIM_PASSES: [&str; 2] = ["attempts_made = 0", "attempts_made > 0"];
 
 /// `(event, seq)`: a claimed row that does not decode is failed alone.
@@ -279,9 +299,13 @@ pub static FAIL_UNDECODABLE: Statement = Statement::new(
     "UPDATE deliveries SET status = 'failed', reason = 'unreadable', due_at = NULL, claimed_by = NULL
      WHERE event_id = ?1 AND seq = ?2",
 );
-/// When the earliest pending delivery comes due.
-pub static NEXT_DUE: Statement =
-    Statement::new("SELECT MIN(due_at) FROM deliveries WHERE status = 'pending'");
+/// When the earliest pending delivery comes due (from each part of the queue).
+pub static NEXT_DUE: Statement = Statement::new(
+    "SELECT MIN(due) FROM (
+        SELECT MIN(due_at) AS due FROM deliveries WHERE status = 'pending' AND attempts_made = 0
+        UNION ALL
+        SELECT MIN(due_at) AS due FROM deliveries WHERE status = 'pending' AND attempts_made > 0) parts",
+);
 /// `(event, seq, status, attempt, due ms, retries left or NULL, now ms, reason)`,
 /// guarded by the attempt number so a stale claim cannot record twice (and by
 /// the status, so a delivery stopped meanwhile stays stopped).

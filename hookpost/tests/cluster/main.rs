@@ -157,3 +157,77 @@ async fn a_database_restart_under_load_answers_503_and_loses_nothing() {
     );
     assert_eq!(server.get("/healthz", "").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_deliver_each_ordering_key_in_publish_order() {
+    use helpers::receiver::{assert_keys_in_order, order_by_key, publish_keyed};
+    let nodes = TestServer::start_nodes(2, &[]).await;
+    let rx = Receiver::start().await;
+    let (delay, fail_every) = (Duration::from_millis(5), 7);
+    rx.reply("/h", Reply::Sequenced { delay, fail_every });
+    let settings =
+        json!({"webhook_url": rx.url("/h"), "retry_schedule": ["50ms"], "timeout": "2s"});
+    let acct = nodes[0].account_with(settings).await;
+
+    // Six keys, three published through each node.
+    publish_keyed(&[&nodes[0], &nodes[1]], &acct, 6, 40).await;
+    nodes[0]
+        .wait_none_pending(&acct, Duration::from_secs(60))
+        .await;
+
+    let orders = order_by_key(&rx.received_on("/h"));
+    let attempts: Vec<usize> = nodes
+        .iter()
+        .map(|n| n.log_lines("delivery attempt").len())
+        .collect();
+    let failed: usize = orders.values().map(|o| o.failed).sum();
+    println!(
+        "two nodes, 6 keys × 40: {} requests, {failed} failed, attempts per node {attempts:?}",
+        rx.received().len()
+    );
+    assert_keys_in_order(&orders, 6, 40, false);
+    assert_eq!(failed, 6 * 40 / fail_every, "{orders:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bulk_retry_runs_on_one_node_at_a_time_and_sends_each_event_once() {
+    let nodes = TestServer::start_nodes(2, &[]).await;
+    let rx = Receiver::start().await;
+    rx.reply("/h", Reply::Status(500));
+    let settings = json!({"webhook_url": rx.url("/h"), "retry_schedule": []});
+    let acct = nodes[0].account_with(settings).await;
+    let mut ids = HashSet::new();
+    for i in 0..200 {
+        let event = json!({"event_type": "fax.failed", "payload": {"i": i}});
+        ids.insert(nodes[i % 2].publish(&acct, event).await);
+    }
+    nodes[0].wait_none_pending(&acct, SOON).await;
+    rx.reply("/h", Reply::Status(200));
+
+    let started = nodes[1]
+        .post("/v1/events/retry", &acct.key, &json!({"rate": 50}))
+        .await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let path = format!("/v1/jobs/{}", started.body["id"].as_str().unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let job = nodes[0].get(&path, &acct.key).await.body;
+        if job["state"] != "running" || tokio::time::Instant::now() > deadline {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    nodes[0].wait_none_pending(&acct, SOON).await;
+
+    let counts = rx.successes_by_id("/h");
+    println!(
+        "bulk retry on two nodes: {}, {} events sent again, {} requests",
+        job["progress"],
+        counts.len(),
+        counts.values().sum::<usize>()
+    );
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    assert_eq!(job["progress"]["matched"], 200, "{job:#}");
+    assert_eq!(counts.keys().cloned().collect::<HashSet<_>>(), ids);
+    assert!(counts.values().all(|&n| n == 1), "sent twice: {counts:?}");
+}

@@ -339,7 +339,7 @@ pub async fn events_list_newest_first_with_filters_and_a_cursor(store: Arc<dyn S
         [&ids[4], &ids[3]]
     );
     let next = EventFilter {
-        before_id: Some(ids[3].clone()),
+        cursor: Some(ids[3].clone()),
         ..filter(10)
     };
     let rest = store.list_events(&a.id, &next).await.unwrap();

@@ -6,6 +6,7 @@ mod helpers;
 
 mod api;
 mod bad_input;
+mod bulk_retry;
 mod cli;
 mod crash;
 mod defects_api;
@@ -20,5 +21,7 @@ mod hierarchy;
 mod hostile;
 mod idempotency;
 mod keys;
+mod listen;
+mod ordering;
 mod signatures;
 mod starvation;

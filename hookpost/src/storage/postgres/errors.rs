@@ -20,9 +20,10 @@ pub fn from_pg(e: tokio_postgres::Error) -> StoreError {
     };
     // The driver's own text is only "db error"; the server's message says what
     // (it goes to the log, never to a client).
-    let detail = e
-        .as_db_error()
-        .map_or_else(|| e.to_string(), |db| format!("{}: {}", db.code().code(), db.message()));
+    let detail = e.as_db_error().map_or_else(
+        || e.to_string(),
+        |db| format!("{}: {}", db.code().code(), db.message()),
+    );
     if *code == SqlState::UNIQUE_VIOLATION {
         return StoreError::Conflict(detail);
     }

@@ -279,7 +279,7 @@ pub async fn list_events<C: GenericClient>(
 ) -> Sql<Vec<StoredEvent>> {
     let params: [&(dyn ToSql + Sync); 8] = [
         &account_id,
-        &f.before_id,
+        &f.cursor,
         &f.status.map(EventStatus::as_str),
         &f.event_type,
         &f.profile_id,
@@ -287,7 +287,7 @@ pub async fn list_events<C: GenericClient>(
         &(f.limit as i64),
         &f.endpoint_id,
     ];
-    let events = query(c, sql::LIST_EVENTS.postgres(), &params)
+    let events = query(c, sql::list_events(f).postgres(), &params)
         .await?
         .iter()
         .map(|r| EventRow::read(r).map(EventRow::into_event))

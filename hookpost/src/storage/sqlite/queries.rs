@@ -352,13 +352,13 @@ fn attempts(c: &Connection, event_id: &str) -> Sql<Vec<crate::domain::attempt::L
 
 pub fn list_events(c: &Connection, account_id: &str, f: &EventFilter) -> Sql<Vec<StoredEvent>> {
     let mut stmt = c
-        .prepare_cached(sql::LIST_EVENTS.sqlite())
+        .prepare_cached(sql::list_events(f).sqlite())
         .map_err(from_sqlite)?;
     let rows = stmt
         .query_map(
             params![
                 account_id,
-                f.before_id,
+                f.cursor,
                 f.status.map(EventStatus::as_str),
                 f.event_type,
                 f.profile_id,
@@ -422,43 +422,39 @@ pub fn retarget_event(c: &Connection, account_id: &str, r: &Retarget) -> Sql<boo
 
 // ----- delivery queue -----
 
-/// Claims in [`sql::CLAIM_PASSES`] order; the selected rows are claimed in the
-/// same transaction on the one writer, so no other claim can take them between.
+/// Claims in [`sql::CLAIM_PASSES`] order. Each pass reads the due rows with
+/// their events in one query and claims them in one update: both run on the one
+/// writer connection, so no other claim can come between.
 pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedDelivery>> {
     let now = now_ms();
-    let mut keys: Vec<(String, i64)> = Vec::new();
+    let mut rows: Vec<ClaimRow> = Vec::new();
     for pass in sql::CLAIM_PASSES {
-        let left = limit.saturating_sub(keys.len() as u32);
+        let left = limit.saturating_sub(rows.len() as u32);
         if left == 0 {
             break;
         }
-        let claim = format!(
-            "UPDATE deliveries SET due_at = ?1 + lease_ms, claimed_by = ?2
-             WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending' AND {pass}
-                             AND due_at <= ?1 ORDER BY due_at LIMIT ?3)
-             RETURNING event_id, seq"
+        let due = format!(
+            "SELECT d.rowid AS row, {CLAIM_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.status = 'pending' AND d.{pass} AND d.due_at <= ?1 ORDER BY d.due_at LIMIT ?2"
         );
-        let claimed: Vec<(String, i64)> = c
-            .prepare_cached(&claim)
+        let mut found: Vec<(i64, ClaimRow)> = c
+            .prepare_cached(&due)
             .and_then(|mut s| {
-                s.query_map(params![now, node, left], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect()
+                s.query_map(params![now, left], |r| {
+                    Ok((r.get("row")?, decoded(ClaimRow::read(r))?))
+                })?
+                .collect()
             })
             .map_err(from_sqlite)?;
-        keys.extend(claimed);
-    }
-    let mut rows = Vec::with_capacity(keys.len());
-    let mut select = c
-        .prepare_cached(&format!(
-            "SELECT {CLAIM_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
-             WHERE d.event_id = ?1 AND d.seq = ?2"
-        ))
+        let claimed: Vec<i64> = found.iter().map(|(row, _)| *row).collect();
+        let claimed = to_json(&claimed)?;
+        c.prepare_cached(
+            "UPDATE deliveries SET due_at = ?1 + lease_ms, claimed_by = ?2
+             WHERE rowid IN (SELECT value FROM json_each(?3))",
+        )
+        .and_then(|mut s| s.execute(params![now, node, claimed]))
         .map_err(from_sqlite)?;
-    for (event_id, seq) in &keys {
-        let row = select
-            .query_row(params![event_id, seq], |r| decoded(ClaimRow::read(r)))
-            .map_err(from_sqlite)?;
-        rows.push(row);
+        rows.extend(found.drain(..).map(|(_, row)| row));
     }
     let (claimed, broken) = split_claims(rows);
     for (event_id, seq) in broken {

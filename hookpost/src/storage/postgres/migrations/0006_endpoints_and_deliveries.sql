@@ -37,9 +37,10 @@ INSERT INTO deliveries (event_id, seq, target, status, reason, attempts_made, re
     SELECT id, 0, target, status, CASE WHEN status = 'failed' THEN 'attempts_exhausted' END,
            attempts_made, retries_left, lease_ms, due_at, claimed_by, updated_at
     FROM events WHERE target IS NOT NULL AND status IN ('pending', 'delivered', 'failed');
-CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
--- First attempts are claimed ahead of retries (storage/sql.rs CLAIM_PASSES).
+-- The queue, in two parts: first attempts are claimed ahead of retries
+-- (storage/sql.rs CLAIM_PASSES). A pending row sits in exactly one of them.
 CREATE INDEX deliveries_fresh ON deliveries (due_at) WHERE status = 'pending' AND attempts_made = 0;
+CREATE INDEX deliveries_retry ON deliveries (due_at) WHERE status = 'pending' AND attempts_made > 0;
 -- A lane's pending deliveries in publish order: at most one is due, the rest wait (due_at NULL).
 CREATE INDEX deliveries_lane ON deliveries (lane, event_id, seq) WHERE status = 'pending' AND lane IS NOT NULL;
 CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, event_id) WHERE endpoint_id IS NOT NULL;
