@@ -434,27 +434,26 @@ pub fn claim_due(c: &Connection, node: &str, limit: u32) -> Sql<Vec<ClaimedDeliv
             break;
         }
         let due = format!(
-            "SELECT d.rowid AS row, {CLAIM_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+            "SELECT {CLAIM_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
              WHERE d.status = 'pending' AND d.{pass} AND d.due_at <= ?1 ORDER BY d.due_at LIMIT ?2"
         );
-        let mut found: Vec<(i64, ClaimRow)> = c
+        let mut found: Vec<ClaimRow> = c
             .prepare_cached(&due)
             .and_then(|mut s| {
-                s.query_map(params![now, left], |r| {
-                    Ok((r.get("row")?, decoded(ClaimRow::read(r))?))
-                })?
-                .collect()
+                s.query_map(params![now, left], |r| decoded(ClaimRow::read(r)))?
+                    .collect()
             })
             .map_err(from_sqlite)?;
-        let claimed: Vec<i64> = found.iter().map(|(row, _)| *row).collect();
-        let claimed = to_json(&claimed)?;
+        let keys: Vec<(&str, i64)> = found.iter().map(|r| (r.id.as_str(), r.seq)).collect();
+        let claimed = to_json(&keys)?;
         c.prepare_cached(
             "UPDATE deliveries SET due_at = ?1 + lease_ms, claimed_by = ?2
-             WHERE rowid IN (SELECT value FROM json_each(?3))",
+             WHERE (event_id, seq) IN
+               (SELECT value ->> 0, value ->> 1 FROM json_each(?3))",
         )
         .and_then(|mut s| s.execute(params![now, node, claimed]))
         .map_err(from_sqlite)?;
-        rows.extend(found.drain(..).map(|(_, row)| row));
+        rows.append(&mut found);
     }
     let (claimed, broken) = split_claims(rows);
     for (event_id, seq) in broken {

@@ -31,7 +31,7 @@ CREATE TABLE deliveries (
     updated_at     INTEGER NOT NULL,
     lane           TEXT,                    -- ordering lane: account, destination, ordering key
     PRIMARY KEY (event_id, seq)
-);
+) WITHOUT ROWID;
 INSERT INTO deliveries (event_id, seq, target, status, reason, attempts_made, retries_left,
                         lease_ms, due_at, claimed_by, updated_at)
     SELECT id, 0, target, status, CASE WHEN status = 'failed' THEN 'attempts_exhausted' END,
