@@ -59,12 +59,10 @@ pub struct Listener {
     /// The status of the n-th delivery: the n-th of the list, the last one
     /// once the list is used up.
     statuses: Vec<StatusCode>,
-    /// Where each delivery is forwarded, if anywhere.
-    forward: Option<String>,
+    /// Where each delivery is forwarded (and the client that does it), if anywhere.
+    forward: Option<(String, reqwest::Client)>,
     /// Deliveries received so far.
     received: AtomicUsize,
-    /// Client for forwarding.
-    http: reqwest::Client,
 }
 
 /// Reads `--status 500,500,200`: each a status code.
@@ -116,9 +114,8 @@ impl Listener {
         Arc::new(Listener {
             verifier: Verifier::new(keys).tolerance(tolerance),
             statuses,
-            forward,
+            forward: forward.map(|to| (to, reqwest::Client::new())),
             received: AtomicUsize::new(0),
-            http: reqwest::Client::new(),
         })
     }
 
@@ -134,8 +131,13 @@ impl Listener {
     }
 
     /// Sends a delivery on to the local app; its status (502 if it is down).
-    async fn forward(&self, to: &str, headers: &HeaderMap, body: Bytes) -> (StatusCode, String) {
-        let mut request = self.http.post(to).body(body);
+    async fn forward(
+        http: &reqwest::Client,
+        to: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, String) {
+        let mut request = http.post(to).body(body);
         for (name, value) in headers {
             if !matches!(name.as_str(), "host" | "content-length" | "connection") {
                 request = request.header(name.as_str(), value.as_bytes());
@@ -200,7 +202,7 @@ async fn receive(
         .verifier
         .verify_present(&request, chrono::Utc::now().timestamp());
     let (status, outcome) = match &listener.forward {
-        Some(to) => listener.forward(to, &headers, body.clone()).await,
+        Some((to, http)) => Listener::forward(http, to, &headers, body.clone()).await,
         None => {
             let status = listener.status_of(n);
             (status, format!("answered {status}"))

@@ -177,3 +177,33 @@ async fn listen_forwards_to_a_local_app_and_answers_with_its_status() {
     assert_eq!(event["attempts"][0]["http_status"], 503);
     listen.wait_for("forwarded to", 1).await;
 }
+
+/// The crate (through `listen`) verifies every scheme on both body formats of
+/// the real server: the interop matrix's server rows.
+#[tokio::test]
+async fn every_scheme_verifies_on_json_and_form_deliveries() {
+    let server = TestServer::start().await;
+    let acct = server.account().await;
+    let listen = Listen::start(&server, &acct.key, &["--account-key"]);
+    for (n, format) in ["json", "form"].into_iter().enumerate() {
+        let settings = json!({"webhook_url": format!("{}/{format}", listen.url), "format": format,
+                              "signatures": ["standard", "telnyx", "phaxio"]});
+        server
+            .put("/v1/account/settings", &acct.key, &settings)
+            .await;
+        server
+            .publish(
+                &acct,
+                json!({"event_type": "fax.delivered", "payload": {"fax_id": format}}),
+            )
+            .await;
+        let shown = listen.wait_for("answered 200", n + 1).await;
+        let this = shown.rsplit("── POST").next().unwrap();
+        for scheme in ["standard", "telnyx", "phaxio"] {
+            assert!(
+                this.contains(&format!("signature {scheme}: valid")),
+                "{format}: {this}"
+            );
+        }
+    }
+}
