@@ -544,18 +544,26 @@ pub async fn set_endpoint_state<C: GenericClient>(
     Ok(n > 0)
 }
 
-/// Runs in a transaction.
+/// Runs in a transaction. Locks in the order an attempt's record does —
+/// deliveries, then events, then the endpoint row — so the two cannot
+/// deadlock: the endpoint's pending deliveries stop first, it goes last.
 pub async fn delete_endpoint<C: GenericClient>(
     c: &C,
     account_id: &str,
     id: &str,
 ) -> Sql<Option<u64>> {
     let now = now_ms();
-    if execute(c, sql::DELETE_ENDPOINT.postgres(), &[&account_id, &id]).await? == 0 {
+    if query(c, sql::SELECT_ENDPOINT.postgres(), &[&account_id, &id])
+        .await?
+        .is_empty()
+    {
         return Ok(None);
     }
     let stopped = execute(c, sql::STOP_ENDPOINT_DELIVERIES.postgres(), &[&id, &now]).await?;
     execute(c, sql::SUM_UP_ENDPOINT_EVENTS.postgres(), &[&id, &now]).await?;
+    if execute(c, sql::DELETE_ENDPOINT.postgres(), &[&account_id, &id]).await? == 0 {
+        return Ok(None);
+    }
     Ok(Some(stopped))
 }
 
