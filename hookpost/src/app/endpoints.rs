@@ -10,9 +10,9 @@ use crate::domain::endpoint::{
     CustomHeaders, Endpoint, EndpointSpec, EndpointState, EventTypePattern, RateLimit,
 };
 use crate::domain::event::{EventStatus, NewEvent};
-use crate::domain::job::{Job, JobKind, JobProgress, JobState, ReplayParams};
+use crate::domain::job::{Job, JobKind, ReplayParams};
 use crate::domain::settings::WebhookSettings;
-use crate::domain::target::{endpoint_target, Levels};
+use crate::domain::target::endpoint_target;
 use crate::domain::validate::{self, FieldError};
 use crate::domain::webhook_url::WebhookUrl;
 use crate::storage::Account;
@@ -260,14 +260,7 @@ impl App {
             schema.check(&value)?;
         }
         let profile = self.endpoint_profile_settings(account, &endpoint).await?;
-        let target = endpoint_target(
-            &Levels {
-                request: &WebhookSettings::default(),
-                profile: profile.as_ref(),
-                account: &account.settings,
-            },
-            &endpoint,
-        );
+        let target = endpoint_target(&endpoint, profile.as_ref(), &account.settings);
         let created_at = Utc::now();
         let event = NewEvent {
             id: uuid::Uuid::now_v7().to_string(),
@@ -330,21 +323,17 @@ impl App {
         if self.store.endpoint(&account.id, id).await?.is_none() {
             return Ok(None);
         }
-        let job = Job {
-            id: format!("job_{}", uuid::Uuid::now_v7().simple()),
-            account_id: account.id.clone(),
-            kind: JobKind::Replay(ReplayParams {
+        let job = Job::started(
+            &account.id,
+            JobKind::Replay(ReplayParams {
                 endpoint_id: id.to_string(),
                 since,
                 until,
                 event_types: request.event_types,
                 rate,
             }),
-            state: JobState::Running,
-            progress: JobProgress::default(),
-            created_at: now,
-            updated_at: now,
-        };
+            now,
+        );
         self.store.create_job(&job).await?;
         Ok(Some(job))
     }

@@ -8,7 +8,7 @@ use super::endpoints::{time_field, DEFAULT_JOB_RATE, MAX_JOB_RATE};
 use super::App;
 use super::AppError;
 use crate::domain::event::EventStatus;
-use crate::domain::job::{Job, JobKind, JobProgress, JobState, RetryParams};
+use crate::domain::job::{Job, JobKind, RetryParams};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::validate::FieldError;
 use crate::storage::{Account, Retarget, RetryOutcome};
@@ -88,10 +88,9 @@ impl App {
             return Err(FieldError::new("until", "must be after since").into());
         }
         let rate = job_rate(request.rate)?;
-        let job = Job {
-            id: format!("job_{}", uuid::Uuid::now_v7().simple()),
-            account_id: account.id.clone(),
-            kind: JobKind::Retry(RetryParams {
+        let job = Job::started(
+            &account.id,
+            JobKind::Retry(RetryParams {
                 status,
                 event_type: request.event_type,
                 profile_id: request.profile_id,
@@ -100,11 +99,8 @@ impl App {
                 until,
                 rate,
             }),
-            state: JobState::Running,
-            progress: JobProgress::default(),
-            created_at: now,
-            updated_at: now,
-        };
+            now,
+        );
         self.store.create_job(&job).await?;
         Ok(job)
     }

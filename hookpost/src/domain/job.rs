@@ -165,6 +165,21 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Job {
+    /// A new job of `account_id`, running from `now`, nothing done yet.
+    pub fn started(account_id: &str, kind: JobKind, now: DateTime<Utc>) -> Job {
+        Job {
+            id: format!("job_{}", uuid::Uuid::now_v7().simple()),
+            account_id: account_id.to_string(),
+            kind,
+            state: JobState::Running,
+            progress: JobProgress::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

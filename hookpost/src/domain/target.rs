@@ -153,11 +153,21 @@ pub fn resolve_target(levels: &Levels<'_>) -> Option<Target> {
 }
 
 /// The target of one endpoint alone (a test event, a replay): its URLs, its
-/// level (the profile's when bound to one), settings picked as at publish.
-pub fn endpoint_target(levels: &Levels<'_>, endpoint: &Endpoint) -> Target {
+/// level (the profile's when bound to one), settings picked as at publish
+/// from the endpoint's own, its profile's (if given) and the account's.
+pub fn endpoint_target(
+    endpoint: &Endpoint,
+    profile: Option<&WebhookSettings>,
+    account: &WebhookSettings,
+) -> Target {
     let level = match endpoint.spec.profile_id {
         Some(_) => Level::Profile,
         None => Level::Account,
+    };
+    let levels = Levels {
+        request: &WebhookSettings::default(),
+        profile,
+        account,
     };
     let pair = (
         endpoint.spec.url.clone(),

@@ -12,8 +12,7 @@ use crate::delivery::worker::Deliverer;
 use crate::domain::delivery::NewDelivery;
 use crate::domain::endpoint::{subscribed, EventTypePattern};
 use crate::domain::job::{Job, JobKind, JobProgress, JobState, ReplayParams, RetryParams};
-use crate::domain::settings::WebhookSettings;
-use crate::domain::target::{endpoint_target, Levels};
+use crate::domain::target::endpoint_target;
 use crate::storage::rows::first_id_at;
 use crate::storage::{EventFilter, RetryOutcome, Store, StoreError};
 use async_trait::async_trait;
@@ -183,14 +182,7 @@ impl CallerJobs {
                 .map(|p| p.settings),
             None => None,
         };
-        let target = endpoint_target(
-            &Levels {
-                request: &WebhookSettings::default(),
-                profile: profile.as_ref(),
-                account: &account.settings,
-            },
-            &endpoint,
-        );
+        let target = endpoint_target(&endpoint, profile.as_ref(), &account.settings);
         Ok(Some(ReplayTarget {
             delivery: NewDelivery::new(target, self.lease_margin, Utc::now()),
             subscription: endpoint.spec.event_types,

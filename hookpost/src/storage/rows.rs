@@ -508,6 +508,15 @@ pub fn endpoint(r: &impl Columns) -> StoreResult<Endpoint> {
     })
 }
 
+/// A replay candidate: `id`, `event_type` and `profile_id` of an event row.
+pub fn replay_candidate(r: &impl Columns) -> StoreResult<super::ReplayCandidate> {
+    Ok(super::ReplayCandidate {
+        id: r.text("id")?,
+        event_type: r.text("event_type")?,
+        profile_id: r.opt_text("profile_id")?,
+    })
+}
+
 /// The job of a row of [`JOB_COLUMNS`].
 pub fn job(r: &impl Columns) -> StoreResult<Job> {
     let state = r.text("state")?;

@@ -225,20 +225,13 @@ pub async fn replay_candidates<C: GenericClient>(
     until: DateTime<Utc>,
     limit: u32,
 ) -> Sql<Vec<ReplayCandidate>> {
-    let rows = query(
+    let found = query(
         c,
         sql::REPLAY_CANDIDATES.postgres(),
         &[&account_id, &after, &ms(since), &ms(until), &(limit as i64)],
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| ReplayCandidate {
-            id: r.get(0),
-            event_type: r.get(1),
-            profile_id: r.get(2),
-        })
-        .collect())
+    found.iter().map(rows::replay_candidate).collect()
 }
 
 pub async fn event<C: GenericClient>(

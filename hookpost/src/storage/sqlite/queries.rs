@@ -301,13 +301,7 @@ pub fn replay_candidates(
     let rows = stmt
         .query_map(
             params![account_id, after, ms(since), ms(until), limit],
-            |r| {
-                Ok(ReplayCandidate {
-                    id: r.get(0)?,
-                    event_type: r.get(1)?,
-                    profile_id: r.get(2)?,
-                })
-            },
+            |r| decoded(rows::replay_candidate(r)),
         )
         .map_err(from_sqlite)?;
     rows.map(|r| r.map_err(from_sqlite)).collect()
