@@ -1,12 +1,15 @@
 //! The slice of hookpost's HTTP API the bench uses: an account with one profile
 //! per receiver endpoint (event `seq` goes to endpoint `seq % endpoints`) or
 //! with one account endpoint per receiver endpoint (every event goes to all),
-//! publishing one event or a batch, and a look at the pending queue.
+//! publishing one event or a batch (all to one profile, or with ordering keys,
+//! if asked), and a look at the pending queue.
 
+use crate::keys::Keys;
 use crate::server::ADMIN_TOKEN;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -46,6 +49,18 @@ impl Routing {
 pub struct Account {
     /// Connection, nodes, key and payload.
     inner: Arc<Inner>,
+    /// What this handle's events carry beyond the routing.
+    aim: Aim,
+}
+
+/// What a handle's events carry beyond the account's routing.
+#[derive(Debug, Clone, Copy, Default)]
+struct Aim {
+    /// On profiles: the one receiver endpoint (profile) every event goes to,
+    /// instead of round-robin.
+    only: Option<usize>,
+    /// Ordering keys, and the key and number in each payload.
+    keys: Option<Keys>,
 }
 
 /// What every request of an account needs.
@@ -56,7 +71,7 @@ struct Inner {
     nodes: Vec<String>,
     /// The account's API key.
     key: String,
-    /// The payload of every event, serialized JSON.
+    /// The payload of every event, a serialized JSON object.
     payload: String,
     /// Where events go.
     routing: Routing,
@@ -86,15 +101,51 @@ impl Account {
         };
         Ok(Account {
             inner: Arc::new(inner),
+            aim: Aim::default(),
         })
+    }
+
+    /// This account, with every event going to receiver endpoint `endpoint`'s
+    /// profile (on profiles; fanned-out events still go to all).
+    pub fn only(&self, endpoint: usize) -> Account {
+        let aim = Aim {
+            only: Some(endpoint),
+            ..self.aim
+        };
+        Account {
+            inner: self.inner.clone(),
+            aim,
+        }
+    }
+
+    /// This account, with each event published under its ordering key and
+    /// carrying that key and its number among the key's events in its payload
+    /// (`"key"`, `"n"`).
+    pub fn keyed(&self, keys: Keys) -> Account {
+        let aim = Aim {
+            keys: Some(keys),
+            ..self.aim
+        };
+        Account {
+            inner: self.inner.clone(),
+            aim,
+        }
     }
 
     /// The receiver endpoints event `seq` goes to.
     pub fn endpoints(&self, seq: usize) -> Range<usize> {
         match self.inner.routing {
-            Routing::Profiles(n) => seq % n..seq % n + 1,
+            Routing::Profiles(n) => {
+                let profile = self.profile(seq, n);
+                profile..profile + 1
+            }
             Routing::FanOut(n) => 0..n,
         }
+    }
+
+    /// The profile (receiver endpoint) of event `seq` among `n` profiles.
+    fn profile(&self, seq: usize, n: usize) -> usize {
+        self.aim.only.unwrap_or(seq % n)
     }
 
     /// Points receiver endpoint `endpoint` at `url` with this retry schedule:
@@ -186,12 +237,26 @@ impl Account {
     /// The publish request of event `seq`.
     fn event(&self, seq: usize) -> String {
         let profile = match self.inner.routing {
-            Routing::Profiles(n) => format!(r#","profile_id":"e{}""#, seq % n),
+            Routing::Profiles(n) => format!(r#","profile_id":"e{}""#, self.profile(seq, n)),
             Routing::FanOut(_) => String::new(),
         };
-        format!(
-            r#"{{"event_type":"{EVENT_TYPE}"{profile},"payload":{}}}"#,
-            self.inner.payload
+        let (ordering, payload) = self.ordering(seq);
+        format!(r#"{{"event_type":"{EVENT_TYPE}"{profile}{ordering},"payload":{payload}}}"#)
+    }
+
+    /// Event `seq`'s `ordering_key` field (if keyed) and payload: the shared
+    /// one, or with the key and number first when keyed.
+    fn ordering(&self, seq: usize) -> (String, Cow<'_, str>) {
+        let payload = &self.inner.payload;
+        let Some(keys) = self.aim.keys else {
+            return (String::new(), Cow::Borrowed(payload));
+        };
+        let (key, n) = keys.of(seq);
+        let fields = payload.strip_prefix('{').unwrap_or("}");
+        let separator = if fields == "}" { "" } else { "," };
+        (
+            format!(r#","ordering_key":"{key}""#),
+            Cow::Owned(format!(r#"{{"key":"{key}","n":{n}{separator}{fields}"#)),
         )
     }
 

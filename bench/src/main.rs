@@ -2,11 +2,15 @@
 //! publish rates, delivered events/s (and deliveries/s when events fan out to
 //! several endpoints), end-to-end latency, peak memory, lost and duplicated
 //! deliveries — against a ceiling: the same requests sent straight to
-//! the bench's own receiver. All traffic stays on 127.0.0.1, and every loop is
-//! bounded in count and time.
+//! the bench's own receiver; also fresh-event latency during a retry storm,
+//! healthy throughput beside a dead endpoint, and ordering keys' throughput and
+//! order. All traffic stays on 127.0.0.1, and every loop is bounded in count
+//! and time.
 
 mod api;
+mod keys;
 mod load;
+mod notes;
 mod phase;
 mod receiver;
 mod report;
@@ -21,22 +25,32 @@ use std::process::ExitCode;
 /// Largest `--payload-bytes`: a batch of 100 such events must fit in hookpost's
 /// default 1 MiB request body.
 const MAX_PAYLOAD_BYTES: usize = 8192;
+/// Events per phase unless `--events` says otherwise.
+const DEFAULT_EVENTS: usize = 20_000;
+/// Events of the retry storm unless `--events` says otherwise.
+const DEFAULT_STORM_EVENTS: usize = 5000;
+/// Receiver endpoints of the storm scenario: the fresh events' and the storm's.
+const STORM_ENDPOINTS: usize = 2;
 
 /// Benchmark of hookpost: starts a receiver and hookpost, publishes, measures.
 #[derive(Debug, Parser)]
 #[command(name = "hookpost-bench", version, about)]
 struct Args {
-    /// Events per phase (also the number of ceiling requests).
-    #[arg(long, default_value_t = 20_000)]
-    events: usize,
+    /// Events per phase (also the number of ceiling requests); in the storm
+    /// scenario, the events to the failing endpoint [default: 20000, or 5000
+    /// for the storm scenario].
+    #[arg(long)]
+    events: Option<usize>,
     /// Concurrent publishers (and concurrent ceiling senders).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
     /// Size of each event's JSON payload, in bytes.
     #[arg(long, default_value_t = 1024)]
     payload_bytes: usize,
-    /// Distinct receiver paths, one profile each; events go round-robin
-    /// [default: 1, or 10 for the failing scenario; not for the fanout one].
+    /// Distinct receiver paths, one profile each; events go round-robin; in
+    /// the dead scenario, the healthy account endpoints beside the dead one
+    /// [default: 1, 10 for the failing scenario, 4 for the dead one; not for
+    /// the fanout and storm ones].
     #[arg(long)]
     endpoints: Option<usize>,
     /// Account endpoints (receiver paths) every event goes to in the fanout
@@ -52,6 +66,9 @@ struct Args {
     /// What the receiver does while hookpost delivers.
     #[arg(long, value_enum, default_value_t = Scenario::Healthy)]
     scenario: Scenario,
+    /// Ordering keys each phase's events are spread over in the ordered scenario.
+    #[arg(long, default_value_t = 1000)]
+    keys: usize,
     /// Events stored (without a target, so never delivered) before the measured
     /// phases: shows how publishing holds up on a full store.
     #[arg(long, default_value_t = 0)]
@@ -77,6 +94,18 @@ pub enum Scenario {
     /// Every endpoint answers 200; each event, published without a profile,
     /// goes to all `--fanout` account endpoints.
     Fanout,
+    /// `--events` events to an endpoint answering 500 on a short retry
+    /// schedule; while their retries come due, fresh events are published at a
+    /// steady rate to a healthy endpoint of the account, and their latency is
+    /// compared with the same phase before the storm.
+    Storm,
+    /// Each event fans out to `--endpoints` healthy account endpoints and one
+    /// that answers 503 to everything; compared with a run without it, and its
+    /// requests counted.
+    Dead,
+    /// Events carry ordering keys, `--keys` per phase; compared with a run
+    /// without keys, and each key's arrival order checked at the receiver.
+    Ordered,
 }
 
 impl Scenario {
@@ -87,6 +116,9 @@ impl Scenario {
             Scenario::Failing => "failing",
             Scenario::Backlog => "backlog",
             Scenario::Fanout => "fanout",
+            Scenario::Storm => "storm",
+            Scenario::Dead => "dead",
+            Scenario::Ordered => "ordered",
         }
     }
 }
@@ -102,7 +134,8 @@ pub struct Plan {
     pub concurrency: usize,
     /// Payload size in bytes.
     pub payload_bytes: usize,
-    /// Receiver endpoints (and profiles, or account endpoints when fanning out).
+    /// Receiver endpoints (and profiles, or account endpoints when fanning
+    /// out); in the dead scenario, the healthy ones.
     pub endpoints: usize,
     /// Account endpoints each event goes to in a fan-out run.
     pub fanout: usize,
@@ -116,30 +149,44 @@ pub struct Plan {
     pub hookpost_bin: PathBuf,
     /// Events stored before the measured phases.
     pub prefill: usize,
+    /// Ordering keys per phase in the ordered scenario.
+    pub keys: usize,
 }
 
 impl Args {
     /// Applies `--smoke` and the defaults, and refuses combinations that cannot work.
     fn into_plan(self) -> Result<Plan, String> {
+        let default_events = match self.scenario {
+            Scenario::Storm => DEFAULT_STORM_EVENTS,
+            _ => DEFAULT_EVENTS,
+        };
         let (events, concurrency) = if self.smoke {
             (300, 8)
         } else {
-            (self.events, self.concurrency)
+            (self.events.unwrap_or(default_events), self.concurrency)
         };
         let failing = self.scenario == Scenario::Failing;
-        let fanout = self.scenario == Scenario::Fanout;
-        if fanout && self.endpoints.is_some() {
-            return Err("--scenario fanout takes --fanout, not --endpoints".into());
+        let refused = match self.scenario {
+            Scenario::Fanout => "--scenario fanout takes --fanout, not --endpoints",
+            Scenario::Storm => {
+                "--scenario storm takes no --endpoints (it has a failing and a healthy one)"
+            }
+            _ => "",
+        };
+        if !refused.is_empty() && self.endpoints.is_some() {
+            return Err(refused.into());
         }
         let endpoints = self.endpoints.unwrap_or(match self.scenario {
             Scenario::Failing => 10,
             Scenario::Fanout => self.fanout,
+            Scenario::Storm => STORM_ENDPOINTS,
+            Scenario::Dead => 4,
             _ => 1,
         });
         let counts = [events, concurrency, endpoints, self.fanout, self.nodes];
-        if counts.contains(&0) {
+        if counts.contains(&0) || self.keys == 0 {
             return Err(
-                "--events, --concurrency, --endpoints, --fanout and --nodes must be at least 1"
+                "--events, --concurrency, --endpoints, --fanout, --nodes and --keys must be at least 1"
                     .into(),
             );
         }
@@ -163,6 +210,7 @@ impl Args {
             nodes: self.nodes,
             database: self.database,
             prefill: self.prefill,
+            keys: self.keys,
             hookpost_bin: match self.hookpost_bin {
                 Some(path) => path,
                 None => sibling_hookpost()?,

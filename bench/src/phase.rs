@@ -45,6 +45,16 @@ pub struct Publishing {
 }
 
 impl Publishing {
+    /// Accepted events.
+    pub fn accepted(&self) -> usize {
+        self.sent.len()
+    }
+
+    /// Publish requests that failed.
+    pub fn errors(&self) -> usize {
+        self.errors
+    }
+
     /// Gathers the outcome of each request; shows the first failure.
     fn collect(outcomes: Vec<Result<Vec<Sent>, String>>, wall: Duration) -> Publishing {
         let (mut sent, mut errors) = (Vec::new(), 0);
@@ -59,6 +69,41 @@ impl Publishing {
             }
         }
         Publishing { sent, errors, wall }
+    }
+}
+
+/// How a closed-loop phase publishes: one event per request, or batches.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// [`single`].
+    Single,
+    /// [`batch`].
+    Batch,
+}
+
+impl Shape {
+    /// The phase's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Single => "single",
+            Shape::Batch => "batch",
+        }
+    }
+
+    /// Events per publish request.
+    pub fn per_request(self) -> usize {
+        match self {
+            Shape::Single => 1,
+            Shape::Batch => BATCH,
+        }
+    }
+
+    /// Publishes `events` events this way from `concurrency` publishers.
+    pub async fn publish(self, account: &Account, events: usize, concurrency: usize) -> Publishing {
+        match self {
+            Shape::Single => single(account, events, concurrency).await,
+            Shape::Batch => batch(account, events, concurrency).await,
+        }
     }
 }
 
@@ -235,6 +280,19 @@ pub async fn attempted(receiver: &Receiver, publishing: &Publishing, max: Durati
     let tried = |s: &Seen| s.requests > 0;
     let seen = wait_for(receiver, &keys, tried, max).await;
     seen.iter().filter(|s| tried(s)).count()
+}
+
+/// Waits, at most `max`, until none of the account's events is pending (each
+/// delivery made or failed for good); whether that happened.
+pub async fn drained(account: &Account, max: Duration) -> Result<bool, String> {
+    let started = Instant::now();
+    while account.any_pending().await? {
+        if started.elapsed() > max {
+            return Ok(false);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(true)
 }
 
 /// Requests per second of `requests` delivery-like POSTs of `body` straight to

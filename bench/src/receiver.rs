@@ -1,19 +1,23 @@
 //! The bench's webhook receiver: a keep-alive HTTP/1.1 server on 127.0.0.1 with
 //! one path per endpoint (`/e0`, `/e1`, …). It answers 200 — or 500 on failing
-//! endpoints, or 503 while "down" — and remembers, per delivery (endpoint path
-//! and event id, the `webhook-id` header: see [`key`]), how many requests came,
-//! how many were answered 200, and when the first of those arrived. Keying by
-//! path too tells apart the copies of a fanned-out event.
+//! endpoints, 503 while "down", or a fixed status on the one broken endpoint —
+//! and remembers, per delivery (endpoint path and event id, the `webhook-id`
+//! header: see [`key`]), how many requests came, how many were answered 200,
+//! and when the first of those arrived; per endpoint, how many requests came;
+//! and, when checking order, whether each ordering key's events first arrived
+//! in their publish order. Keying by path too tells apart the copies of a
+//! fanned-out event.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Instant;
 
 /// What the receiver saw of one delivery (one event id on one endpoint).
@@ -29,7 +33,12 @@ pub struct Seen {
 
 /// The key of event `id`'s delivery to endpoint `n`, as [`Receiver::seen`] takes it.
 pub fn key(n: usize, id: &str) -> String {
-    path_key(&format!("e{n}"), id)
+    path_key(&endpoint_name(n), id)
+}
+
+/// The path name of endpoint `n`.
+fn endpoint_name(n: usize) -> String {
+    format!("e{n}")
 }
 
 /// The key of event `id`'s delivery to path `/{endpoint}`.
@@ -42,6 +51,110 @@ pub fn is_failing_endpoint(n: usize) -> bool {
     n % 10 == 9
 }
 
+/// An ordered event's place: its ordering key and its number among the key's
+/// events, in publish order — the `key` and `n` fields of its payload.
+struct Place {
+    /// The ordering key.
+    key: String,
+    /// Its number in the key's publish order, from 0.
+    n: u64,
+}
+
+impl Place {
+    /// The place an event's delivery body carries, if any.
+    fn of(body: &[u8]) -> Option<Place> {
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let payload = &body["data"]["payload"];
+        Some(Place {
+            key: payload["key"].as_str()?.to_owned(),
+            n: payload["n"].as_u64()?,
+        })
+    }
+}
+
+/// What the receiver remembers, behind one lock.
+#[derive(Default)]
+struct Book {
+    /// Per delivery, by [`key`].
+    seen: HashMap<String, Seen>,
+    /// Requests of any answer, per endpoint path name.
+    by_endpoint: HashMap<String, u64>,
+    /// Per endpoint and ordering key (`e0/key`), the highest `n` arrived first
+    /// so far.
+    last_n: HashMap<String, u64>,
+    /// Ordering figures so far.
+    order: Order,
+}
+
+/// What the order check saw: first arrivals of ordered events (answered 200),
+/// and those of them that came after a later event of their key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Order {
+    /// Ordered events' first arrivals.
+    pub checked: u64,
+    /// Of them, those that came after a later event of the same key and endpoint.
+    pub out_of_order: u64,
+}
+
+impl std::ops::Sub for Order {
+    type Output = Order;
+
+    /// The figures between two looks.
+    fn sub(self, earlier: Order) -> Order {
+        Order {
+            checked: self.checked - earlier.checked,
+            out_of_order: self.out_of_order - earlier.out_of_order,
+        }
+    }
+}
+
+impl Book {
+    /// Records one request to `endpoint`: of delivery `id` (if known), answered
+    /// 200 if `ok`, carrying `place` (if checked).
+    fn record(
+        &mut self,
+        endpoint: &str,
+        id: Option<&str>,
+        ok: bool,
+        arrived: Instant,
+        place: Option<Place>,
+    ) {
+        if let Some(count) = self.by_endpoint.get_mut(endpoint) {
+            *count += 1;
+        } else {
+            self.by_endpoint.insert(endpoint.to_owned(), 1);
+        }
+        let Some(id) = id else {
+            return;
+        };
+        let entry = self.seen.entry(path_key(endpoint, id)).or_default();
+        entry.requests += 1;
+        if !ok {
+            return;
+        }
+        entry.ok += 1;
+        if entry.first_ok.is_none() {
+            entry.first_ok = Some(arrived);
+            if let Some(place) = place {
+                self.check_order(endpoint, place);
+            }
+        }
+    }
+
+    /// Counts a first arrival that comes after a later event of the same key
+    /// on the same endpoint.
+    fn check_order(&mut self, endpoint: &str, place: Place) {
+        let key = path_key(endpoint, &place.key);
+        self.order.checked += 1;
+        match self.last_n.get(&key) {
+            Some(&last) if place.n <= last => self.order.out_of_order += 1,
+            _ => {
+                self.last_n.insert(key, place.n);
+            }
+        }
+    }
+}
+
 /// State shared by the handler and the bench.
 #[derive(Default)]
 struct Shared {
@@ -49,18 +162,27 @@ struct Shared {
     down: AtomicBool,
     /// Failing endpoints answer 500.
     failing: AtomicBool,
+    /// One endpoint that answers this status whatever the other settings.
+    broken: RwLock<Option<(usize, StatusCode)>>,
+    /// Delivery bodies are read for their ordering [`Place`].
+    checking_order: AtomicBool,
     /// Requests of any answer.
     requests: AtomicU64,
     /// Requests answered 200.
     answered_ok: AtomicU64,
-    /// Per delivery, by [`key`].
-    seen: Mutex<HashMap<String, Seen>>,
+    /// Per delivery, per endpoint, per ordering key.
+    book: Mutex<Book>,
 }
 
 impl Shared {
-    /// The map, even if a holder panicked (its counts stay usable).
-    fn seen(&self) -> MutexGuard<'_, HashMap<String, Seen>> {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The book, even if a holder panicked (its counts stay usable).
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The broken endpoint and its status, if any.
+    fn broken(&self) -> Option<(usize, StatusCode)> {
+        *self.broken.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The status endpoint `name` answers with now.
@@ -68,12 +190,13 @@ impl Shared {
         let Some(n) = name.strip_prefix('e').and_then(|n| n.parse().ok()) else {
             return StatusCode::NOT_FOUND;
         };
-        if self.down.load(Ordering::Relaxed) {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else if self.failing.load(Ordering::Relaxed) && is_failing_endpoint(n) {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::OK
+        match self.broken() {
+            Some((broken, status)) if broken == n => status,
+            _ if self.down.load(Ordering::Relaxed) => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.failing.load(Ordering::Relaxed) && is_failing_endpoint(n) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::OK,
         }
     }
 }
@@ -101,7 +224,7 @@ impl Receiver {
 
     /// URL of endpoint `n`.
     pub fn url(&self, n: usize) -> String {
-        format!("http://{}/e{n}", self.address)
+        format!("http://{}/{}", self.address, endpoint_name(n))
     }
 
     /// Makes every endpoint answer 503 (`true`) or recover (`false`).
@@ -114,6 +237,23 @@ impl Receiver {
         self.shared.failing.store(failing, Ordering::Relaxed);
     }
 
+    /// Makes endpoint `n` answer `status` to everything, or (`None`) none.
+    pub fn set_broken(&self, broken: Option<(usize, StatusCode)>) {
+        *self
+            .shared
+            .broken
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = broken;
+    }
+
+    /// Reads (`true`) or ignores (`false`) delivery bodies for the ordering
+    /// key and number their payload carries (see [`Receiver::order`]).
+    pub fn set_checking_order(&self, checking: bool) {
+        self.shared
+            .checking_order
+            .store(checking, Ordering::Relaxed);
+    }
+
     /// Requests received so far, and how many of them were answered 200.
     pub fn totals(&self) -> (u64, u64) {
         (
@@ -122,22 +262,39 @@ impl Receiver {
         )
     }
 
+    /// Requests endpoint `n` received so far, of any answer.
+    pub fn requests_to(&self, n: usize) -> u64 {
+        let book = self.shared.book();
+        book.by_endpoint
+            .get(&endpoint_name(n))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// What the order check saw so far (while [`Receiver::set_checking_order`]
+    /// was on).
+    pub fn order(&self) -> Order {
+        self.shared.book().order
+    }
+
     /// What was seen of each delivery of `keys` (made by [`key`]), in order
     /// (nothing yet: the default).
     pub fn seen(&self, keys: &[String]) -> Vec<Seen> {
-        let seen = self.shared.seen();
+        let book = self.shared.book();
         keys.iter()
-            .map(|key| seen.get(key).copied().unwrap_or_default())
+            .map(|key| book.seen.get(key).copied().unwrap_or_default())
             .collect()
     }
 }
 
-/// Answers one delivery; the whole body is read before the arrival is taken.
+/// Answers one delivery; the whole body is read before the arrival is taken,
+/// and the arrival is recorded before the answer leaves (so an ordered
+/// delivery's successor, sent only after this answer, is recorded after it).
 async fn receive(
     State(shared): State<Arc<Shared>>,
     Path(endpoint): Path<String>,
     headers: HeaderMap,
-    _body: Bytes,
+    body: Bytes,
 ) -> StatusCode {
     let arrived = Instant::now();
     shared.requests.fetch_add(1, Ordering::Relaxed);
@@ -146,14 +303,48 @@ async fn receive(
     if ok {
         shared.answered_ok.fetch_add(1, Ordering::Relaxed);
     }
-    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-        let mut seen = shared.seen();
-        let entry = seen.entry(path_key(&endpoint, id)).or_default();
-        entry.requests += 1;
-        if ok {
-            entry.first_ok.get_or_insert(arrived);
-            entry.ok += 1;
-        }
-    }
+    let checking = shared.checking_order.load(Ordering::Relaxed);
+    let place = checking.then(|| Place::of(&body)).flatten();
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
+    shared.book().record(&endpoint, id, ok, arrived, place);
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Book, Order, Place};
+    use std::time::Instant;
+
+    /// A delivery body carrying key `key` and number `n`.
+    fn body(key: &str, n: u64) -> Vec<u8> {
+        let payload = format!(r#"{{"key":"{key}","n":{n},"pad":"x"}}"#);
+        format!(r#"{{"data":{{"id":"x","payload":{payload}}},"meta":{{"attempt":1}}}}"#)
+            .into_bytes()
+    }
+
+    /// Records a first 200 of event `id` on `endpoint`, number `n` of `key`.
+    fn arrive(book: &mut Book, endpoint: &str, id: &str, key: &str, n: u64) {
+        let place = Place::of(&body(key, n));
+        assert!(place.is_some(), "the body's place is read");
+        book.record(endpoint, Some(id), true, Instant::now(), place);
+    }
+
+    /// Late arrivals of earlier numbers count, per key and endpoint; repeats
+    /// of an arrived delivery do not.
+    #[test]
+    fn counts_arrivals_out_of_their_key_order() {
+        let mut book = Book::default();
+        arrive(&mut book, "e0", "a", "k1", 0);
+        arrive(&mut book, "e0", "c", "k1", 2);
+        arrive(&mut book, "e0", "b", "k1", 1);
+        arrive(&mut book, "e0", "c", "k1", 2);
+        arrive(&mut book, "e1", "b", "k1", 1);
+        arrive(&mut book, "e0", "d", "k2", 0);
+        let expected = Order {
+            checked: 5,
+            out_of_order: 1,
+        };
+        assert_eq!(book.order, expected);
+        assert_eq!(book.by_endpoint["e0"], 5);
+    }
 }

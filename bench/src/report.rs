@@ -2,7 +2,9 @@
 //! and the ratios to the ceiling. Delivered rates, missing and duplicates count
 //! deliveries: in a fan-out run, each event makes one per account endpoint.
 
+use crate::notes::Notes;
 use crate::phase::Figures;
+use crate::stats::Latency;
 use crate::{Plan, Scenario};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -12,35 +14,19 @@ const KEPT_GOAL: f64 = 0.8;
 
 /// One set of hookpost processes and the phases measured on it.
 pub struct Run {
-    /// `healthy`, `baseline`, `failing`, `backlog` or `fanout`.
+    /// `healthy`, `baseline`, `failing`, `backlog`, `fanout`, `storm`, `dead`,
+    /// `unkeyed` or `ordered`.
     pub label: &'static str,
     /// Named phases, in order.
     pub phases: Vec<(&'static str, Figures)>,
-    /// Account endpoints per event in a fan-out run; `None` on profiles.
+    /// Counted account endpoints per event in a fan-out run; `None` on profiles.
     pub fanout: Option<usize>,
     /// Peak resident memory of each node over the run, in KiB.
     pub peak_rss_kib: Vec<u64>,
     /// Warning, error and non-JSON lines in the nodes' logs.
     pub warnings: usize,
-    /// The backlog scenario's own figures.
-    pub backlog: Option<Backlog>,
-}
-
-/// Figures of the backlog scenario.
-pub struct Backlog {
-    /// Deliveries (one per event here) refused at least once before the
-    /// receiver recovered.
-    pub attempted: usize,
-    /// Whether events were pending when memory was sampled.
-    pub pending: bool,
-    /// Peak resident memory of each node with the backlog pending, in KiB.
-    pub peak_rss_kib: Vec<u64>,
-    /// From the receiver's recovery to the first arrival (mostly the retry step).
-    pub first_arrival: Duration,
-    /// From the receiver's recovery to the last arrival.
-    pub drain: Duration,
-    /// Deliveries per second of the drain.
-    pub drain_rate: f64,
+    /// The run's own figures, in the scenarios that have them.
+    pub notes: Option<Notes>,
 }
 
 /// Everything one invocation measured.
@@ -58,10 +44,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Every counted event arrived and every publish was accepted.
+    /// Every counted event arrived, every publish was accepted, and no run's
+    /// own figures show a fault (an event out of order).
     pub fn passed(&self) -> bool {
+        let mut notes = self.runs.iter().filter_map(|r| r.notes.as_ref());
         self.figures()
             .all(|f| f.missing == 0 && f.publish_errors == 0)
+            && notes.all(Notes::passed)
     }
 
     /// Prints the table, then the JSON line.
@@ -77,11 +66,34 @@ impl Report {
             .flat_map(|r| r.phases.iter().map(|(_, f)| f))
     }
 
-    /// Per phase of the failing run: its delivered rate over the baseline's.
+    /// Per phase of the failing or dead run: its (healthy endpoints')
+    /// delivered rate over the baseline's.
     fn kept(&self) -> Vec<(&'static str, f64)> {
-        self.compare("baseline", "failing", |base, fail| {
-            ratio(fail.delivered_rate, base.delivered_rate)
+        self.compare("baseline", self.plan.scenario.name(), |base, other| {
+            ratio(other.delivered_rate, base.delivered_rate)
         })
+    }
+
+    /// Per phase of the ordered run: its delivered rate over the unkeyed run's.
+    fn keyed_share(&self) -> Vec<(&'static str, f64)> {
+        self.compare("unkeyed", "ordered", |unkeyed, keyed| {
+            ratio(keyed.delivered_rate, unkeyed.delivered_rate)
+        })
+    }
+
+    /// Fresh events' latency in the storm run: without the storm, then during it.
+    fn storm_latency(&self) -> Option<(Latency, Latency)> {
+        let run = self.runs.iter().find(|r| r.label == "storm")?;
+        let phase = |name| run.phases.iter().find(|(n, _)| *n == name);
+        let (_, calm) = phase("baseline")?;
+        let (_, storm) = phase("storm")?;
+        Some((calm.latency, storm.latency))
+    }
+
+    /// Events out of order over all runs, if order was checked.
+    fn out_of_order(&self) -> Option<u64> {
+        let notes = self.runs.iter().filter_map(|r| r.notes.as_ref());
+        notes.filter_map(Notes::out_of_order).reduce(|a, b| a + b)
     }
 
     /// Per phase of the fan-out run: the time one delivery takes over its time
@@ -153,16 +165,43 @@ impl Report {
                 "fanout: one delivery costs {cost:.2}× its time in the healthy run ({name}: healthy delivered/s ÷ fan-out deliveries/s)"
             );
         }
-        for (name, kept) in self.kept() {
-            println!(
-                "failing: healthy endpoints keep {:.0}% of their {name} throughput (goal ≥ {:.0}%)",
-                kept * 100.0,
-                KEPT_GOAL * 100.0
-            );
-        }
+        self.print_comparisons();
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         let (missing, duplicates) = self.totals();
-        println!("result: {verdict} ({missing} missing, {duplicates} duplicates)");
+        let order = match self.out_of_order() {
+            Some(n) => format!(", {n} out of order"),
+            None => String::new(),
+        };
+        println!("result: {verdict} ({missing} missing, {duplicates} duplicates{order})");
+    }
+
+    /// The lines comparing runs or phases: healthy endpoints kept beside
+    /// failing or dead ones, keyed against unkeyed, fresh latency in a storm.
+    fn print_comparisons(&self) {
+        let scenario = self.plan.scenario;
+        let goal = match scenario {
+            Scenario::Failing => format!(" (goal ≥ {:.0}%)", KEPT_GOAL * 100.0),
+            _ => " beside the dead endpoint".to_owned(),
+        };
+        for (name, kept) in self.kept() {
+            println!(
+                "{}: healthy endpoints keep {:.0}% of their {name} throughput{goal}",
+                scenario.name(),
+                kept * 100.0,
+            );
+        }
+        for (name, share) in self.keyed_share() {
+            println!(
+                "ordered: {name}: keyed deliveries/s are {:.0}% of unkeyed ones",
+                share * 100.0
+            );
+        }
+        if let Some((calm, storm)) = self.storm_latency() {
+            println!(
+                "storm: fresh events p50 / p99 / max {:.1} / {:.1} / {:.1} ms during the storm, {:.1} / {:.1} / {:.1} ms without",
+                ms(storm.p50), ms(storm.p99), ms(storm.max), ms(calm.p50), ms(calm.p99), ms(calm.max)
+            );
+        }
     }
 
     /// One phase's row.
@@ -235,9 +274,20 @@ impl Report {
             "duplicates": duplicates,
             "passed": self.passed(),
         });
-        if p.scenario == Scenario::Failing {
+        if matches!(p.scenario, Scenario::Failing | Scenario::Dead) {
             out["healthy_endpoints_kept"] = json!(rounded(self.kept(), 3));
+        }
+        if p.scenario == Scenario::Failing {
             out["kept_goal"] = json!(KEPT_GOAL);
+        }
+        if p.scenario == Scenario::Ordered {
+            out["keys"] = json!(p.keys);
+            out["keyed_vs_unkeyed"] = json!(rounded(self.keyed_share(), 3));
+            out["out_of_order"] = json!(self.out_of_order());
+        }
+        if let Some((calm, storm)) = self.storm_latency() {
+            let p99 = ratio(storm.p99.as_secs_f64(), calm.p99.as_secs_f64());
+            out["fresh_p99_storm_vs_baseline"] = json!(round(p99, 3));
         }
         let cost = self.delivery_cost();
         if !cost.is_empty() {
@@ -261,15 +311,9 @@ impl Report {
         if let Some(fanout) = run.fanout {
             out["fanout"] = json!(fanout);
         }
-        if let Some(b) = &run.backlog {
-            out["backlog"] = json!({
-                "attempted_while_down": b.attempted,
-                "pending_at_sample": b.pending,
-                "peak_rss_mib_with_backlog": mib(&b.peak_rss_kib),
-                "first_arrival_s": round(b.first_arrival.as_secs_f64(), 3),
-                "drain_s": round(b.drain.as_secs_f64(), 3),
-                "drain_per_s": round(b.drain_rate, 1),
-            });
+        if let Some(notes) = &run.notes {
+            let (name, value) = notes.json();
+            out[name] = value;
         }
         out
     }
@@ -293,7 +337,7 @@ impl Report {
     }
 }
 
-/// Memory and log lines of a run, and the backlog's figures.
+/// Memory and log lines of a run, and its own figures.
 fn print_run_notes(run: &Run) {
     println!(
         "{}: peak RSS (VmHWM) {:?} MiB, {} warning line(s) in hookpost's log",
@@ -301,19 +345,8 @@ fn print_run_notes(run: &Run) {
         mib(&run.peak_rss_kib),
         run.warnings
     );
-    if let Some(b) = &run.backlog {
-        println!(
-            "backlog: {} events refused once while down, pending at the sample: {}; peak RSS with the backlog {:?} MiB",
-            b.attempted,
-            if b.pending { "yes" } else { "no" },
-            mib(&b.peak_rss_kib),
-        );
-        println!(
-            "backlog: after recovery, first arrival in {:.2} s, all in {:.2} s ({:.0} events/s)",
-            b.first_arrival.as_secs_f64(),
-            b.drain.as_secs_f64(),
-            b.drain_rate
-        );
+    if let Some(notes) = &run.notes {
+        notes.print();
     }
 }
 
@@ -349,12 +382,12 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// KiB to MiB, one decimal.
-fn mib(kib: &[u64]) -> Vec<f64> {
+pub fn mib(kib: &[u64]) -> Vec<f64> {
     kib.iter().map(|k| round(*k as f64 / 1024.0, 1)).collect()
 }
 
 /// `x` rounded to `places` decimals.
-fn round(x: f64, places: i32) -> f64 {
+pub fn round(x: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (x * scale).round() / scale
 }

@@ -4,19 +4,23 @@
 //! phases, and killed at its end.
 
 use crate::api::{Account, Routing};
-use crate::phase::{self, Figures, Publishing};
+use crate::keys::Keys;
+use crate::notes::{self, Notes};
+use crate::phase::{self, Figures, Publishing, Shape};
 use crate::receiver::{is_failing_endpoint, Receiver};
-use crate::report::{Backlog, Report, Run};
+use crate::report::{Report, Run};
 use crate::server::Cluster;
 use crate::stats::per_second;
 use crate::{Plan, Scenario};
+use axum::http::StatusCode;
 use reqwest::Client;
 use std::time::{Duration, Instant};
 
 /// Retries of healthy endpoints (profiles or account endpoints): short, so a
 /// transient failure is retried within the run.
 const HEALTHY_RETRIES: &[&str] = &["100ms", "200ms", "400ms"];
-/// Retries of failing endpoints' profiles: all of them happen during the run.
+/// Retries of failing endpoints' profiles and of the dead endpoint: all of
+/// them happen during the run.
 const FAILING_RETRIES: &[&str] = &["100ms", "200ms", "400ms", "800ms"];
 /// Retries in the backlog scenario: the backlog outlives a short outage.
 const BACKLOG_RETRIES: &[&str] = &["2s"; 5];
@@ -25,6 +29,26 @@ const BACKLOG_RETRIES: &[&str] = &["2s"; 5];
 const BACKLOG_DOWN_MAX: Duration = Duration::from_secs(6);
 /// Longest the paced phase publishes, in seconds.
 const PACED_SECS: f64 = 10.0;
+/// The storm scenario's healthy endpoint (profile), for fresh events.
+const FRESH_ENDPOINT: usize = 0;
+/// The storm scenario's failing endpoint (profile).
+const STORM_ENDPOINT: usize = 1;
+/// What the storm's endpoint answers.
+const STORM_STATUS: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
+/// Retries of the storm's events: due together every 2 s for 12 s, longer
+/// than the fresh phase that runs meanwhile.
+const STORM_RETRIES: &[&str] = &["2s"; 6];
+/// Longest wait for every storm event's first attempt before the fresh phase.
+const STORM_ATTEMPT_MAX: Duration = Duration::from_secs(6);
+/// Fresh events per second in the storm scenario's phases.
+const FRESH_RATE: f64 = 200.0;
+/// How long each of the storm scenario's fresh phases publishes, in seconds.
+const FRESH_SECS: f64 = 8.0;
+/// What the dead endpoint answers.
+const DEAD_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+/// Longest wait, after the dead run's phases, for its dead deliveries to spend
+/// their retries (1.5 s of [`FAILING_RETRIES`] after their first attempts).
+const DEAD_DRAIN_MAX: Duration = Duration::from_secs(30);
 /// Deadline of one HTTP request from the bench.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -71,6 +95,15 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
         ],
         Scenario::Backlog => vec![bench.backlog().await?],
         Scenario::Fanout => vec![bench.fanout().await?],
+        Scenario::Storm => vec![bench.storm().await?],
+        Scenario::Dead => vec![
+            bench.dead("baseline", false).await?,
+            bench.dead("dead", true).await?,
+        ],
+        Scenario::Ordered => {
+            bench.receiver.set_checking_order(true);
+            vec![bench.ordered(false).await?, bench.ordered(true).await?]
+        }
     };
     let (receiver_requests, receiver_ok) = bench.receiver.totals();
     Ok(Report {
@@ -119,21 +152,71 @@ impl Bench {
         Ok((cluster, account))
     }
 
-    /// The retry schedule of endpoint `endpoint`'s profile.
+    /// The retry schedule of endpoint `endpoint`'s profile (or account endpoint).
     fn retries(&self, endpoint: usize) -> &'static [&'static str] {
         match self.plan.scenario {
             Scenario::Backlog => BACKLOG_RETRIES,
             Scenario::Failing if is_failing_endpoint(endpoint) => FAILING_RETRIES,
+            Scenario::Storm if endpoint == STORM_ENDPOINT => STORM_RETRIES,
+            Scenario::Dead if endpoint == self.dead_endpoint() => FAILING_RETRIES,
             _ => HEALTHY_RETRIES,
         }
     }
 
-    /// Waits for and measures a phase's events on the endpoints that count: in
-    /// the failing scenario, those that never fail (in both of its runs).
+    /// The dead scenario's dead endpoint: the one after the healthy ones.
+    fn dead_endpoint(&self) -> usize {
+        self.plan.endpoints
+    }
+
+    /// Whether deliveries to `endpoint` count: not to those that fail on
+    /// purpose (every tenth in both runs of the failing scenario, the storm's,
+    /// the dead one).
+    fn counted(&self, endpoint: usize) -> bool {
+        match self.plan.scenario {
+            Scenario::Failing => !is_failing_endpoint(endpoint),
+            Scenario::Storm => endpoint != STORM_ENDPOINT,
+            Scenario::Dead => endpoint != self.dead_endpoint(),
+            _ => true,
+        }
+    }
+
+    /// Waits for and measures a phase's events on the endpoints that count.
     async fn settle(&self, publishing: Publishing) -> Figures {
-        let failing = self.plan.scenario == Scenario::Failing;
-        let counted = |endpoint| !(failing && is_failing_endpoint(endpoint));
-        phase::settle(&self.receiver, &publishing, counted).await
+        phase::settle(&self.receiver, &publishing, |e| self.counted(e)).await
+    }
+
+    /// Publishes and measures a closed-loop phase of `shape`; with `keys`
+    /// ordering keys, each owned by one publisher so that its events are
+    /// published in order.
+    async fn closed(&self, account: &Account, shape: Shape, keys: Option<usize>) -> Figures {
+        let (events, concurrency) = (self.plan.events, self.plan.concurrency);
+        let publishing = match keys {
+            None => shape.publish(account, events, concurrency).await,
+            Some(keys) => {
+                let per_request = shape.per_request();
+                let keys = Keys::new(shape.name(), keys, concurrency, events, per_request);
+                let keyed = account.keyed(keys);
+                shape.publish(&keyed, events, keys.publishers()).await
+            }
+        };
+        self.settle(publishing).await
+    }
+
+    /// Stores `--prefill` events that go nowhere, if asked, and says how long it took.
+    async fn prefill(&self, account: &Account) -> Result<(), String> {
+        if self.plan.prefill == 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        account
+            .prefill(self.plan.prefill, self.plan.concurrency)
+            .await?;
+        println!(
+            "prefill: {} events stored in {:.1} s",
+            self.plan.prefill,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
     }
 
     /// A run on profiles of the single and batch phases (and, in the healthy
@@ -142,7 +225,7 @@ impl Bench {
         self.receiver.set_failing(failing);
         let paced = self.plan.scenario == Scenario::Healthy;
         let routing = Routing::Profiles(self.plan.endpoints);
-        self.phases(label, routing, paced).await
+        self.phases(label, routing, paced, None).await
     }
 
     /// A run of the single and batch phases with every event fanned out to
@@ -150,43 +233,136 @@ impl Bench {
     async fn fanout(&self) -> Result<Run, String> {
         self.receiver.set_failing(false);
         let routing = Routing::FanOut(self.plan.fanout);
-        self.phases("fanout", routing, false).await
+        self.phases("fanout", routing, false, None).await
     }
 
-    /// Sets up a run with `routing`, prefills, and measures the single and
-    /// batch phases, then the paced one if `paced`.
+    /// A run of the single and batch phases, each event fanned out to the
+    /// `--endpoints` healthy account endpoints and, if `dead`, to one more
+    /// that answers 503 to everything: only the healthy deliveries count. The
+    /// dead endpoint's requests are counted once its deliveries have spent
+    /// their retries.
+    async fn dead(&self, label: &'static str, dead: bool) -> Result<Run, String> {
+        let (healthy, endpoint) = (self.plan.endpoints, self.dead_endpoint());
+        let routing = Routing::FanOut(healthy + usize::from(dead));
+        self.receiver
+            .set_broken(dead.then_some((endpoint, DEAD_STATUS)));
+        let before = self.receiver.requests_to(endpoint);
+        let (cluster, account) = self.setup(routing).await?;
+        let phases = self.measure(&account, false, None).await?;
+        let mut run = finish(label, phases, &cluster, routing, None);
+        run.fanout = Some(healthy);
+        if dead {
+            let drained = phase::drained(&account, DEAD_DRAIN_MAX).await?;
+            run.notes = Some(Notes::Dead(notes::Dead {
+                status: DEAD_STATUS.as_u16(),
+                deliveries: run.phases.iter().map(|(_, f)| f.events).sum(),
+                requests: self.receiver.requests_to(endpoint) - before,
+                drained,
+            }));
+        }
+        self.receiver.set_broken(None);
+        Ok(run)
+    }
+
+    /// A run of the single and batch phases on profiles, with (`keyed`) or
+    /// without `--keys` ordering keys; the receiver checks each key's arrival
+    /// order.
+    async fn ordered(&self, keyed: bool) -> Result<Run, String> {
+        let routing = Routing::Profiles(self.plan.endpoints);
+        let keys = keyed.then_some(self.plan.keys);
+        let label = if keyed { "ordered" } else { "unkeyed" };
+        let before = self.receiver.order();
+        let mut run = self.phases(label, routing, false, keys).await?;
+        if keyed {
+            let phases = run.phases.iter().map(|(_, f)| f.deliveries - f.missing);
+            run.notes = Some(Notes::Ordered(notes::Ordered {
+                keys: self.plan.keys,
+                arrived: phases.sum(),
+                order: self.receiver.order() - before,
+            }));
+        }
+        Ok(run)
+    }
+
+    /// Sets up a run with `routing` and measures its phases (see [`Bench::measure`]).
     async fn phases(
         &self,
         label: &'static str,
         routing: Routing,
         paced: bool,
+        keys: Option<usize>,
     ) -> Result<Run, String> {
         let (cluster, account) = self.setup(routing).await?;
-        let (events, concurrency) = (self.plan.events, self.plan.concurrency);
-        if self.plan.prefill > 0 {
-            let started = Instant::now();
-            account.prefill(self.plan.prefill, concurrency).await?;
-            println!(
-                "prefill: {} events stored in {:.1} s",
-                self.plan.prefill,
-                started.elapsed().as_secs_f64()
-            );
-        }
-        let single = self
-            .settle(phase::single(&account, events, concurrency).await)
-            .await;
-        let batch = self
-            .settle(phase::batch(&account, events, concurrency).await)
-            .await;
+        let phases = self.measure(&account, paced, keys).await?;
+        Ok(finish(label, phases, &cluster, routing, None))
+    }
+
+    /// Prefills, and measures the single and batch phases (under `keys`
+    /// ordering keys, if given), then the paced one if `paced`.
+    async fn measure(
+        &self,
+        account: &Account,
+        paced: bool,
+        keys: Option<usize>,
+    ) -> Result<Vec<(&'static str, Figures)>, String> {
+        self.prefill(account).await?;
+        let single = self.closed(account, Shape::Single, keys).await;
+        let batch = self.closed(account, Shape::Batch, keys).await;
         // Latency at half the delivered rate; none to pace at if nothing arrived.
         let rate = single.delivered_rate / 2.0;
-        let mut phases = vec![("single", single), ("batch", batch)];
+        let mut phases = vec![(Shape::Single.name(), single), (Shape::Batch.name(), batch)];
         if paced && rate >= 1.0 {
+            let events = self.plan.events;
             let count = ((rate * PACED_SECS) as usize).clamp(1, (events / 2).max(1));
-            let paced = self.settle(phase::paced(&account, count, rate).await).await;
+            let paced = self.settle(phase::paced(account, count, rate).await).await;
             phases.push(("paced", paced));
         }
-        Ok(finish(label, phases, &cluster, routing, None))
+        Ok(phases)
+    }
+
+    /// Fresh events at [`FRESH_RATE`] to the healthy profile, before and then
+    /// during a retry storm: `--events` events to a profile answering 500,
+    /// published in batches, each attempted once, whose retries then come due
+    /// together every 2 s while the second fresh phase publishes.
+    async fn storm(&self) -> Result<Run, String> {
+        let routing = Routing::Profiles(self.plan.endpoints);
+        let (cluster, account) = self.setup(routing).await?;
+        self.prefill(&account).await?;
+        self.receiver
+            .set_broken(Some((STORM_ENDPOINT, STORM_STATUS)));
+        let (phases, storm) = self.storm_phases(&account).await?;
+        self.receiver.set_broken(None);
+        let notes = Some(Notes::Storm(storm));
+        Ok(finish("storm", phases, &cluster, routing, notes))
+    }
+
+    /// The storm scenario's phases with its failing profile broken: the
+    /// baseline fresh phase, the storm's publishing, the fresh phase during it.
+    async fn storm_phases(
+        &self,
+        account: &Account,
+    ) -> Result<(Vec<(&'static str, Figures)>, notes::Storm), String> {
+        let fresh = account.only(FRESH_ENDPOINT);
+        let count = (FRESH_RATE * FRESH_SECS) as usize;
+        let baseline = self
+            .settle(phase::paced(&fresh, count, FRESH_RATE).await)
+            .await;
+        let failing = account.only(STORM_ENDPOINT);
+        let storming = phase::batch(&failing, self.plan.events, self.plan.concurrency).await;
+        let attempted = phase::attempted(&self.receiver, &storming, STORM_ATTEMPT_MAX).await;
+        let (started, before) = (Instant::now(), self.receiver.requests_to(STORM_ENDPOINT));
+        let during = self
+            .settle(phase::paced(&fresh, count, FRESH_RATE).await)
+            .await;
+        let storm = notes::Storm {
+            status: STORM_STATUS.as_u16(),
+            events: storming.accepted(),
+            publish_errors: storming.errors(),
+            attempted,
+            retries: self.receiver.requests_to(STORM_ENDPOINT) - before,
+            window: started.elapsed(),
+        };
+        Ok((vec![("baseline", baseline), ("storm", during)], storm))
     }
 
     /// Publishes a backlog while the receiver answers 503 and waits until each
@@ -207,7 +383,7 @@ impl Bench {
         let since_up =
             |t: Option<Instant>| t.map_or(Duration::ZERO, |t| t.saturating_duration_since(up));
         let drain = since_up(figures.last_arrival);
-        let backlog = Backlog {
+        let backlog = notes::Backlog {
             attempted,
             pending,
             peak_rss_kib,
@@ -220,7 +396,7 @@ impl Bench {
             vec![("backlog", figures)],
             &cluster,
             routing,
-            Some(backlog),
+            Some(Notes::Backlog(backlog)),
         ))
     }
 }
@@ -231,7 +407,7 @@ fn finish(
     phases: Vec<(&'static str, Figures)>,
     cluster: &Cluster,
     routing: Routing,
-    backlog: Option<Backlog>,
+    notes: Option<Notes>,
 ) -> Run {
     Run {
         label,
@@ -239,6 +415,6 @@ fn finish(
         fanout: routing.fanout(),
         peak_rss_kib: cluster.peak_rss_kib(),
         warnings: cluster.warnings(),
-        backlog,
+        notes,
     }
 }

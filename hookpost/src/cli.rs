@@ -283,6 +283,9 @@ pub struct EndpointArgs {
     /// Most deliveries per period (`50/s`, `1000/m`).
     #[arg(long)]
     pub rate_limit: Option<String>,
+    /// How long it may fail with no success before it is disabled (`2d`).
+    #[arg(long)]
+    pub disable_after: Option<String>,
 }
 
 /// The server the shell commands talk to when no URL is given.

@@ -93,6 +93,7 @@ pub fn endpoint_body(
     text("profile_id", args.profile_id.as_ref());
     text("description", args.description.as_ref());
     text("rate_limit", args.rate_limit.as_ref());
+    text("disable_after", args.disable_after.as_ref());
     if let Some(url) = url {
         body.insert("url".into(), json!(url));
     }

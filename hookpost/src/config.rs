@@ -2,7 +2,7 @@
 //! variable, validated before anything starts.
 
 use crate::secrets::Secret;
-use crate::storage::{Durability, StoreConfig};
+use crate::storage::{ControlPolicy, Durability, StoreConfig};
 use clap::Args;
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -113,6 +113,32 @@ pub struct ServeConfig {
     /// Most delivery requests in flight to one host at once.
     #[arg(long, env = "HOOKPOST_MAX_PER_HOST", default_value_t = 64)]
     pub max_per_host: usize,
+
+    /// Failed attempts in a row that open an endpoint's circuit breaker: its
+    /// deliveries then wait, without using attempts, while one probe at a time
+    /// tries.
+    #[arg(long, env = "HOOKPOST_BREAKER_AFTER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_after: u32,
+
+    /// Wait before an open breaker's first probe; doubled after each failed
+    /// probe, up to --breaker-longest-probe.
+    #[arg(long, env = "HOOKPOST_BREAKER_FIRST_PROBE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub breaker_first_probe: Duration,
+
+    /// Longest wait between an open breaker's probes.
+    #[arg(long, env = "HOOKPOST_BREAKER_LONGEST_PROBE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub breaker_longest_probe: Duration,
+
+    /// How long an endpoint may fail with no success before it is disabled
+    /// (an endpoint's own `disable_after` wins).
+    #[arg(long, env = "HOOKPOST_DISABLE_AFTER", default_value = "5d", value_parser = humantime::parse_duration)]
+    pub disable_after: Duration,
+
+    /// Account that operational events (`hookpost.endpoint.disabled`,
+    /// `hookpost.endpoint.enabled`, `hookpost.endpoint.breaker_opened`,
+    /// `hookpost.delivery.failed`) are published into, as ordinary events.
+    #[arg(long, env = "HOOKPOST_OPERATOR_ACCOUNT")]
+    pub operator_account: Option<String>,
 
     /// Source address deliveries leave from (one that receivers can allowlist).
     #[arg(long, env = "HOOKPOST_EGRESS_BIND")]
@@ -226,6 +252,18 @@ impl ServeConfig {
         .map_err(ConfigError)
     }
 
+    /// The rules of delivery control these flags set.
+    pub fn control_policy(&self) -> ControlPolicy {
+        ControlPolicy {
+            breaker_after: self.breaker_after,
+            first_probe: self.breaker_first_probe,
+            longest_probe: self.breaker_longest_probe,
+            disable_after: self.disable_after,
+            ceiling: self.max_per_host as u32,
+            operator_account: self.operator_account.clone(),
+        }
+    }
+
     /// Refuses configurations that cannot work and warns on risky ones.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.admin_token().trim().is_empty() {
@@ -259,12 +297,19 @@ impl ServeConfig {
             ("--header-read-timeout", self.header_read_timeout),
             ("--body-read-timeout", self.body_read_timeout),
             ("--idle-timeout", self.idle_timeout),
+            ("--breaker-first-probe", self.breaker_first_probe),
+            ("--disable-after", self.disable_after),
         ];
         if let Some((flag, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
             return Err(ConfigError(format!("{flag} must be longer than zero")));
         }
         if self.max_per_host == 0 {
             return Err(ConfigError("--max-per-host must be at least 1".into()));
+        }
+        if self.breaker_longest_probe < self.breaker_first_probe {
+            return Err(ConfigError(
+                "--breaker-longest-probe must be at least --breaker-first-probe".into(),
+            ));
         }
         if self.dangerously_accept_invalid_certs {
             tracing::warn!("TLS certificates of receivers are NOT checked (--dangerously-accept-invalid-certs)");

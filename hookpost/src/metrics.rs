@@ -1,6 +1,7 @@
 //! Process counters, served at `GET /metrics` in the Prometheus text format.
 //! Plain atomics: counting must cost nothing on the publish and delivery paths.
 
+use crate::domain::endpoint::EndpointTally;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +22,8 @@ pub struct Metrics {
     pub deliveries_failed: AtomicU64,
     /// Attempts recorded with a retry scheduled.
     pub retries_scheduled: AtomicU64,
+    /// Claimed deliveries that delivery control put back without an attempt.
+    pub deliveries_held: AtomicU64,
 }
 
 impl Metrics {
@@ -29,8 +32,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition; `in_flight` is the number of attempts running now.
-    pub fn render(&self, in_flight: usize) -> String {
+    /// The text exposition; `in_flight` is the number of attempts running now,
+    /// `endpoints` the store's count of endpoints by state (if it answered).
+    pub fn render(&self, in_flight: usize, endpoints: Option<EndpointTally>) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
@@ -76,11 +80,29 @@ impl Metrics {
             &[("", get(&self.retries_scheduled))],
         );
         metric(
+            "hookpost_deliveries_held_total",
+            "counter",
+            "Claimed deliveries that delivery control put back without an attempt.",
+            &[("", get(&self.deliveries_held))],
+        );
+        metric(
             "hookpost_attempts_in_flight",
             "gauge",
             "Delivery attempts running now.",
             &[("", in_flight as u64)],
         );
+        if let Some(e) = endpoints {
+            metric(
+                "hookpost_endpoints",
+                "gauge",
+                "Endpoints by state (breaker_open: enabled, with the circuit breaker open).",
+                &[
+                    ("{state=\"enabled\"}", e.enabled),
+                    ("{state=\"disabled\"}", e.disabled),
+                    ("{state=\"breaker_open\"}", e.breaker_open),
+                ],
+            );
+        }
         out
     }
 }
@@ -94,11 +116,18 @@ mod tests {
         let m = Metrics::default();
         Metrics::inc(&m.events_accepted);
         Metrics::inc(&m.requests_failed);
-        let text = m.render(3);
+        let tally = EndpointTally {
+            enabled: 4,
+            disabled: 1,
+            breaker_open: 2,
+        };
+        let text = m.render(3, Some(tally));
         assert!(text.contains(
             "# TYPE hookpost_events_accepted_total counter\nhookpost_events_accepted_total 1\n"
         ));
         assert!(text.contains("hookpost_delivery_requests_total{result=\"failure\"} 1\n"));
         assert!(text.contains("hookpost_attempts_in_flight 3\n"));
+        assert!(text.contains("hookpost_endpoints{state=\"breaker_open\"} 2\n"));
+        assert!(!m.render(0, None).contains("hookpost_endpoints"));
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::api;
 use crate::api::connections::ConnectionLimits;
+use crate::app::notices::OperationalEvents;
 use crate::app::App;
 use crate::config::{ConfigError, Role, ServeConfig};
 use crate::delivery::address::AddressPolicy;
@@ -90,6 +91,8 @@ fn worker_config(config: &ServeConfig, node: &str) -> WorkerConfig {
         concurrency: config.delivery_concurrency,
         poll_interval: config.poll_interval,
         drain_timeout: config.shutdown_timeout,
+        lease_margin: config.lease_margin,
+        control: config.control_policy(),
     }
 }
 
@@ -137,31 +140,32 @@ pub async fn run(
         }
         None => None,
     };
-    let background = jobs::start(
-        vec![
-            Arc::new(IdempotencyExpiry::new(
-                store.clone(),
-                config.idempotency_window,
-            )),
-            Arc::new(CallerJobs::new(
-                store.clone(),
-                node,
-                deliverer.clone(),
-                config.lease_margin,
-            )),
-        ],
-        stop.clone(),
-    );
     let role = config.role;
     let app = Arc::new(App {
-        store,
-        deliverer,
+        store: store.clone(),
+        deliverer: deliverer.clone(),
         config,
         policy,
         schemas: Default::default(),
         caches: Default::default(),
         metrics,
     });
+    let background = jobs::start(
+        vec![
+            Arc::new(IdempotencyExpiry::new(
+                store.clone(),
+                app.config.idempotency_window,
+            )),
+            Arc::new(CallerJobs::new(
+                store,
+                node.clone(),
+                deliverer,
+                app.config.lease_margin,
+            )),
+            Arc::new(OperationalEvents::new(app.clone(), node)),
+        ],
+        stop.clone(),
+    );
     let router = if role == Role::Worker {
         api::health_router(app)
     } else {

@@ -28,9 +28,14 @@ async fn health(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
 async fn metrics(
     State(app): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let body = app
-        .metrics
-        .render(app.deliverer.as_ref().map_or(0, |d| d.in_flight()));
+    let endpoints = app
+        .store
+        .endpoint_tally()
+        .await
+        .map_err(|e| tracing::warn!(error = %e, "could not count endpoints for /metrics"))
+        .ok();
+    let in_flight = app.deliverer.as_ref().map_or(0, |d| d.in_flight());
+    let body = app.metrics.render(in_flight, endpoints);
     (
         [(
             axum::http::header::CONTENT_TYPE,

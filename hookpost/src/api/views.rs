@@ -3,7 +3,7 @@
 
 use crate::app::publish::Outcome;
 use crate::domain::attempt::LegRecord;
-use crate::domain::endpoint::{CustomHeaders, DeliveryCounts, EventTypePattern};
+use crate::domain::endpoint::{CustomHeaders, DeliveryCounts, EndpointState, EventTypePattern};
 use crate::domain::job::{JobKind, JobProgress};
 use crate::domain::settings::Settings;
 use crate::domain::target::{Level, Target};
@@ -124,6 +124,9 @@ pub struct DeliveryView<'a> {
     attempts_made: u32,
     in_flight: bool,
     next_attempt_at: Option<String>,
+    /// Why delivery control holds it back without an attempt, if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held: Option<&'a str>,
 }
 
 impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
@@ -143,6 +146,7 @@ impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
             attempts_made: d.attempts_made,
             in_flight: d.in_flight,
             next_attempt_at: d.next_attempt_at.map(timestamp),
+            held: d.held.as_deref(),
         }
     }
 }
@@ -329,9 +333,52 @@ pub struct EndpointView<'a> {
     settings: Settings<String>,
     max_in_flight: Option<u32>,
     rate_limit: Option<String>,
+    disable_after: Option<String>,
     state: &'static str,
+    control: ControlView,
     created_at: String,
     updated_at: String,
+}
+
+/// An endpoint's delivery control as shown: its breaker, any pause or cut
+/// concurrency in force, and why it was disabled.
+#[derive(Serialize)]
+pub struct ControlView {
+    breaker: &'static str,
+    failure_streak: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breaker_opened_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_probe_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_in_flight: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_reason: Option<&'static str>,
+}
+
+impl ControlView {
+    fn of(e: &Endpoint) -> Self {
+        let c = &e.control;
+        let now = Utc::now();
+        ControlView {
+            breaker: if c.breaker.is_some() {
+                "open"
+            } else {
+                "closed"
+            },
+            failure_streak: c.failure_streak,
+            breaker_opened_at: c.breaker.map(|b| timestamp(b.opened_at)),
+            next_probe_at: c.breaker.map(|b| timestamp(b.probe_at)),
+            paused_until: c.paused_until.filter(|t| *t > now).map(timestamp),
+            allowed_in_flight: c.allowed_in_flight,
+            disabled_reason: c
+                .disabled_reason
+                .filter(|_| e.state == EndpointState::Disabled)
+                .map(|r| r.as_str()),
+        }
+    }
 }
 
 impl<'a> From<&'a Endpoint> for EndpointView<'a> {
@@ -348,7 +395,9 @@ impl<'a> From<&'a Endpoint> for EndpointView<'a> {
             settings: spec.settings.masked(),
             max_in_flight: spec.max_in_flight,
             rate_limit: spec.rate_limit.map(|r| r.to_string()),
+            disable_after: spec.disable_after.map(|d| d.to_string()),
             state: e.state.as_str(),
+            control: ControlView::of(e),
             created_at: timestamp(e.created_at),
             updated_at: timestamp(e.updated_at),
         }
@@ -360,6 +409,7 @@ impl<'a> From<&'a Endpoint> for EndpointView<'a> {
 pub struct EndpointStatsView<'a> {
     id: &'a str,
     state: &'static str,
+    control: ControlView,
     last_hour: DeliveryCounts,
     last_day: DeliveryCounts,
     last_success_at: Option<String>,
@@ -372,6 +422,7 @@ impl<'a> EndpointStatsView<'a> {
         EndpointStatsView {
             id: &endpoint.id,
             state: endpoint.state.as_str(),
+            control: ControlView::of(endpoint),
             last_hour: stats.last_hour,
             last_day: stats.last_day,
             last_success_at: stats.last_success_at.map(timestamp),

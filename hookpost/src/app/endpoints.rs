@@ -6,6 +6,7 @@
 use super::publish::Outcome;
 use super::{App, AppError};
 use crate::domain::delivery::NewDelivery;
+use crate::domain::duration::HumanDuration;
 use crate::domain::endpoint::{
     CustomHeaders, Endpoint, EndpointSpec, EndpointState, EventTypePattern, RateLimit,
 };
@@ -51,6 +52,8 @@ pub struct EndpointFields {
     max_in_flight: Option<Option<u32>>,
     #[serde(default, deserialize_with = "nullable")]
     rate_limit: Option<Option<RateLimit>>,
+    #[serde(default, deserialize_with = "nullable")]
+    disable_after: Option<Option<HumanDuration>>,
 }
 
 /// A field that, when given, must not be `null`.
@@ -85,6 +88,7 @@ impl EndpointFields {
             settings: WebhookSettings::default(),
             max_in_flight: None,
             rate_limit: None,
+            disable_after: None,
         });
         let spec = EndpointSpec {
             url,
@@ -96,6 +100,7 @@ impl EndpointFields {
             settings: self.settings.unwrap_or(base.settings),
             max_in_flight: self.max_in_flight.unwrap_or(base.max_in_flight),
             rate_limit: self.rate_limit.unwrap_or(base.rate_limit),
+            disable_after: self.disable_after.unwrap_or(base.disable_after),
         };
         spec.validate()?;
         Ok(spec)
@@ -152,6 +157,7 @@ impl App {
             state: EndpointState::Enabled,
             created_at: now,
             updated_at: now,
+            control: Default::default(),
         };
         self.store.create_endpoint(&endpoint).await?;
         self.caches.forget_endpoints(&account.id);
@@ -185,7 +191,7 @@ impl App {
     ) -> Result<Option<Endpoint>, AppError> {
         if !self
             .store
-            .set_endpoint_state(&account.id, id, state)
+            .set_endpoint_state(&account.id, id, state, &self.config.control_policy())
             .await?
         {
             return Ok(None);

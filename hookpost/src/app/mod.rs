@@ -6,6 +6,7 @@ pub mod cache;
 pub mod endpoints;
 pub mod lookups;
 pub mod manage;
+pub mod notices;
 pub mod publish;
 pub mod retry;
 

@@ -152,8 +152,11 @@ impl App {
         };
         let mut reservations = Vec::new();
         // An ordered delivery may have to wait behind its lane: the store decides,
-        // and the scheduler claims it when it is due.
-        for delivery in event.deliveries.iter_mut().take_while(|d| d.lane.is_none()) {
+        // and the scheduler claims it when it is due. A delivery whose endpoint's
+        // control must admit it is claimed by the scheduler too, which reads the
+        // endpoint's state afresh.
+        let free = |d: &&mut NewDelivery| d.lane.is_none() && !d.target.gated;
+        for delivery in event.deliveries.iter_mut().filter(free) {
             let Some(reservation) = deliverer.reserve() else {
                 break;
             };

@@ -6,6 +6,7 @@ use super::envelope::{body, EventContent};
 use super::signing::{AccountSigner, Signed};
 use super::transport::{Content, Outgoing, Post, Sent, Transport};
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
+use crate::domain::control::Signal;
 use crate::domain::event::select_payload;
 use crate::domain::retry::AfterFailure;
 use crate::domain::webhook_url::WebhookUrl;
@@ -62,14 +63,19 @@ impl Channels {
             .iter()
             .filter_map(|(_, retry_after)| *retry_after)
             .max();
+        let legs: Vec<LegRecord> = records.into_iter().map(|(record, _)| record).collect();
         AttemptReport {
             event_id: event.id.clone(),
             seq: event.seq,
+            account_id: event.account_id.clone(),
             endpoint_id: target.endpoint_id.clone(),
             lane: event.lane.clone(),
             attempt: number,
-            legs: records.into_iter().map(|(record, _)| record).collect(),
+            // The pause a receiver asks for is capped like its retry is.
+            signal: Signal::of(&legs, hint.map(|h| h.min(target.retry_schedule.longest()))),
+            legs,
             next: self.next_state(delivered, event, hint),
+            admitted: false,
         }
     }
 

@@ -163,6 +163,7 @@ pub fn target(primary: &str, failover: Option<&str>, schedule: &[u64]) -> Target
                 .collect(),
         ),
         timeout: HumanDuration(Duration::from_secs(5)),
+        gated: false,
     }
 }
 
@@ -181,6 +182,7 @@ pub fn claimed(target: Target, attempts_made: u32, retries_left: u32) -> Claimed
         attempts_made,
         retries_left,
         lane: None,
+        gated: false,
     }
 }
 

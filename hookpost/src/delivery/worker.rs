@@ -9,11 +9,13 @@
 
 use super::attempt::Channels;
 use super::signers::SignerCache;
+use crate::domain::target::lease_for;
 use crate::metrics::Metrics;
-use crate::storage::{AttemptReport, ClaimedDelivery, NextState, Store};
+use crate::storage::{Admitted, AttemptReport, ClaimedDelivery, ControlPolicy, NextState, Store};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,6 +27,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Shortest pause between two looks at the queue when nothing more was due.
 const MIN_WAIT: Duration = Duration::from_millis(10);
+
+/// How long an endpoint that just failed here is admitted delivery by
+/// delivery even when the claim said it needs no admission: longer than the
+/// publish path's cached view of endpoints may lag behind its control state.
+const WATCH_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 /// What one claim found.
 enum Claim {
@@ -70,6 +77,11 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long shutdown waits for attempts in flight.
     pub drain_timeout: Duration,
+    /// Spare time on a claim beyond its attempt (the place an admitted
+    /// delivery holds lasts as long as its claim).
+    pub lease_margin: Duration,
+    /// The rules of delivery control.
+    pub control: ControlPolicy,
 }
 
 /// Delivers events. Shared by the publish path (fast hand-off) and the scheduler.
@@ -85,6 +97,8 @@ pub struct Deliverer {
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
     tasks: TaskTracker,
+    /// Endpoints that failed here lately, until when ([`WATCH_AFTER_FAILURE`]).
+    watched: Mutex<HashMap<String, Instant>>,
 }
 
 impl Deliverer {
@@ -105,6 +119,7 @@ impl Deliverer {
             backlog: AtomicBool::new(true),
             metrics,
             tasks: TaskTracker::new(),
+            watched: Mutex::default(),
         })
     }
 
@@ -134,6 +149,7 @@ impl Deliverer {
         self.tasks.spawn(async move {
             let due_changed = match this.attempt(&event).await {
                 Some(report) => {
+                    this.watch(&report);
                     // A retry moves the next due time; a final outcome in an
                     // ordering lane lets the lane's next delivery come due.
                     let changed =
@@ -241,7 +257,11 @@ impl Deliverer {
     async fn record(&self, report: AttemptReport) {
         let mut backoff = Duration::from_millis(100);
         for _ in 0..20 {
-            match self.store.record_attempt(report.clone()).await {
+            match self
+                .store
+                .record_attempt(report.clone(), &self.config.control)
+                .await
+            {
                 Ok(_) => return,
                 Err(e) => {
                     tracing::warn!(event = %report.event_id, error = %e, "could not record an attempt; retrying")
@@ -278,14 +298,66 @@ impl Deliverer {
         self.signers.forget(account_id);
     }
 
-    /// One attempt; `None` when the keys could not be loaded (the lease will bring
-    /// the event back).
+    /// One attempt; `None` when delivery control held it back or the keys could
+    /// not be loaded (the lease will bring the event back).
     async fn attempt(&self, event: &ClaimedDelivery) -> Option<AttemptReport> {
+        let admitted = self.admit(event).await?;
         let signer = self
             .signers
             .get(self.store.as_ref(), &event.account_id)
             .await?;
-        Some(self.channels.attempt(&signer, event).await)
+        let mut report = self.channels.attempt(&signer, event).await;
+        report.admitted = admitted;
+        Some(report)
+    }
+
+    /// Asks the endpoint's delivery control, when it has a say, whether the
+    /// delivery goes now: `Some(true)` admitted (holding a place), `Some(false)`
+    /// no admission needed, `None` held back, parked or stopped.
+    async fn admit(&self, event: &ClaimedDelivery) -> Option<bool> {
+        let Some(endpoint) = event.target.endpoint_id.as_deref() else {
+            return Some(false);
+        };
+        if !event.gated && !self.watching(endpoint) {
+            return Some(false);
+        }
+        let lease = lease_for(&event.target, self.config.lease_margin);
+        match self.store.admit(event, lease).await {
+            Ok(Admitted::Go) => Some(true),
+            Ok(held) => {
+                tracing::debug!(event = %event.id, seq = event.seq, endpoint, ?held, "delivery control held a delivery back");
+                Metrics::inc(&self.metrics.deliveries_held);
+                self.wake.notify_one();
+                None
+            }
+            Err(e) => {
+                tracing::warn!(event = %event.id, error = %e, "could not ask delivery control; the delivery comes back after its lease");
+                None
+            }
+        }
+    }
+
+    /// Remembers an endpoint whose attempt failed, so that this node admits its
+    /// next deliveries one by one for a while (its control may have turned).
+    fn watch(&self, report: &AttemptReport) {
+        let Some(endpoint) = report
+            .endpoint_id
+            .as_ref()
+            .filter(|_| !report.signal.delivered)
+        else {
+            return;
+        };
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        watched.retain(|_, until| *until > now);
+        watched.insert(endpoint.clone(), now + WATCH_AFTER_FAILURE);
+    }
+
+    fn watching(&self, endpoint: &str) -> bool {
+        let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        watched
+            .get(endpoint)
+            .is_some_and(|until| *until > Instant::now())
     }
 }
 
@@ -337,6 +409,8 @@ mod tests {
             concurrency,
             poll_interval: Duration::from_millis(50),
             drain_timeout: Duration::from_secs(5),
+            lease_margin: Duration::from_secs(30),
+            control: ControlPolicy::default(),
         };
         let metrics = Arc::new(Metrics::default());
         let deliverer = Deliverer::new(store.clone(), channels(&web, None), config, metrics);

@@ -4,7 +4,8 @@
 //! stored, one claimed by a node, the outcome of one attempt, the state that
 //! outcome leaves it in, and how an event's status sums up its deliveries.
 
-use super::attempt::LegRecord;
+use super::attempt::{FailureKind, LegRecord};
+use super::control::Signal;
 use super::event::{EventStatus, NewEvent};
 use super::target::Target;
 use chrono::{DateTime, Utc};
@@ -84,6 +85,9 @@ pub struct ClaimedDelivery {
     pub retries_left: u32,
     /// Its ordering lane, if any: the next delivery of the lane waits for this one.
     pub lane: Option<String>,
+    /// Whether its endpoint's delivery control must admit it before it is sent
+    /// ([`super::control::Control::gated`]).
+    pub gated: bool,
 }
 
 /// The state an attempt leaves its delivery in.
@@ -104,6 +108,8 @@ pub struct AttemptReport {
     pub event_id: String,
     /// The delivery within it.
     pub seq: u32,
+    /// The event's owner.
+    pub account_id: String,
     /// The endpoint it went to, if any (its health is updated).
     pub endpoint_id: Option<String>,
     /// Its ordering lane: a final outcome lets the lane's next delivery go.
@@ -114,6 +120,26 @@ pub struct AttemptReport {
     pub legs: Vec<LegRecord>,
     /// Where the delivery goes next.
     pub next: NextState,
+    /// What the attempt told about the endpoint.
+    pub signal: Signal,
+    /// Whether delivery control admitted it (it holds a place to give back).
+    pub admitted: bool,
+}
+
+impl Signal {
+    /// What an attempt's legs say about the receiver; `retry_after` is the
+    /// longest `Retry-After` among them, which counts only beside a 429 or 503.
+    pub fn of(legs: &[LegRecord], retry_after: Option<Duration>) -> Signal {
+        let statuses = || legs.iter().filter_map(|l| l.http_status);
+        let asked_to_wait = statuses().any(|s| s == 429 || s == 503);
+        let timed_out = legs.iter().any(|l| l.error == Some(FailureKind::Timeout));
+        Signal {
+            delivered: legs.last().is_some_and(LegRecord::succeeded),
+            overloaded: asked_to_wait || timed_out,
+            gone: statuses().any(|s| s == 410),
+            retry_after: retry_after.filter(|_| asked_to_wait),
+        }
+    }
 }
 
 /// Why a delivery stopped without being delivered.
@@ -126,6 +152,38 @@ pub mod reason {
     pub const UNREADABLE: &str = "unreadable";
 }
 
+/// Where one delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or in one).
+    Pending,
+    /// Parked while its endpoint is disabled; pending again when it is enabled.
+    Paused,
+    /// A receiver took it.
+    Delivered,
+    /// Given up ([`reason`] says why).
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Paused => "paused",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads a name written by [`DeliveryStatus::as_str`].
+    pub fn parse(name: &str) -> Option<DeliveryStatus> {
+        [Self::Pending, Self::Paused, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
 /// A delivery as stored, for reading.
 #[derive(Debug, Clone)]
 pub struct DeliveryRecord {
@@ -133,8 +191,8 @@ pub struct DeliveryRecord {
     pub seq: u32,
     /// Where it goes (`None` if the stored target does not decode).
     pub target: Option<Target>,
-    /// `pending`, `delivered` or `failed`.
-    pub status: EventStatus,
+    /// Where it stands.
+    pub status: DeliveryStatus,
     /// Why it failed, when it did ([`reason`]).
     pub reason: Option<String>,
     /// Attempts made so far.
@@ -143,6 +201,9 @@ pub struct DeliveryRecord {
     pub in_flight: bool,
     /// When the next attempt is due, while pending and not in flight.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why it waits without an attempt, if delivery control holds it
+    /// ([`super::control::Hold::as_str`]).
+    pub held: Option<String>,
 }
 
 impl DeliveryRecord {
@@ -153,11 +214,17 @@ impl DeliveryRecord {
 }
 
 /// An event's status from its deliveries' (the spec's rule): `pending` while any
-/// is, then `failed` if any failed, else `delivered`. `None` without deliveries
-/// (the event keeps `no_target` or `filtered`).
-pub fn summary(statuses: impl IntoIterator<Item = EventStatus>) -> Option<EventStatus> {
+/// is (a paused delivery will go on), then `failed` if any failed, else
+/// `delivered`. `None` without deliveries (the event keeps `no_target` or
+/// `filtered`).
+pub fn summary(statuses: impl IntoIterator<Item = DeliveryStatus>) -> Option<EventStatus> {
     let mut result = None;
     for status in statuses {
+        let status = match status {
+            DeliveryStatus::Pending | DeliveryStatus::Paused => EventStatus::Pending,
+            DeliveryStatus::Delivered => EventStatus::Delivered,
+            DeliveryStatus::Failed => EventStatus::Failed,
+        };
         result = Some(match (result, status) {
             (_, EventStatus::Pending) | (Some(EventStatus::Pending), _) => EventStatus::Pending,
             (_, EventStatus::Failed) | (Some(EventStatus::Failed), _) => EventStatus::Failed,
@@ -188,6 +255,7 @@ impl NewEvent {
                 retries_left: d.target.retry_schedule.retries(),
                 target: d.target.clone(),
                 lane: d.lane.clone(),
+                gated: false,
             })
     }
 }
@@ -195,14 +263,22 @@ impl NewEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use EventStatus::*;
+    use DeliveryStatus::*;
 
     #[test]
     fn an_event_is_pending_while_any_delivery_is_then_failed_if_any_failed() {
-        assert_eq!(summary([Delivered, Pending, Failed]), Some(Pending));
-        assert_eq!(summary([Delivered, Failed, Delivered]), Some(Failed));
-        assert_eq!(summary([Delivered, Delivered]), Some(Delivered));
-        assert_eq!(summary([Failed]), Some(Failed));
+        let pending = Some(EventStatus::Pending);
+        assert_eq!(summary([Delivered, Pending, Failed]), pending);
+        assert_eq!(summary([Delivered, Paused, Failed]), pending);
+        assert_eq!(
+            summary([Delivered, Failed, Delivered]),
+            Some(EventStatus::Failed)
+        );
+        assert_eq!(
+            summary([Delivered, Delivered]),
+            Some(EventStatus::Delivered)
+        );
+        assert_eq!(summary([Failed]), Some(EventStatus::Failed));
         assert_eq!(summary([]), None);
     }
 }

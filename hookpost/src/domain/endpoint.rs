@@ -2,6 +2,8 @@
 //! types, with its own settings, custom headers and limits. What a caller may set
 //! is checked here, field by field, so that every refusal names its field.
 
+use super::control::{Control, Limits};
+use super::duration::HumanDuration;
 use super::settings::WebhookSettings;
 use super::validate::{self, FieldError};
 use super::webhook_url::WebhookUrl;
@@ -19,6 +21,10 @@ pub const MAX_HEADER_VALUE: usize = 4096;
 pub const MAX_DESCRIPTION: usize = 512;
 /// Largest `max_in_flight`.
 pub const MAX_IN_FLIGHT: u32 = 10_000;
+/// Shortest `disable_after`.
+pub const MIN_DISABLE_AFTER: Duration = Duration::from_secs(1);
+/// Longest `disable_after`.
+pub const MAX_DISABLE_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Headers hookpost itself writes or that describe the connection: a custom
 /// header may not replace them.
@@ -314,6 +320,10 @@ pub struct EndpointSpec {
     /// Most deliveries started per period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// How long it may fail with no success before it is disabled; `None`: the
+    /// server's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after: Option<HumanDuration>,
 }
 
 impl EndpointSpec {
@@ -358,7 +368,27 @@ impl EndpointSpec {
                 ));
             }
         }
+        if let Some(d) = self.disable_after {
+            if !(MIN_DISABLE_AFTER..=MAX_DISABLE_AFTER).contains(&d.0) {
+                return Err(FieldError::new(
+                    "disable_after",
+                    format!(
+                        "must be between {} and {}",
+                        HumanDuration(MIN_DISABLE_AFTER),
+                        HumanDuration(MAX_DISABLE_AFTER)
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The limits delivery control enforces.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_in_flight: self.max_in_flight,
+            rate: self.rate_limit,
+        }
     }
 
     /// The URLs it names, with the field each came from.
@@ -387,9 +417,16 @@ pub struct Endpoint {
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its delivery control: breaker, pause, adapted concurrency.
+    pub control: Control,
 }
 
 impl Endpoint {
+    /// Whether each delivery to it must be admitted by delivery control.
+    pub fn gated(&self) -> bool {
+        self.state != EndpointState::Enabled || self.control.gated(&self.spec.limits())
+    }
+
     /// Whether a new event of `event_type` goes to this endpoint.
     pub fn takes(&self, event_type: &str) -> bool {
         self.state == EndpointState::Enabled && subscribed(&self.spec.event_types, event_type)
@@ -409,6 +446,31 @@ pub struct EndpointStats {
     pub last_failure_at: Option<DateTime<Utc>>,
 }
 
+/// How many endpoints there are by state, across every account (`/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointTally {
+    /// Taking deliveries.
+    pub enabled: u64,
+    /// Disabled, by hand or by delivery control.
+    pub disabled: u64,
+    /// Enabled, with the circuit breaker open.
+    pub breaker_open: u64,
+}
+
+impl EndpointTally {
+    /// Counts `n` endpoints in a stored `state`, their breaker open or not.
+    pub fn add(&mut self, state: &str, breaker_open: bool, n: u64) {
+        if state != EndpointState::Enabled.as_str() {
+            self.disabled += n;
+        } else {
+            self.enabled += n;
+            if breaker_open {
+                self.breaker_open += n;
+            }
+        }
+    }
+}
+
 /// Deliveries by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryCounts {
@@ -424,7 +486,7 @@ impl DeliveryCounts {
     /// Adds `n` deliveries in `status` (a stored name).
     pub fn add(&mut self, status: &str, n: u64) {
         match status {
-            "pending" => self.pending += n,
+            "pending" | "paused" => self.pending += n,
             "delivered" => self.delivered += n,
             _ => self.failed += n,
         }
@@ -545,6 +607,7 @@ mod tests {
             state: EndpointState::Enabled,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            control: Default::default(),
         };
         assert!(endpoint.takes("fax.delivered") && !endpoint.takes("message.sent"));
         endpoint.state = EndpointState::Disabled;

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod attempt;
+pub mod control;
 pub mod delivery;
 pub mod duration;
 pub mod endpoint;
@@ -13,6 +14,7 @@ pub mod event_type;
 pub mod fields;
 pub mod job;
 pub mod keys;
+pub mod notice;
 pub mod retry;
 pub mod settings;
 pub mod target;

@@ -53,6 +53,12 @@ impl RetrySchedule {
         self.0.len() as u32
     }
 
+    /// Its longest step (zero for an empty schedule): the most a receiver's
+    /// `Retry-After` may make anything wait.
+    pub fn longest(&self) -> Duration {
+        self.0.iter().map(|d| d.0).max().unwrap_or(Duration::ZERO)
+    }
+
     /// Checks the bounds that keep a schedule sane.
     pub fn validate(&self) -> Result<(), String> {
         const MIN_STEP: Duration = Duration::from_millis(1);
@@ -98,8 +104,7 @@ impl RetrySchedule {
             .get(used)
             .or(self.0.last())
             .map_or(Duration::ZERO, |d| d.0);
-        let longest = self.0.iter().map(|d| d.0).max().unwrap_or(Duration::ZERO);
-        let delay = step.max(hint.unwrap_or(Duration::ZERO).min(longest));
+        let delay = step.max(hint.unwrap_or(Duration::ZERO).min(self.longest()));
         let delay = delay + delay.mul_f64(JITTER * jitter.clamp(0.0, 1.0));
         AfterFailure::RetryIn {
             delay,

@@ -58,6 +58,10 @@ pub struct Target {
     pub retry_schedule: RetrySchedule,
     /// Deadline for one request.
     pub timeout: HumanDuration,
+    /// Whether its endpoint's delivery control must admit each attempt, as the
+    /// endpoint stood at publish (not stored: a claim reads it afresh).
+    #[serde(skip)]
+    pub gated: bool,
 }
 
 /// The settings of each level, most specific first; a level that does not apply is
@@ -133,6 +137,7 @@ impl Levels<'_> {
             version: first(&order, |s| s.version.clone()),
             retry_schedule: first(&order, |s| s.retry_schedule.clone()).unwrap_or_default(),
             timeout: first(&order, |s| s.timeout).unwrap_or(HumanDuration(DEFAULT_TIMEOUT)),
+            gated: endpoint.is_some_and(Endpoint::gated),
         }
     }
 }
@@ -327,6 +332,7 @@ mod tests {
             state: EndpointState::Enabled,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            control: Default::default(),
         }
     }
 

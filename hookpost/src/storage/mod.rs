@@ -7,6 +7,7 @@
 //! `claimed_by` set), never locks held across an HTTP call: a node that dies
 //! mid-delivery loses nothing, its deliveries simply come due again.
 
+pub mod control;
 pub mod postgres;
 pub mod rows;
 pub mod sql;
@@ -124,12 +125,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 // The entities live in the domain; storage only keeps and fetches them.
 pub use crate::domain::account::{Account, NewAccount, Profile};
+pub use crate::domain::control::ControlPolicy;
 pub use crate::domain::delivery::{
     AttemptReport, ClaimedDelivery, DeliveryRecord, NewDelivery, NextState,
 };
-pub use crate::domain::endpoint::{Endpoint, EndpointState, EndpointStats};
+pub use crate::domain::endpoint::{Endpoint, EndpointState, EndpointStats, EndpointTally};
 pub use crate::domain::event_log::{EventFilter, Published, Retarget, RetryOutcome, StoredEvent};
 pub use crate::domain::job::{Job, JobProgress, JobState, ReplayCandidate};
+pub use crate::domain::notice::Notice;
+pub use control::Admitted;
 
 /// Tenants: their API keys (as hashes), signing keys and account-level settings.
 #[async_trait]
@@ -262,12 +266,16 @@ pub trait Endpoints: Send + Sync {
     async fn count_endpoints(&self, account_id: &str) -> StoreResult<u64>;
     /// Replaces an endpoint's spec (and profile binding); `false` if there is none.
     async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<bool>;
-    /// Sets an endpoint's state; `false` if there is none.
+    /// Sets an endpoint's state; `false` if there is none. Disabling parks its
+    /// pending deliveries (`paused`); enabling resumes them, due now, and
+    /// forgets its delivery control's reactions (breaker, pause, cut
+    /// concurrency). A change is told to the operator under `policy`.
     async fn set_endpoint_state(
         &self,
         account_id: &str,
         id: &str,
         state: EndpointState,
+        policy: &ControlPolicy,
     ) -> StoreResult<bool>;
     /// Deletes an endpoint and stops its pending deliveries (`failed`, reason
     /// `endpoint_deleted`); answers how many stopped, `None` if there was none.
@@ -318,10 +326,37 @@ pub trait Queue: Send + Sync {
     /// When the earliest pending delivery comes due, if any.
     async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Writes an attempt, the delivery's next state, the event's status summed
-    /// up and the endpoint's last success or failure. Ignored (answers `false`)
-    /// when the attempt is stale: another node already recorded that attempt
-    /// number, or the delivery was stopped.
-    async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool>;
+    /// up, the endpoint's last success or failure and what its delivery control
+    /// makes of the outcome under `policy` (a cut concurrency, a pause, the
+    /// breaker, disabling it: see [`control::feedback`]), with any operational
+    /// events. Ignored (answers `false`) when the attempt is stale: another
+    /// node already recorded that attempt number, or the delivery was stopped.
+    async fn record_attempt(
+        &self,
+        report: AttemptReport,
+        policy: &ControlPolicy,
+    ) -> StoreResult<bool>;
+}
+
+/// Delivery control across nodes: admissions under an endpoint's limits, and
+/// the operational events waiting to be published.
+#[async_trait]
+pub trait DeliveryControl: Send + Sync {
+    /// Asks the endpoint's delivery control whether a delivery claimed for one
+    /// attempt goes now ([`control::admission`]). One that goes holds a place
+    /// for `lease` (or until its attempt is recorded); one held back is due
+    /// again later, its attempt count unchanged; one whose endpoint is disabled
+    /// is parked.
+    async fn admit(&self, delivery: &ClaimedDelivery, lease: Duration) -> StoreResult<Admitted>;
+    /// Claims up to `limit` operational events for `node`, for `lease`.
+    async fn claim_notices(
+        &self,
+        node: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>>;
+    /// Forgets a published operational event.
+    async fn delete_notice(&self, id: &str) -> StoreResult<()>;
 }
 
 /// What background jobs and health checks need.
@@ -330,6 +365,8 @@ pub trait Maintenance: Send + Sync {
     /// Deletes up to `limit` idempotency keys whose window ended before `now`,
     /// oldest first; answers how many went (fewer than `limit`: none are left).
     async fn expire_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// Endpoints by state, for `/metrics`.
+    async fn endpoint_tally(&self) -> StoreResult<EndpointTally>;
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }
@@ -339,11 +376,29 @@ pub trait Maintenance: Send + Sync {
 /// durable before returning (per the configured durability) and be safe to call
 /// concurrently.
 pub trait Store:
-    Accounts + Profiles + Catalog + EventLog + Endpoints + Queue + Jobs + Maintenance + 'static
+    Accounts
+    + Profiles
+    + Catalog
+    + EventLog
+    + Endpoints
+    + Queue
+    + DeliveryControl
+    + Jobs
+    + Maintenance
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Accounts + Profiles + Catalog + EventLog + Endpoints + Queue + Jobs + Maintenance + 'static
+    T: Accounts
+        + Profiles
+        + Catalog
+        + EventLog
+        + Endpoints
+        + Queue
+        + DeliveryControl
+        + Jobs
+        + Maintenance
+        + 'static
 {
 }

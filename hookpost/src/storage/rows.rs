@@ -12,9 +12,11 @@ use super::{
 };
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::delivery::reason;
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::endpoint::EndpointState;
 use crate::domain::event::EventStatus;
 use crate::domain::job::JobState;
+use crate::domain::notice::{self, Notice};
 use crate::domain::target::Target;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::value::RawValue;
@@ -237,6 +239,8 @@ pub struct DeliveryRow {
     pub due_at: Option<i64>,
     /// `claimed_by`
     pub claimed_by: Option<String>,
+    /// `held`
+    pub held: Option<String>,
 }
 
 impl DeliveryRow {
@@ -251,6 +255,7 @@ impl DeliveryRow {
             attempts_made: r.int("attempts_made")?,
             due_at: r.opt_int("due_at")?,
             claimed_by: r.opt_text("claimed_by")?,
+            held: r.opt_text("held")?,
         })
     }
 
@@ -260,8 +265,8 @@ impl DeliveryRow {
         let target = from_json::<Target>(&self.target)
             .map_err(|e| tracing::error!(event = %self.event_id, seq = self.seq, error = %e, "a stored delivery does not decode"))
             .ok();
-        let status = EventStatus::parse(&self.status).unwrap_or(EventStatus::Failed);
-        let pending = status == EventStatus::Pending;
+        let status = DeliveryStatus::parse(&self.status).unwrap_or(DeliveryStatus::Failed);
+        let pending = status == DeliveryStatus::Pending;
         DeliveryRecord {
             seq: self.seq as u32,
             target,
@@ -274,6 +279,7 @@ impl DeliveryRow {
                 .due_at
                 .filter(|_| pending && self.claimed_by.is_none())
                 .map(time),
+            held: self.held.filter(|_| pending),
         }
     }
 }
@@ -302,6 +308,8 @@ pub struct ClaimRow {
     pub retries_left: i64,
     /// `lane`
     pub lane: Option<String>,
+    /// `gated`: its endpoint's control must admit it.
+    pub gated: bool,
 }
 
 impl ClaimRow {
@@ -319,6 +327,7 @@ impl ClaimRow {
             attempts_made: r.int("attempts_made")?,
             retries_left: r.int("retries_left")?,
             lane: r.opt_text("lane")?,
+            gated: r.int("gated")? != 0,
         })
     }
 
@@ -336,6 +345,7 @@ impl ClaimRow {
             attempts_made: self.attempts_made as u32,
             retries_left: self.retries_left as u32,
             lane: self.lane,
+            gated: self.gated,
         })
     }
 }
@@ -505,7 +515,23 @@ pub fn endpoint(r: &impl Columns) -> StoreResult<Endpoint> {
             .ok_or_else(|| StoreError::Internal(format!("endpoint state `{state}` is unknown")))?,
         created_at: time(r.int("created_at")?),
         updated_at: time(r.int("updated_at")?),
+        control: from_json(&r.text("control")?)?,
     })
+}
+
+/// An operational event of a row `id, event_type, payload`; `None` for a type
+/// this version does not know (left in place).
+pub fn notice(r: &impl Columns) -> StoreResult<Option<Notice>> {
+    let event_type = r.text("event_type")?;
+    let Some(known) = notice::TYPES.iter().find(|t| **t == event_type) else {
+        tracing::warn!(%event_type, "an operational event of an unknown type is left unpublished");
+        return Ok(None);
+    };
+    Ok(Some(Notice {
+        id: r.text("id")?,
+        event_type: known,
+        payload: from_json(&r.text("payload")?)?,
+    }))
 }
 
 /// A replay candidate: `id`, `event_type` and `profile_id` of an event row.

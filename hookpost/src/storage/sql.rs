@@ -35,8 +35,12 @@ impl Statement {
     }
 }
 
-/// `?N` parameters as `$N`. The shared SQL holds no `?` in string literals.
+/// `?N` parameters as `$N`, and a `/*lock*/` mark in a subquery as `FOR UPDATE
+/// SKIP LOCKED` (a bulk change on PostgreSQL passes over rows another
+/// transaction holds; SQLite's one writer needs no lock). The shared SQL holds
+/// no `?` in string literals.
 fn to_postgres(sql: &str) -> String {
+    let sql = sql.replace("/*lock*/", "FOR UPDATE SKIP LOCKED");
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -58,17 +62,21 @@ macro_rules! columns {
          ordering_key, status"
     };
     (delivery) => {
-        "event_id, seq, target, status, reason, attempts_made, due_at, claimed_by"
+        "event_id, seq, target, status, reason, attempts_made, due_at, claimed_by, held"
     };
     (claim) => {
         "d.event_id AS id, d.seq, e.account_id, e.event_type, e.payload, e.payloads, e.occurred_at, \
-         d.target, d.attempts_made, d.retries_left, d.lane"
+         d.target, d.attempts_made, d.retries_left, d.lane, \
+         COALESCE((SELECT p.gated FROM endpoints p WHERE p.id = d.endpoint_id), 0) AS gated"
     };
     (attempt) => {
         "seq, attempt, leg, url, started_at, duration_ms, http_status, error, response, error_detail"
     };
     (endpoint) => {
-        "id, account_id, spec, state, created_at, updated_at"
+        "id, account_id, spec, state, created_at, updated_at, control"
+    };
+    (control) => {
+        "account_id, spec, state, control"
     };
     (job) => {
         "id, account_id, kind, params, state, progress, created_at, updated_at"
@@ -79,7 +87,8 @@ macro_rules! columns {
 /// [`crate::domain::delivery::summary`]), for the event row `events.id`.
 macro_rules! summary_of_deliveries {
     () => {
-        "CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status = 'pending') THEN 'pending'
+        "CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status IN ('pending', 'paused'))
+                THEN 'pending'
               WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status = 'failed') THEN 'failed'
               ELSE 'delivered' END"
     };
@@ -310,7 +319,7 @@ pub static NEXT_DUE: Statement = Statement::new(
 /// guarded by the attempt number so a stale claim cannot record twice (and by
 /// the status, so a delivery stopped meanwhile stays stopped).
 pub static RECORD_ATTEMPT: Statement = Statement::new(
-    "UPDATE deliveries SET status = ?3, attempts_made = ?4, due_at = ?5, claimed_by = NULL,
+    "UPDATE deliveries SET status = ?3, attempts_made = ?4, due_at = ?5, claimed_by = NULL, held = NULL,
         retries_left = COALESCE(?6, retries_left), reason = ?8, updated_at = ?7
      WHERE event_id = ?1 AND seq = ?2 AND status = 'pending' AND attempts_made = CAST(?4 AS BIGINT) - 1",
 );
@@ -321,18 +330,20 @@ pub static INSERT_ATTEMPT: Statement = Statement::new(concat!(
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING"
 ));
 /// `(endpoint, success ms or NULL, failure ms or NULL)`: when requests to an
-/// endpoint last succeeded and failed.
-pub static ENDPOINT_HEALTH: Statement = Statement::new(
+/// endpoint last succeeded and failed; answers the row delivery control reads
+/// ([`super::control::ControlRow`]), locked by the update.
+pub static ENDPOINT_HEALTH: Statement = Statement::new(concat!(
     "UPDATE endpoints SET last_success_at = COALESCE(CAST(?2 AS BIGINT), last_success_at),
-        last_failure_at = COALESCE(CAST(?3 AS BIGINT), last_failure_at) WHERE id = ?1",
-);
+        last_failure_at = COALESCE(CAST(?3 AS BIGINT), last_failure_at) WHERE id = ?1 RETURNING ",
+    columns!(control)
+));
 
 // ----- endpoints -----
 
-/// `(id, account, profile, spec, state, now ms)`.
+/// `(id, account, profile, spec, state, now ms, gated)`.
 pub static INSERT_ENDPOINT: Statement = Statement::new(
-    "INSERT INTO endpoints (id, account_id, profile_id, spec, state, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    "INSERT INTO endpoints (id, account_id, profile_id, spec, state, created_at, updated_at, gated)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
 );
 /// `(account, id)`.
 pub static SELECT_ENDPOINT: Statement = Statement::new(concat!(
@@ -357,21 +368,106 @@ pub static LEVEL_ENDPOINTS: Statement = Statement::new(concat!(
 /// `(account)`.
 pub static COUNT_ENDPOINTS: Statement =
     Statement::new("SELECT COUNT(*) FROM endpoints WHERE account_id = ?1");
-/// `(spec, profile, now ms, account, id)`.
+/// `(spec, profile, now ms, account, id, limited)`: a spec with limits gates
+/// the endpoint at once; one without leaves it to the next admission to see
+/// that nothing gates it any more.
 pub static UPDATE_ENDPOINT: Statement = Statement::new(
-    "UPDATE endpoints SET spec = ?1, profile_id = ?2, updated_at = ?3 WHERE account_id = ?4 AND id = ?5",
+    "UPDATE endpoints SET spec = ?1, profile_id = ?2, updated_at = ?3,
+        gated = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN 1 ELSE gated END
+     WHERE account_id = ?4 AND id = ?5",
 );
-/// `(state, now ms, account, id)`.
-pub static SET_ENDPOINT_STATE: Statement = Statement::new(
-    "UPDATE endpoints SET state = ?1, updated_at = ?2 WHERE account_id = ?3 AND id = ?4",
+/// `(account, id)`: the row delivery control reads, for a state change by hand.
+pub static SELECT_CONTROL: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(control),
+    " FROM endpoints WHERE account_id = ?1 AND id = ?2"
+));
+/// `(id)`: the same for an admission (PostgreSQL locks it: `FOR UPDATE`).
+pub static SELECT_CONTROL_BY_ID: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(control),
+    " FROM endpoints WHERE id = ?1"
+));
+/// `(id, control, gated, state, now ms or NULL)`: delivery control's state; a
+/// time marks a change of state (by hand or by control) as an update.
+pub static SAVE_CONTROL: Statement = Statement::new(
+    "UPDATE endpoints SET control = ?2, gated = ?3, state = ?4,
+        updated_at = COALESCE(CAST(?5 AS BIGINT), updated_at) WHERE id = ?1",
+);
+/// `(event, seq)`: whether a delivery is still pending (PostgreSQL locks it,
+/// before the endpoint, in the order recording an attempt does).
+pub static DELIVERY_PENDING: Statement = Statement::new(
+    "SELECT 1 FROM deliveries WHERE event_id = ?1 AND seq = ?2 AND status = 'pending'",
+);
+/// `(endpoint, now ms, event, seq)`: deliveries admitted and unfinished, but
+/// the one asking.
+pub static COUNT_PERMITS: Statement = Statement::new(
+    "SELECT COUNT(*) FROM endpoint_permits WHERE endpoint_id = ?1 AND expires_at > ?2
+       AND NOT (event_id = ?3 AND seq = ?4)",
+);
+/// `(event, seq, endpoint, expires ms)`.
+pub static INSERT_PERMIT: Statement = Statement::new(
+    "INSERT INTO endpoint_permits (event_id, seq, endpoint_id, expires_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (event_id, seq) DO UPDATE SET expires_at = excluded.expires_at",
+);
+/// `(event, seq)`: an attempt recorded gives its place back.
+pub static DELETE_PERMIT: Statement =
+    Statement::new("DELETE FROM endpoint_permits WHERE event_id = ?1 AND seq = ?2");
+/// `(event, seq, due ms, hold, now ms)`: put back without an attempt.
+pub static HOLD_DELIVERY: Statement = Statement::new(
+    "UPDATE deliveries SET due_at = ?3, held = ?4, claimed_by = NULL, updated_at = ?5
+     WHERE event_id = ?1 AND seq = ?2 AND status = 'pending'",
+);
+/// `(event, seq, now ms)`: parked while its endpoint is disabled.
+pub static PARK_DELIVERY: Statement = Statement::new(
+    "UPDATE deliveries SET status = 'paused', claimed_by = NULL, held = NULL, updated_at = ?3
+     WHERE event_id = ?1 AND seq = ?2 AND status = 'pending'",
+);
+/// `(endpoint, hold, now ms, limit)`: the oldest deliveries held for that
+/// reason are due now.
+pub static WAKE_HELD: Statement = Statement::new(
+    "UPDATE deliveries SET due_at = ?3, updated_at = ?3
+     WHERE (event_id, seq) IN (SELECT event_id, seq FROM deliveries WHERE endpoint_id = ?1 AND held = ?2
+                               AND status = 'pending' AND claimed_by IS NULL ORDER BY due_at LIMIT ?4 /*lock*/)",
+);
+/// `(endpoint, now ms)`: a disabled endpoint's pending deliveries no node
+/// holds are parked (one waiting in its ordering lane keeps waiting, so the
+/// lane's order holds when it resumes). PostgreSQL skips rows another
+/// transaction holds: their own record or admission parks them.
+pub static PARK_ENDPOINT_DELIVERIES: Statement = Statement::new(
+    "UPDATE deliveries SET status = 'paused', held = NULL, updated_at = ?2
+     WHERE (event_id, seq) IN (SELECT event_id, seq FROM deliveries WHERE endpoint_id = ?1 AND status = 'pending'
+                               AND claimed_by IS NULL AND due_at IS NOT NULL /*lock*/)",
+);
+/// `(endpoint, now ms)`: an enabled endpoint's parked deliveries, and those
+/// its delivery control held, are due now.
+pub static RESUME_ENDPOINT_DELIVERIES: Statement = Statement::new(
+    "UPDATE deliveries SET status = 'pending', due_at = ?2, held = NULL, updated_at = ?2
+     WHERE endpoint_id = ?1
+       AND (status = 'paused' OR (status = 'pending' AND held IS NOT NULL AND claimed_by IS NULL))",
+);
+
+// ----- operational events -----
+
+/// `(id, event type, payload, now ms)`.
+pub static INSERT_NOTICE: Statement = Statement::new(
+    "INSERT INTO notices (id, event_type, payload, created_at, due_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+);
+/// `(id)`: published.
+pub static DELETE_NOTICE: Statement = Statement::new("DELETE FROM notices WHERE id = ?1");
+/// `(now ms, node, lease ms, limit)`: the oldest due notices, claimed.
+pub static CLAIM_NOTICES: Statement = Statement::new(
+    "UPDATE notices SET due_at = ?1 + ?3, claimed_by = ?2
+     WHERE id IN (SELECT id FROM notices WHERE due_at <= ?1 ORDER BY due_at LIMIT ?4 /*lock*/)
+     RETURNING id, event_type, payload",
 );
 /// `(account, id)`.
 pub static DELETE_ENDPOINT: Statement =
     Statement::new("DELETE FROM endpoints WHERE account_id = ?1 AND id = ?2");
-/// `(endpoint, now ms)`: pending deliveries of a deleted endpoint stop.
+/// `(endpoint, now ms)`: pending (and parked) deliveries of a deleted endpoint stop.
 pub static STOP_ENDPOINT_DELIVERIES: Statement = Statement::new(
     "UPDATE deliveries SET status = 'failed', reason = 'endpoint_deleted', due_at = NULL, claimed_by = NULL,
-        updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'",
+        updated_at = ?2 WHERE endpoint_id = ?1 AND status IN ('pending', 'paused')",
 );
 /// `(endpoint, now ms)`: the pending events with a delivery to the endpoint,
 /// summed up again after its deliveries stopped.
@@ -384,6 +480,12 @@ pub static SUM_UP_ENDPOINT_EVENTS: Statement = Statement::new(concat!(
 /// then (ids are UUIDv7, so they sort by time), by status.
 pub static ENDPOINT_COUNTS: Statement = Statement::new(
     "SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ?1 AND event_id >= ?2 GROUP BY status",
+);
+/// Endpoints by state, and whether their breaker is open (the stored control
+/// JSON has a `breaker` only while it is), for `/metrics`.
+pub static ENDPOINT_TALLY: Statement = Statement::new(
+    "SELECT state, CASE WHEN control LIKE '%\"breaker\":%' THEN 1 ELSE 0 END AS open, COUNT(*) AS n
+     FROM endpoints GROUP BY state, open",
 );
 /// `(account, id)`.
 pub static ENDPOINT_LAST_REQUESTS: Statement = Statement::new(

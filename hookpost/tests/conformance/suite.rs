@@ -2,6 +2,7 @@
 
 use chrono::{Duration as Span, Utc};
 use hookpost::domain::attempt::{Leg, LegRecord};
+use hookpost::domain::delivery::DeliveryStatus;
 use hookpost::domain::event::{EventStatus, NewEvent};
 use hookpost::domain::event_type::EventType;
 use hookpost::domain::settings::WebhookSettings;
@@ -11,6 +12,9 @@ use hookpost::storage::*;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod control;
+pub use control::*;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -104,6 +108,7 @@ fn report_of(id: &str, seq: u32, attempt: u32, next: NextState) -> AttemptReport
     AttemptReport {
         event_id: id.to_string(),
         seq,
+        account_id: "acct_conformance".into(),
         endpoint_id: None,
         lane: None,
         attempt,
@@ -120,6 +125,8 @@ fn report_of(id: &str, seq: u32, attempt: u32, next: NextState) -> AttemptReport
             response: Some("no".into()),
         }],
         next,
+        signal: Default::default(),
+        admitted: false,
     }
 }
 
@@ -411,12 +418,18 @@ pub async fn an_attempt_is_recorded_once(store: Arc<dyn Store>) {
     store.claim_due("node-a", 10).await.unwrap();
     let retry_at = Utc::now() - Span::seconds(1);
     assert!(store
-        .record_attempt(report(&e.id, 1, NextState::RetryAt(retry_at, 1)))
+        .record_attempt(
+            report(&e.id, 1, NextState::RetryAt(retry_at, 1)),
+            &ControlPolicy::default()
+        )
         .await
         .unwrap());
     assert!(
         !store
-            .record_attempt(report(&e.id, 1, NextState::Delivered))
+            .record_attempt(
+                report(&e.id, 1, NextState::Delivered),
+                &ControlPolicy::default()
+            )
             .await
             .unwrap(),
         "a stale report of the same attempt is ignored"
@@ -436,7 +449,10 @@ pub async fn an_attempt_is_recorded_once(store: Arc<dyn Store>) {
         (1, 1, 1)
     );
     assert!(store
-        .record_attempt(report(&e.id, 2, NextState::Delivered))
+        .record_attempt(
+            report(&e.id, 2, NextState::Delivered),
+            &ControlPolicy::default()
+        )
         .await
         .unwrap());
     let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
@@ -460,7 +476,10 @@ pub async fn manual_retries_follow_the_event_state(store: Arc<dyn Store>) {
         RetryOutcome::InFlight
     );
     store
-        .record_attempt(report(&pending.id, 1, NextState::Failed))
+        .record_attempt(
+            report(&pending.id, 1, NextState::Failed),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -550,7 +569,7 @@ pub async fn each_delivery_of_a_fanned_out_event_has_its_own_state(store: Arc<dy
         (1, NextState::RetryAt(retry_at, 1)),
     ] {
         assert!(store
-            .record_attempt(report_of(&e.id, seq, 1, next))
+            .record_attempt(report_of(&e.id, seq, 1, next), &ControlPolicy::default())
             .await
             .unwrap());
     }
@@ -564,9 +583,9 @@ pub async fn each_delivery_of_a_fanned_out_event_has_its_own_state(store: Arc<dy
     assert_eq!(
         states,
         [
-            (EventStatus::Delivered, 1),
-            (EventStatus::Pending, 1),
-            (EventStatus::Pending, 0)
+            (DeliveryStatus::Delivered, 1),
+            (DeliveryStatus::Pending, 1),
+            (DeliveryStatus::Pending, 0)
         ]
     );
     assert_eq!(
@@ -579,11 +598,17 @@ pub async fn each_delivery_of_a_fanned_out_event_has_its_own_state(store: Arc<dy
         2
     );
     store
-        .record_attempt(report_of(&e.id, 2, 1, NextState::Failed))
+        .record_attempt(
+            report_of(&e.id, 2, 1, NextState::Failed),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     store
-        .record_attempt(report_of(&e.id, 1, 2, NextState::Delivered))
+        .record_attempt(
+            report_of(&e.id, 1, 2, NextState::Delivered),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
@@ -623,9 +648,10 @@ pub async fn concurrent_outcomes_of_one_event_sum_up(store: Arc<dyn Store>) {
     for _ in 0..10 {
         let e = fanned_out(&a, 2);
         publish_one(&store, e.clone()).await;
+        let policy = ControlPolicy::default();
         let (x, y) = tokio::join!(
-            store.record_attempt(report_of(&e.id, 0, 1, NextState::Delivered)),
-            store.record_attempt(report_of(&e.id, 1, 1, NextState::Delivered)),
+            store.record_attempt(report_of(&e.id, 0, 1, NextState::Delivered), &policy),
+            store.record_attempt(report_of(&e.id, 1, 1, NextState::Delivered), &policy),
         );
         assert!(x.unwrap() && y.unwrap());
         let shown = store.event(&a.id, &e.id).await.unwrap().unwrap();
@@ -645,6 +671,7 @@ fn endpoint(account: &Account, id: &str, profile: Option<&str>) -> Endpoint {
         state: EndpointState::Enabled,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        control: Default::default(),
     }
 }
 
@@ -681,7 +708,12 @@ pub async fn endpoints_are_stored_listed_by_level_and_deleted(store: Arc<dyn Sto
     unbound.spec.description = Some("pager".into());
     assert!(store.update_endpoint(&unbound).await.unwrap());
     assert!(store
-        .set_endpoint_state(&a.id, "ep_a", EndpointState::Disabled)
+        .set_endpoint_state(
+            &a.id,
+            "ep_a",
+            EndpointState::Disabled,
+            &ControlPolicy::default()
+        )
         .await
         .unwrap());
     let changed = store.endpoint(&a.id, "ep_a").await.unwrap().unwrap();
@@ -709,11 +741,14 @@ pub async fn endpoints_are_stored_listed_by_level_and_deleted(store: Arc<dyn Sto
             shown.deliveries[1].status,
             shown.deliveries[1].reason.as_deref()
         ),
-        (EventStatus::Failed, Some("endpoint_deleted"))
+        (DeliveryStatus::Failed, Some("endpoint_deleted"))
     );
-    assert_eq!(shown.deliveries[0].status, EventStatus::Pending);
+    assert_eq!(shown.deliveries[0].status, DeliveryStatus::Pending);
     store
-        .record_attempt(report_of(&e.id, 0, 1, NextState::Delivered))
+        .record_attempt(
+            report_of(&e.id, 0, 1, NextState::Delivered),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     let done = store.event(&a.id, &e.id).await.unwrap().unwrap();
@@ -730,7 +765,10 @@ pub async fn endpoint_stats_count_recent_deliveries(store: Arc<dyn Store>) {
     publish_one(&store, e.clone()).await;
     let mut r = report_of(&e.id, 0, 1, NextState::Failed);
     r.endpoint_id = Some("ep_0".into());
-    store.record_attempt(r).await.unwrap();
+    store
+        .record_attempt(r, &ControlPolicy::default())
+        .await
+        .unwrap();
     let stats = store
         .endpoint_stats(&a.id, "ep_0", Utc::now())
         .await
@@ -767,7 +805,10 @@ pub async fn a_delivery_is_added_once_per_endpoint(store: Arc<dyn Store>) {
     publish_one(&store, e.clone()).await;
     store.claim_due("node-a", 10).await.unwrap();
     store
-        .record_attempt(report(&e.id, 1, NextState::Delivered))
+        .record_attempt(
+            report(&e.id, 1, NextState::Delivered),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     let mut extra = e.deliveries[0].clone();
@@ -914,7 +955,10 @@ pub async fn a_lane_delivers_one_at_a_time_in_publish_order(store: Arc<dyn Store
         NextState::RetryAt(Utc::now() - Span::seconds(1), 1),
     );
     retry.lane = head.lane.clone();
-    store.record_attempt(retry).await.unwrap();
+    store
+        .record_attempt(retry, &ControlPolicy::default())
+        .await
+        .unwrap();
     let again = store.claim_due("node-a", 10).await.unwrap();
     assert_eq!(
         claimed_ids(&again),
@@ -927,7 +971,10 @@ pub async fn a_lane_delivers_one_at_a_time_in_publish_order(store: Arc<dyn Store
         r
     };
     store
-        .record_attempt(done(&lane[0].id, 2, NextState::Delivered))
+        .record_attempt(
+            done(&lane[0].id, 2, NextState::Delivered),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     let next = store.claim_due("node-a", 10).await.unwrap();
@@ -937,7 +984,10 @@ pub async fn a_lane_delivers_one_at_a_time_in_publish_order(store: Arc<dyn Store
         "then the next in publish order"
     );
     store
-        .record_attempt(done(&lane[1].id, 1, NextState::Failed))
+        .record_attempt(
+            done(&lane[1].id, 1, NextState::Failed),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -951,7 +1001,10 @@ pub async fn a_lane_delivers_one_at_a_time_in_publish_order(store: Arc<dyn Store
         "a failed delivery frees its lane; a retried one waits its turn"
     );
     store
-        .record_attempt(done(&lane[2].id, 1, NextState::Delivered))
+        .record_attempt(
+            done(&lane[2].id, 1, NextState::Delivered),
+            &ControlPolicy::default(),
+        )
         .await
         .unwrap();
     let retried = store.claim_due("node-a", 10).await.unwrap();

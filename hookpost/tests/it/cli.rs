@@ -125,14 +125,17 @@ async fn endpoints_are_managed_from_the_shell() {
             "changed",
             "--rate-limit",
             "5/s",
+            "--disable-after",
+            "2d",
         ],
     );
     assert_eq!(
         (
             updated["description"].as_str(),
-            updated["rate_limit"].as_str()
+            updated["rate_limit"].as_str(),
+            updated["disable_after"].as_str()
         ),
-        (Some("changed"), Some("5/s"))
+        (Some("changed"), Some("5/s"), Some("2days"))
     );
     assert_eq!(
         updated["url"],
@@ -148,11 +151,18 @@ async fn endpoints_are_managed_from_the_shell() {
         &acct.key,
         &["endpoints", "test", &id, "--payload", r#"{"ping":1}"#],
     );
+    // A disabled endpoint's deliveries are parked, the test's too, until it is
+    // enabled again.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        rx.received().is_empty(),
+        "a disabled endpoint got a request"
+    );
+    let enabled = hookpost(&server, &acct.key, &["endpoints", "enable", &id]);
+    assert_eq!(enabled["state"], "enabled");
     let got = rx.wait_for(1, SOON).await;
     assert_eq!(got[0].json()["data"]["id"], test["id"]);
     assert_eq!(got[0].header("x-env").as_deref(), Some("cli"));
-    let enabled = hookpost(&server, &acct.key, &["endpoints", "enable", &id]);
-    assert_eq!(enabled["state"], "enabled");
     let stats = hookpost(&server, &acct.key, &["endpoints", "stats", &id]);
     assert_eq!(stats["state"], "enabled");
     assert_eq!(

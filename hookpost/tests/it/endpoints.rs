@@ -181,7 +181,15 @@ async fn every_bad_endpoint_is_refused_naming_the_field_and_nothing_is_stored() 
             true,
         ),
         (with(r#""max_in_flight": 0"#), "max_in_flight", true),
+        (with(r#""max_in_flight": -3"#), "max_in_flight", true),
+        (with(r#""max_in_flight": 10001"#), "max_in_flight", true),
         (with(r#""rate_limit": "50/d""#), "rate_limit", true),
+        (with(r#""rate_limit": "0/s""#), "rate_limit", true),
+        (with(r#""rate_limit": "-5/s""#), "rate_limit", true),
+        (with(r#""rate_limit": "fast""#), "rate_limit", true),
+        (with(r#""disable_after": "0s""#), "disable_after", true),
+        (with(r#""disable_after": "5""#), "disable_after", true),
+        (with(r#""disable_after": "400d""#), "disable_after", true),
         (with(r#""colour": "red""#), "colour", true),
     ];
     for (body, field, exact) in &cases {

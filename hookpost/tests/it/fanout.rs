@@ -72,23 +72,6 @@ async fn put_event_type(server: &TestServer, acct: &TestAccount, name: &str, bod
     assert!([200, 201].contains(&put.status), "{:?}", put.body);
 }
 
-/// Publishes `n` events of `fax.delivered` in one batch; their ids.
-async fn publish_batch(server: &TestServer, acct: &TestAccount, n: usize) -> Vec<String> {
-    let batch: Vec<Value> = (0..n)
-        .map(|i| json!({"event_type": "fax.delivered", "payload": {"i": i}}))
-        .collect();
-    let published = server
-        .post("/v1/events/batch", &acct.key, &json!({"events": batch}))
-        .await;
-    assert_eq!(published.status, 202, "{:?}", published.body);
-    published.body["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("batch answer: {:?}", published.body))
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// With 20 events published, a new endpoint at `/ep` on `rx` and a replay to
 /// it at 1 event a second, under way (its first request arrived): the endpoint
 /// id and the job (its start answer).
@@ -790,7 +773,6 @@ async fn inflight_events_reach_only_the_endpoints_that_take_them() {
 }
 
 #[tokio::test]
-#[ignore = "max_in_flight is stored but not enforced yet (README, Endpoints); run with --ignored once it is"]
 async fn an_endpoints_max_in_flight_bounds_its_concurrent_requests() {
     let server = TestServer::start().await;
     let limited = Receiver::start().await;
@@ -822,7 +804,6 @@ async fn an_endpoints_max_in_flight_bounds_its_concurrent_requests() {
 }
 
 #[tokio::test]
-#[ignore = "rate_limit is stored but not enforced yet (README, Endpoints); run with --ignored once it is"]
 async fn an_endpoints_rate_limit_spaces_its_requests() {
     let server = TestServer::start().await;
     let limited = Receiver::start().await;

@@ -8,6 +8,7 @@ mod api;
 mod bad_input;
 mod bulk_retry;
 mod cli;
+mod control;
 mod crash;
 mod defects_api;
 mod defects_cli;

@@ -7,6 +7,7 @@
 //! PostgreSQL flushes a commit before acknowledging it (`synchronous_commit`), and
 //! groups the flushes of concurrent commits itself.
 
+mod control;
 mod errors;
 mod queries;
 
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_attempt_error_detail.sql"),
     include_str!("migrations/0005_idempotency_expiry.sql"),
     include_str!("migrations/0006_endpoints_and_deliveries.sql"),
+    include_str!("migrations/0007_delivery_control.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -301,8 +303,13 @@ impl Endpoints for PostgresStore {
         account_id: &str,
         id: &str,
         state: EndpointState,
+        policy: &ControlPolicy,
     ) -> StoreResult<bool> {
-        queries::set_endpoint_state(&self.client().await?, account_id, id, state).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let found = control::set_endpoint_state(&tx, account_id, id, state, policy).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(found)
     }
     async fn delete_endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<u64>> {
         let mut client = self.client().await?;
@@ -358,12 +365,38 @@ impl Queue for PostgresStore {
     async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
         queries::next_due(&self.client().await?).await
     }
-    async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
+    async fn record_attempt(
+        &self,
+        report: AttemptReport,
+        policy: &ControlPolicy,
+    ) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(from_pg)?;
-        let recorded = queries::record_attempt(&tx, &report).await?;
+        let recorded = queries::record_attempt(&tx, &report, policy).await?;
         tx.commit().await.map_err(from_pg)?;
         Ok(recorded)
+    }
+}
+
+#[async_trait]
+impl DeliveryControl for PostgresStore {
+    async fn admit(&self, delivery: &ClaimedDelivery, lease: Duration) -> StoreResult<Admitted> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let admitted = control::admit(&tx, delivery, lease).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(admitted)
+    }
+    async fn claim_notices(
+        &self,
+        node: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>> {
+        control::claim_notices(&self.client().await?, node, lease, limit).await
+    }
+    async fn delete_notice(&self, id: &str) -> StoreResult<()> {
+        control::delete_notice(&self.client().await?, id).await
     }
 }
 
@@ -375,6 +408,9 @@ impl Maintenance for PostgresStore {
         limit: u32,
     ) -> StoreResult<u64> {
         queries::expire_idempotency_keys(&self.client().await?, now, limit).await
+    }
+    async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
+        queries::endpoint_tally(&self.client().await?).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.client()

@@ -15,7 +15,8 @@ use tokio_postgres::Row;
 
 type Sql<T> = StoreResult<T>;
 
-async fn query<C: GenericClient>(
+/// Runs a cached statement and answers its rows.
+pub(super) async fn query<C: GenericClient>(
     c: &C,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -24,7 +25,12 @@ async fn query<C: GenericClient>(
     c.query(&stmt, params).await.map_err(from_pg)
 }
 
-async fn execute<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Sql<u64> {
+/// Runs a cached statement and answers how many rows it changed.
+pub(super) async fn execute<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Sql<u64> {
     let stmt = c.prepare_cached(sql).await.map_err(from_pg)?;
     c.execute(&stmt, params).await.map_err(from_pg)
 }
@@ -401,7 +407,11 @@ pub async fn lock_lanes<'a, C: GenericClient>(
 /// Runs in a transaction. Summing up the event's status locks the event row
 /// before reading the deliveries, so two deliveries of one event finishing at once on two nodes are
 /// summed one after the other, each seeing the other's outcome.
-pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> Sql<bool> {
+pub async fn record_attempt<C: GenericClient>(
+    c: &C,
+    report: &AttemptReport,
+    policy: &ControlPolicy,
+) -> Sql<bool> {
     let (status, due, retries, reason) = next_state_columns(report.next);
     let (seq, attempt, now) = (report.seq as i64, report.attempt as i64, now_ms());
     let changed = execute(
@@ -458,15 +468,20 @@ pub async fn record_attempt<C: GenericClient>(c: &C, report: &AttemptReport) -> 
         .await?;
         execute(c, sql::SUM_UP_EVENT.postgres(), &[&report.event_id, &now]).await?;
     }
-    if let Some(endpoint) = &report.endpoint_id {
-        let (success, failure) = health_columns(report);
-        execute(
-            c,
-            sql::ENDPOINT_HEALTH.postgres(),
-            &[endpoint, &success, &failure],
-        )
-        .await?;
-    }
+    let row = match &report.endpoint_id {
+        Some(endpoint) => {
+            let (success, failure) = health_columns(report);
+            let rows = query(
+                c,
+                sql::ENDPOINT_HEALTH.postgres(),
+                &[endpoint, &success, &failure],
+            )
+            .await?;
+            rows.first().map(control::ControlRow::read).transpose()?
+        }
+        None => None,
+    };
+    super::control::after_attempt(c, report, row, policy).await?;
     Ok(true)
 }
 
@@ -483,6 +498,7 @@ pub async fn create_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<()> {
             &to_json(&e.spec)?,
             &e.state.as_str(),
             &ms(e.created_at),
+            &i64::from(e.gated()),
         ],
     )
     .await?;
@@ -506,6 +522,15 @@ pub async fn count_endpoints<C: GenericClient>(c: &C, account_id: &str) -> Sql<u
     Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0)) as u64)
 }
 
+pub async fn endpoint_tally<C: GenericClient>(c: &C) -> Sql<EndpointTally> {
+    let mut tally = EndpointTally::default();
+    for row in query(c, sql::ENDPOINT_TALLY.postgres(), &[]).await? {
+        let (state, open, n): (String, i32, i64) = (row.get(0), row.get(1), row.get(2));
+        tally.add(&state, open == 1, n as u64);
+    }
+    Ok(tally)
+}
+
 pub async fn update_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<bool> {
     let n = execute(
         c,
@@ -516,22 +541,8 @@ pub async fn update_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<bool>
             &ms(e.updated_at),
             &e.account_id,
             &e.id,
+            &i64::from(e.spec.limits() != Default::default()),
         ],
-    )
-    .await?;
-    Ok(n > 0)
-}
-
-pub async fn set_endpoint_state<C: GenericClient>(
-    c: &C,
-    account_id: &str,
-    id: &str,
-    state: EndpointState,
-) -> Sql<bool> {
-    let n = execute(
-        c,
-        sql::SET_ENDPOINT_STATE.postgres(),
-        &[&state.as_str(), &now_ms(), &account_id, &id],
     )
     .await?;
     Ok(n > 0)

@@ -6,6 +6,7 @@
 //! delivers from it; at start that process takes back every claim a crash left
 //! behind, so events that were in flight are due again at once.
 
+mod control;
 mod errors;
 mod queries;
 mod read_pool;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_attempt_error_detail.sql"),
     include_str!("migrations/0005_idempotency_expiry.sql"),
     include_str!("migrations/0006_endpoints_and_deliveries.sql"),
+    include_str!("migrations/0007_delivery_control.sql"),
 ];
 
 /// The embedded store.
@@ -397,10 +399,11 @@ impl Endpoints for SqliteStore {
         account_id: &str,
         id: &str,
         state: EndpointState,
+        policy: &ControlPolicy,
     ) -> StoreResult<bool> {
-        let (account_id, id) = (account_id.to_string(), id.to_string());
+        let (account_id, id, policy) = (account_id.to_string(), id.to_string(), policy.clone());
         self.writer
-            .write(move |c| queries::set_endpoint_state(c, &account_id, &id, state))
+            .write(move |c| control::set_endpoint_state(c, &account_id, &id, state, &policy))
             .await
     }
     async fn delete_endpoint(&self, account_id: &str, id: &str) -> StoreResult<Option<u64>> {
@@ -478,9 +481,41 @@ impl Queue for SqliteStore {
     async fn next_due(&self) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
         self.readers.read(queries::next_due).await
     }
-    async fn record_attempt(&self, report: AttemptReport) -> StoreResult<bool> {
+    async fn record_attempt(
+        &self,
+        report: AttemptReport,
+        policy: &ControlPolicy,
+    ) -> StoreResult<bool> {
+        let policy = policy.clone();
         self.writer
-            .write(move |c| queries::record_attempt(c, &report))
+            .write(move |c| queries::record_attempt(c, &report, &policy))
+            .await
+    }
+}
+
+#[async_trait]
+impl DeliveryControl for SqliteStore {
+    async fn admit(&self, delivery: &ClaimedDelivery, lease: Duration) -> StoreResult<Admitted> {
+        let delivery = delivery.clone();
+        self.writer
+            .write(move |c| control::admit(c, &delivery, lease))
+            .await
+    }
+    async fn claim_notices(
+        &self,
+        node: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>> {
+        let node = node.to_string();
+        self.writer
+            .write(move |c| control::claim_notices(c, &node, lease, limit))
+            .await
+    }
+    async fn delete_notice(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.writer
+            .write(move |c| control::delete_notice(c, &id))
             .await
     }
 }
@@ -495,6 +530,9 @@ impl Maintenance for SqliteStore {
         self.writer
             .write(move |c| queries::expire_idempotency_keys(c, now, limit))
             .await
+    }
+    async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
+        self.readers.read(queries::endpoint_tally).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.readers

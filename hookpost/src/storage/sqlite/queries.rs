@@ -482,7 +482,7 @@ pub fn release_claims(c: &Connection) -> Sql<u64> {
     .map_err(from_sqlite)
 }
 
-pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
+pub fn record_attempt(c: &Connection, report: &AttemptReport, policy: &ControlPolicy) -> Sql<bool> {
     let (status, due, retries, reason) = next_state_columns(report.next);
     let now = now_ms();
     let changed = c
@@ -533,12 +533,21 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport) -> Sql<bool> {
                 .map_err(from_sqlite)?;
         }
     }
-    if let Some(endpoint) = &report.endpoint_id {
-        let (success, failure) = health_columns(report);
-        c.prepare_cached(sql::ENDPOINT_HEALTH.sqlite())
-            .and_then(|mut s| s.execute(params![endpoint, success, failure]))
-            .map_err(from_sqlite)?;
-    }
+    let row = match &report.endpoint_id {
+        Some(endpoint) => {
+            let (success, failure) = health_columns(report);
+            c.prepare_cached(sql::ENDPOINT_HEALTH.sqlite())
+                .and_then(|mut s| {
+                    s.query_row(params![endpoint, success, failure], |r| {
+                        decoded(control::ControlRow::read(r))
+                    })
+                    .optional()
+                })
+                .map_err(from_sqlite)?
+        }
+        None => None,
+    };
+    super::control::after_attempt(c, report, row, policy)?;
     Ok(true)
 }
 
@@ -553,7 +562,8 @@ pub fn create_endpoint(c: &Connection, e: &Endpoint) -> Sql<()> {
             e.spec.profile_id,
             to_json(&e.spec)?,
             e.state.as_str(),
-            ms(e.created_at)
+            ms(e.created_at),
+            i64::from(e.gated())
         ],
     )
     .map_err(from_sqlite)?;
@@ -619,23 +629,9 @@ pub fn update_endpoint(c: &Connection, e: &Endpoint) -> Sql<bool> {
                 e.spec.profile_id,
                 ms(e.updated_at),
                 e.account_id,
-                e.id
+                e.id,
+                i64::from(e.spec.limits() != Default::default())
             ],
-        )
-        .map_err(from_sqlite)?;
-    Ok(n > 0)
-}
-
-pub fn set_endpoint_state(
-    c: &Connection,
-    account_id: &str,
-    id: &str,
-    state: EndpointState,
-) -> Sql<bool> {
-    let n = c
-        .execute(
-            sql::SET_ENDPOINT_STATE.sqlite(),
-            params![state.as_str(), now_ms(), account_id, id],
         )
         .map_err(from_sqlite)?;
     Ok(n > 0)
@@ -655,6 +651,27 @@ pub fn delete_endpoint(c: &Connection, account_id: &str, id: &str) -> Sql<Option
     c.execute(sql::SUM_UP_ENDPOINT_EVENTS.sqlite(), params![id, now])
         .map_err(from_sqlite)?;
     Ok(Some(stopped as u64))
+}
+
+pub fn endpoint_tally(c: &Connection) -> Sql<EndpointTally> {
+    let mut tally = EndpointTally::default();
+    let mut s = c
+        .prepare_cached(sql::ENDPOINT_TALLY.sqlite())
+        .map_err(from_sqlite)?;
+    let rows = s
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(from_sqlite)?;
+    for row in rows {
+        let (state, open, n) = row.map_err(from_sqlite)?;
+        tally.add(&state, open == 1, n as u64);
+    }
+    Ok(tally)
 }
 
 pub fn endpoint_stats(

@@ -184,3 +184,31 @@ pub async fn tally_each_once_drained(
     }
     tallies
 }
+
+/// Publishes `n` events of `event_type` in one batch (at most 1,000 per
+/// call); their ids in order.
+pub async fn publish_typed_batch(
+    server: &TestServer,
+    acct: &TestAccount,
+    event_type: &str,
+    n: usize,
+) -> Vec<String> {
+    let batch: Vec<Value> = (0..n)
+        .map(|i| json!({"event_type": event_type, "payload": {"i": i}}))
+        .collect();
+    let published = server
+        .post("/v1/events/batch", &acct.key, &json!({"events": batch}))
+        .await;
+    assert_eq!(published.status, 202, "{:?}", published.body);
+    published.body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("batch answer: {:?}", published.body))
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Publishes `n` `fax.delivered` events in one batch; their ids in order.
+pub async fn publish_batch(server: &TestServer, acct: &TestAccount, n: usize) -> Vec<String> {
+    publish_typed_batch(server, acct, "fax.delivered", n).await
+}

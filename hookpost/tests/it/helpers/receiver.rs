@@ -164,6 +164,21 @@ impl Receiver {
         counts
     }
 
+    /// The most requests on `path` that arrived within any one `window`.
+    pub fn busiest_window(&self, path: &str, window: Duration) -> usize {
+        let times: Vec<Instant> = self.received_on(path).iter().map(|r| r.at).collect();
+        times
+            .iter()
+            .map(|a| {
+                times
+                    .iter()
+                    .filter(|b| **b >= *a && **b <= *a + window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The most requests this receiver was answering at the same time.
     pub fn most_concurrent(&self) -> usize {
         self.shared

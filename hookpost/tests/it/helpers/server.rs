@@ -255,6 +255,24 @@ impl TestServer {
         drop(old);
     }
 
+    /// Stops the server and starts it again on the same data with `more`
+    /// arguments (a flag that names something created through the API).
+    pub async fn restart_with(&mut self, more: &[&str]) {
+        self.terminate();
+        self.wait_exit(Duration::from_secs(15)).await;
+        let mut args = self.extra_args.clone();
+        args.extend(more.iter().map(|s| s.to_string()));
+        let next = Self::spawn(
+            self.data_dir.clone(),
+            self._tmp.clone(),
+            args,
+            self.launcher.clone(),
+        )
+        .await;
+        let old = std::mem::replace(self, next);
+        drop(old);
+    }
+
     /// Sends a request; `token` is an API key or the admin token.
     pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> Answer {
         let bearer = format!("Bearer {token}");
@@ -364,7 +382,12 @@ impl TestServer {
         self.wait_for_event(account, id, |e| e["status"] == status, within)
             .await
             .unwrap_or_else(|e| {
-                panic!("event {id} did not become {status} within {within:?}: {e:#}")
+                let log = self.log_text();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!(
+                    "event {id} did not become {status} within {within:?}: {e:#}\nlast lines of the server log:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
             })
     }
 
