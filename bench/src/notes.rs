@@ -195,7 +195,7 @@ impl Dead {
     /// The human line.
     fn print(&self) {
         println!(
-            "dead: the dead endpoint (answers {}) got {} requests for {} deliveries ({:.2} per delivery; retries all spent: {})",
+            "dead: the dead endpoint (answers {}) got {} requests for {} deliveries ({:.2} per delivery; all of them finished within the wait: {})",
             self.status,
             self.requests,
             self.deliveries,

@@ -47,7 +47,9 @@ const FRESH_SECS: f64 = 8.0;
 /// What the dead endpoint answers.
 const DEAD_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 /// Longest wait, after the dead run's phases, for its dead deliveries to spend
-/// their retries (1.5 s of [`FAILING_RETRIES`] after their first attempts).
+/// their retries (1.5 s of [`FAILING_RETRIES`] after their first attempts);
+/// with the endpoint's breaker open they do not, and the wait only lets the
+/// probes show.
 const DEAD_DRAIN_MAX: Duration = Duration::from_secs(30);
 /// Deadline of one HTTP request from the bench.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -4,7 +4,7 @@
 //! transaction of the admission or attempt, so every node sees one state.
 
 use super::rows::{from_json, to_json, Columns};
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::domain::attempt::LegRecord;
 use crate::domain::control::{Admission, Change, Control, ControlPolicy, DisableReason};
 use crate::domain::delivery::{AttemptReport, NextState};
@@ -29,29 +29,57 @@ pub enum Admitted {
     Stopped,
 }
 
-/// An endpoint's row as delivery control reads it (`account_id, spec, state,
-/// control`). The spec and state are decoded only when a rule needs them.
+/// An endpoint's row as delivery control reads it (`account_id, state,
+/// control` and, when a rule needs it, `spec`): recording a quiet success
+/// neither reads nor decodes the spec.
 pub struct ControlRow {
     /// Owner.
     pub account_id: String,
-    spec: String,
     state: String,
     control: String,
+    spec: Option<String>,
 }
 
 impl ControlRow {
-    /// Reads the columns named above.
+    /// Reads `account_id, state, control` and `spec`.
     pub fn read(r: &impl Columns) -> StoreResult<Self> {
         Ok(ControlRow {
-            account_id: r.text("account_id")?,
-            spec: r.text("spec")?,
-            state: r.text("state")?,
-            control: r.text("control")?,
+            spec: Some(r.text("spec")?),
+            ..Self::read_head(r)?
         })
     }
 
+    /// Reads `account_id, state, control`; the spec comes later if needed
+    /// ([`ControlRow::needs_spec`]).
+    pub fn read_head(r: &impl Columns) -> StoreResult<Self> {
+        Ok(ControlRow {
+            account_id: r.text("account_id")?,
+            state: r.text("state")?,
+            control: r.text("control")?,
+            spec: None,
+        })
+    }
+
+    /// Whether [`feedback`] on this attempt needs the spec: not for a success
+    /// of an endpoint whose control nothing has touched.
+    pub fn needs_spec(&self, report: &AttemptReport) -> bool {
+        self.spec.is_none() && !(report.signal.delivered && self.control == UNTOUCHED)
+    }
+
+    /// The row with its spec.
+    pub fn with_spec(self, spec: String) -> Self {
+        ControlRow {
+            spec: Some(spec),
+            ..self
+        }
+    }
+
     fn decode(&self) -> StoreResult<(EndpointSpec, Control)> {
-        Ok((from_json(&self.spec)?, from_json(&self.control)?))
+        let spec = self
+            .spec
+            .as_deref()
+            .ok_or_else(|| StoreError::Internal("an endpoint's spec was not read".into()))?;
+        Ok((from_json(spec)?, from_json(&self.control)?))
     }
 
     fn disabled(&self) -> bool {
@@ -142,6 +170,7 @@ pub fn feedback(
     if report.signal.delivered && row.control == UNTOUCHED {
         return Ok(out);
     }
+    // Not quiet: the caller read the spec (`needs_spec`).
     let (spec, mut control) = row.decode()?;
     let disable_after = spec.disable_after.map_or(policy.disable_after, |d| d.0);
     let before = control.clone();

@@ -370,35 +370,21 @@ pub trait Maintenance: Send + Sync {
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }
-/// Everything hookpost keeps: the sum of the small traits above, so a backend is
-/// written (and tested, by the conformance suite) one concern at a time while
-/// callers hold one `Arc<dyn Store>`. Implementations must make every write
-/// durable before returning (per the configured durability) and be safe to call
-/// concurrently.
-pub trait Store:
-    Accounts
-    + Profiles
-    + Catalog
-    + EventLog
-    + Endpoints
-    + Queue
-    + DeliveryControl
-    + Jobs
-    + Maintenance
-    + 'static
-{
+/// `Store` and its blanket implementation, over one list of parts.
+macro_rules! store_of {
+    ($(#[$doc:meta])* $($part:ident),+) => {
+        $(#[$doc])*
+        pub trait Store: $($part +)+ 'static {}
+
+        impl<T> Store for T where T: $($part +)+ 'static {}
+    };
 }
 
-impl<T> Store for T where
-    T: Accounts
-        + Profiles
-        + Catalog
-        + EventLog
-        + Endpoints
-        + Queue
-        + DeliveryControl
-        + Jobs
-        + Maintenance
-        + 'static
-{
-}
+store_of!(
+    /// Everything hookpost keeps: the sum of the small traits above, so a backend is
+    /// written (and tested, by the conformance suite) one concern at a time while
+    /// callers hold one `Arc<dyn Store>`. Implementations must make every write
+    /// durable before returning (per the configured durability) and be safe to call
+    /// concurrently.
+    Accounts, Profiles, Catalog, EventLog, Endpoints, Queue, DeliveryControl, Jobs, Maintenance
+);

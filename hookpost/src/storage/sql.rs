@@ -76,7 +76,7 @@ macro_rules! columns {
         "id, account_id, spec, state, created_at, updated_at, control"
     };
     (control) => {
-        "account_id, spec, state, control"
+        "account_id, state, control, spec"
     };
     (job) => {
         "id, account_id, kind, params, state, progress, created_at, updated_at"
@@ -330,13 +330,15 @@ pub static INSERT_ATTEMPT: Statement = Statement::new(concat!(
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING"
 ));
 /// `(endpoint, success ms or NULL, failure ms or NULL)`: when requests to an
-/// endpoint last succeeded and failed; answers the row delivery control reads
-/// ([`super::control::ControlRow`]), locked by the update.
-pub static ENDPOINT_HEALTH: Statement = Statement::new(concat!(
+/// endpoint last succeeded and failed; answers the head of the row delivery
+/// control reads ([`super::control::ControlRow::read_head`]), locked by the update.
+pub static ENDPOINT_HEALTH: Statement = Statement::new(
     "UPDATE endpoints SET last_success_at = COALESCE(CAST(?2 AS BIGINT), last_success_at),
-        last_failure_at = COALESCE(CAST(?3 AS BIGINT), last_failure_at) WHERE id = ?1 RETURNING ",
-    columns!(control)
-));
+        last_failure_at = COALESCE(CAST(?3 AS BIGINT), last_failure_at) WHERE id = ?1
+     RETURNING account_id, state, control",
+);
+/// `(id)`: an endpoint's spec, when delivery control needs its limits.
+pub static SELECT_SPEC: Statement = Statement::new("SELECT spec FROM endpoints WHERE id = ?1");
 
 // ----- endpoints -----
 

@@ -117,9 +117,13 @@ pub async fn after_attempt<C: GenericClient>(
     if let Some(n) = control::failed_notice(report, policy, url, time(now)) {
         insert_notice(c, &n, now).await?;
     }
-    let (Some(endpoint), Some(row)) = (endpoint, row) else {
+    let (Some(endpoint), Some(mut row)) = (endpoint, row) else {
         return Ok(());
     };
+    if row.needs_spec(report) {
+        let found = first(c, sql::SELECT_SPEC.postgres(), &[&endpoint]).await?;
+        row = row.with_spec(found.map(|r| r.get(0)).unwrap_or_default());
+    }
     let feedback = control::feedback(&row, report, policy, time(now))?;
     apply(c, endpoint, report, &feedback, now).await
 }

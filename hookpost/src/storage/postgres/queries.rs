@@ -477,7 +477,9 @@ pub async fn record_attempt<C: GenericClient>(
                 &[endpoint, &success, &failure],
             )
             .await?;
-            rows.first().map(control::ControlRow::read).transpose()?
+            rows.first()
+                .map(control::ControlRow::read_head)
+                .transpose()?
         }
         None => None,
     };

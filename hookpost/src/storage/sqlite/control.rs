@@ -105,9 +105,16 @@ pub fn after_attempt(
     if let Some(n) = control::failed_notice(report, policy, url, time(now)) {
         insert_notice(c, &n, now)?;
     }
-    let (Some(endpoint), Some(row)) = (endpoint, row) else {
+    let (Some(endpoint), Some(mut row)) = (endpoint, row) else {
         return Ok(());
     };
+    if row.needs_spec(report) {
+        let spec: String = c
+            .prepare_cached(sql::SELECT_SPEC.sqlite())
+            .and_then(|mut s| s.query_row(params![endpoint], |r| r.get(0)))
+            .map_err(from_sqlite)?;
+        row = row.with_spec(spec);
+    }
     let feedback = control::feedback(&row, report, policy, time(now))?;
     apply(c, endpoint, report, &feedback, now)
 }

@@ -539,7 +539,7 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport, policy: &ControlPo
             c.prepare_cached(sql::ENDPOINT_HEALTH.sqlite())
                 .and_then(|mut s| {
                     s.query_row(params![endpoint, success, failure], |r| {
-                        decoded(control::ControlRow::read(r))
+                        decoded(control::ControlRow::read_head(r))
                     })
                     .optional()
                 })

@@ -212,3 +212,38 @@ pub async fn publish_typed_batch(
 pub async fn publish_batch(server: &TestServer, acct: &TestAccount, n: usize) -> Vec<String> {
     publish_typed_batch(server, acct, "fax.delivered", n).await
 }
+
+/// An endpoint at `/rated` on `rx` limited to `20/s` and 3 in flight, its
+/// receiver taking 150 ms an answer, sent 200 events published through `nodes`
+/// in turn: checks that no second saw more than the limit plus its burst of
+/// one, never more than 3 were in flight, and the 200 took about 10 s.
+pub async fn assert_rate_and_concurrency_held(
+    nodes: &[&TestServer],
+    acct: &TestAccount,
+    rx: &Receiver,
+) {
+    rx.reply("/rated", Reply::Delay(Duration::from_millis(150)));
+    let endpoint = json!({"url": rx.url("/rated"), "rate_limit": "20/s", "max_in_flight": 3});
+    create_endpoint(nodes[0], acct, endpoint).await;
+    for node in nodes.iter().cycle().take(2) {
+        publish_batch(node, acct, 100).await;
+    }
+    let got = rx.wait_for_on("/rated", 200, Duration::from_secs(40)).await;
+    let took = got.last().unwrap().at - got.first().unwrap().at;
+    let most = rx.busiest_window("/rated", Duration::from_secs(1));
+    let at_once = rx.most_concurrent();
+    println!(
+        "200 at 20/s through {} node(s): {took:?}, busiest second {most}, most at once {at_once}",
+        nodes.len()
+    );
+    assert!(
+        most <= 21,
+        "{most} requests in one second (limit 20/s, burst 1)"
+    );
+    assert!(at_once <= 3, "{at_once} at once under max_in_flight 3");
+    assert!(
+        took >= Duration::from_millis(9_500),
+        "200 at 20/s took {took:?}"
+    );
+    nodes[0].wait_none_pending(acct, super::SOON).await;
+}
