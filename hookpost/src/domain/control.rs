@@ -126,7 +126,7 @@ impl Hold {
     /// The stored and shown name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Hold::Paused => "paused",
+            Hold::Paused => "retry_after",
             Hold::Breaker => "breaker_open",
             Hold::InFlight => "max_in_flight",
             Hold::Rate => "rate_limit",

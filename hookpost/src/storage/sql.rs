@@ -412,6 +412,12 @@ pub static INSERT_PERMIT: Statement = Statement::new(
     "INSERT INTO endpoint_permits (event_id, seq, endpoint_id, expires_at) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT (event_id, seq) DO UPDATE SET expires_at = excluded.expires_at",
 );
+/// `(node)`: the places a node's claims held, given back when the node
+/// starts and takes its claims back (their attempts died with it).
+pub static DELETE_NODE_PERMITS: Statement = Statement::new(
+    "DELETE FROM endpoint_permits WHERE (event_id, seq) IN
+       (SELECT event_id, seq FROM deliveries WHERE status = 'pending' AND claimed_by = ?1)",
+);
 /// `(event, seq)`: an attempt recorded gives its place back.
 pub static DELETE_PERMIT: Statement =
     Statement::new("DELETE FROM endpoint_permits WHERE event_id = ?1 AND seq = ?2");

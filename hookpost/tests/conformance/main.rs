@@ -90,6 +90,7 @@ conformance!(
     admissions_hold_max_in_flight_and_a_finished_one_wakes_the_next,
     a_gone_receiver_disables_its_endpoint_and_parks_the_rest,
     a_run_of_failures_opens_the_breaker_and_a_success_closes_it,
+    a_node_taking_back_its_claims_gives_back_their_places,
 );
 
 /// Both backends' migrations must build the same tables with the same columns

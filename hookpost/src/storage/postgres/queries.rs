@@ -804,6 +804,7 @@ pub async fn list_event_types<C: GenericClient>(c: &C, account_id: &str) -> Sql<
 
 /// A restarted node takes back the claims made under its own id.
 pub async fn release_claims<C: GenericClient>(c: &C, node: &str) -> Sql<u64> {
+    execute(c, sql::DELETE_NODE_PERMITS.postgres(), &[&node]).await?;
     execute(
         c,
         "UPDATE deliveries SET due_at = $2, claimed_by = NULL WHERE status = 'pending' AND claimed_by = $1",

@@ -474,6 +474,8 @@ pub fn next_due(c: &Connection) -> Sql<Option<DateTime<Utc>>> {
 /// Makes every claimed pending delivery due now. Only safe when no other
 /// process can hold a claim, which the data directory lock guarantees.
 pub fn release_claims(c: &Connection) -> Sql<u64> {
+    c.execute("DELETE FROM endpoint_permits", [])
+        .map_err(from_sqlite)?;
     c.execute(
         "UPDATE deliveries SET due_at = ?1, claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL",
         [now_ms()],

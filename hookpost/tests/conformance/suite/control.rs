@@ -229,3 +229,25 @@ pub async fn a_run_of_failures_opens_the_breaker_and_a_success_closes_it(store: 
         "closing wakes what it held"
     );
 }
+
+pub async fn a_node_taking_back_its_claims_gives_back_their_places(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_restart").await;
+    stored_endpoint(
+        &store,
+        &a,
+        "ep_one",
+        serde_json::json!({"max_in_flight": 1}),
+    )
+    .await;
+    to_endpoint(&store, &a, "ep_one", 1).await;
+    let claimed = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(store.admit(&claimed[0], LEASE).await.unwrap(), Admitted::Go);
+    // node-a dies mid-attempt and starts again.
+    store.release_claims("node-a").await.unwrap();
+    let again = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        store.admit(&again[0], LEASE).await.unwrap(),
+        Admitted::Go,
+        "the dead attempt's place was not given back"
+    );
+}
