@@ -99,12 +99,18 @@ impl Job for OperationalEvents {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("the operator account {operator} does not exist (--operator-account); operational events wait"))?;
         self.register(&account).await?;
+        // One refused notice must not hold back the others: it stays, claimed,
+        // and is tried again when its claim lapses.
         for n in &notices {
-            self.publish(&account, n).await?;
-            store
-                .delete_notice(&n.id)
-                .await
-                .map_err(|e| e.to_string())?;
+            match self.publish(&account, n).await {
+                Ok(()) => store
+                    .delete_notice(&n.id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                Err(e) => {
+                    tracing::warn!(notice = %n.id, error = %e, "an operational event could not be published; trying again later")
+                }
+            }
         }
         Ok(notices.len() as u64)
     }

@@ -43,6 +43,17 @@ enum Claim {
     NoSlots,
 }
 
+/// How a delivery came to be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cleared {
+    /// Its endpoint's delivery control had no say.
+    Free,
+    /// Delivery control admitted it (it holds a place).
+    Admitted,
+    /// Delivery control admitted it as the open breaker's probe.
+    Probe,
+}
+
 /// A reserved place for one attempt in flight.
 type Slot = OwnedSemaphorePermit;
 
@@ -298,32 +309,33 @@ impl Deliverer {
         self.signers.forget(account_id);
     }
 
-    /// One attempt; `None` when delivery control held it back or the keys could
-    /// not be loaded (the lease will bring the event back).
+    /// One attempt; `None` when the keys could not be loaded or delivery
+    /// control held it back (the lease, or control, brings it back).
     async fn attempt(&self, event: &ClaimedDelivery) -> Option<AttemptReport> {
-        let admitted = self.admit(event).await?;
         let signer = self
             .signers
             .get(self.store.as_ref(), &event.account_id)
             .await?;
+        let cleared = self.admit(event).await?;
         let mut report = self.channels.attempt(&signer, event).await;
-        report.admitted = admitted;
+        report.admitted = cleared != Cleared::Free;
+        report.signal.probe = cleared == Cleared::Probe;
         Some(report)
     }
 
     /// Asks the endpoint's delivery control, when it has a say, whether the
-    /// delivery goes now: `Some(true)` admitted (holding a place), `Some(false)`
-    /// no admission needed, `None` held back, parked or stopped.
-    async fn admit(&self, event: &ClaimedDelivery) -> Option<bool> {
+    /// delivery goes now; `None` when it was held back, parked or stopped.
+    async fn admit(&self, event: &ClaimedDelivery) -> Option<Cleared> {
         let Some(endpoint) = event.target.endpoint_id.as_deref() else {
-            return Some(false);
+            return Some(Cleared::Free);
         };
         if !event.gated && !self.watching(endpoint) {
-            return Some(false);
+            return Some(Cleared::Free);
         }
         let lease = lease_for(&event.target, self.config.lease_margin);
         match self.store.admit(event, lease).await {
-            Ok(Admitted::Go) => Some(true),
+            Ok(Admitted::Go) => Some(Cleared::Admitted),
+            Ok(Admitted::Probe) => Some(Cleared::Probe),
             Ok(held) => {
                 tracing::debug!(event = %event.id, seq = event.seq, endpoint, ?held, "delivery control held a delivery back");
                 Metrics::inc(&self.metrics.deliveries_held);

@@ -100,6 +100,9 @@ pub struct Control {
     /// limit, so that they come due one after another rather than all at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_booked: Option<DateTime<Utc>>,
+    /// The interval (ms) the rate clock runs at: a changed limit starts it anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_interval_ms: Option<u64>,
     /// Why it was disabled, while it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<DisableReason>,
@@ -162,6 +165,9 @@ pub struct Signal {
     pub gone: bool,
     /// The pause a 429 or 503 asked for.
     pub retry_after: Option<Duration>,
+    /// Whether the attempt was the open breaker's probe (only its outcome
+    /// moves the breaker; another attempt under way when it opened does not).
+    pub probe: bool,
 }
 
 /// Why an endpoint was disabled.
@@ -208,11 +214,13 @@ pub fn span(d: Duration) -> chrono::Duration {
 
 impl Control {
     /// The state of an endpoint just enabled: every reaction to its receiver
-    /// forgotten, except the rate clock (so enabling is no way round the limit).
+    /// forgotten, except when the next start under the rate limit may be (so
+    /// enabling is no way round the limit). The bookings go: enabling makes
+    /// every held delivery due, and they book afresh.
     pub fn enabled(&self) -> Control {
         Control {
             rate_next: self.rate_next,
-            rate_booked: self.rate_booked,
+            rate_interval_ms: self.rate_interval_ms,
             ..Control::default()
         }
     }
@@ -280,7 +288,12 @@ impl Control {
         if let Some(rate) = limits.rate {
             // A generic cell rate algorithm: one start per interval, each up to
             // half an interval early, so starts never drift apart.
-            let interval = span(rate.per / rate.count);
+            let every = rate.per / rate.count;
+            if self.rate_interval_ms != Some(every.as_millis() as u64) {
+                self.rate_interval_ms = Some(every.as_millis() as u64);
+                (self.rate_next, self.rate_booked) = (None, None);
+            }
+            let interval = span(every);
             let next = self.rate_next.unwrap_or(now);
             if next - interval / 2 > now {
                 let slot = self.rate_booked.unwrap_or(next).max(next);
@@ -342,7 +355,7 @@ impl Control {
         } else if now - since >= span(disable_after) {
             changes.push(Change::Disabled(DisableReason::Failing));
         }
-        self.trip_breaker(policy, now, &mut changes);
+        self.trip_breaker(signal.probe, policy, now, &mut changes);
         changes
     }
 
@@ -350,12 +363,13 @@ impl Control {
     /// waits twice as long for the next one.
     fn trip_breaker(
         &mut self,
+        probe: bool,
         policy: &ControlPolicy,
         now: DateTime<Utc>,
         changes: &mut Vec<Change>,
     ) {
         match &mut self.breaker {
-            Some(b) if b.probing_until.is_some() => {
+            Some(b) if probe => {
                 b.interval = (b.interval * 2).min(policy.longest_probe);
                 b.probe_at = now + span(b.interval);
                 b.probing_until = None;

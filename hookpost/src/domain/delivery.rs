@@ -129,6 +129,7 @@ pub struct AttemptReport {
 impl Signal {
     /// What an attempt's legs say about the receiver; `retry_after` is the
     /// longest `Retry-After` among them, which counts only beside a 429 or 503.
+    /// Whether it was a probe is the worker's to say.
     pub fn of(legs: &[LegRecord], retry_after: Option<Duration>) -> Signal {
         let statuses = || legs.iter().filter_map(|l| l.http_status);
         let asked_to_wait = statuses().any(|s| s == 429 || s == 503);
@@ -138,6 +139,7 @@ impl Signal {
             overloaded: asked_to_wait || timed_out,
             gone: statuses().any(|s| s == 410),
             retry_after: retry_after.filter(|_| asked_to_wait),
+            probe: false,
         }
     }
 }

@@ -21,6 +21,8 @@ const UNTOUCHED: &str = "{}";
 pub enum Admitted {
     /// Send it now; it holds a place until its attempt is recorded.
     Go,
+    /// Send it now as the open breaker's probe (holding a place too).
+    Probe,
     /// Put back without an attempt, due later.
     Held,
     /// Parked (`paused`): its endpoint is disabled.
@@ -127,7 +129,8 @@ pub fn admission(
         .then(|| saved(&spec, &control, EndpointState::Enabled))
         .transpose()?;
     let (admitted, hold) = match decision {
-        Admission::Go { .. } => (Admitted::Go, None),
+        Admission::Go { probe: false } => (Admitted::Go, None),
+        Admission::Go { probe: true } => (Admitted::Probe, None),
         Admission::Wait { until, hold } => (
             Admitted::Held,
             Some((until.timestamp_millis(), hold.as_str())),
@@ -236,7 +239,8 @@ pub fn state_change(
         EndpointState::Enabled => (control.enabled(), notice::ENDPOINT_ENABLED, "manual"),
         EndpointState::Disabled => (
             Control {
-                disabled_reason: Some(DisableReason::Manual),
+                // Disabling a disabled endpoint keeps why it was disabled.
+                disabled_reason: control.disabled_reason.or(Some(DisableReason::Manual)),
                 ..control
             },
             notice::ENDPOINT_DISABLED,

@@ -279,7 +279,7 @@ impl DeliveryRow {
                 .due_at
                 .filter(|_| pending && self.claimed_by.is_none())
                 .map(time),
-            held: self.held.filter(|_| pending),
+            held: self.held.filter(|_| pending && self.claimed_by.is_none()),
         }
     }
 }

@@ -177,16 +177,20 @@ pub static INSERT_DELIVERY: Statement = Statement::new(
         claimed_by, updated_at, lane)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
         CASE WHEN CAST(?11 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries l
-               WHERE l.lane = ?11 AND l.status = 'pending') THEN NULL ELSE CAST(?8 AS BIGINT) END,
+               WHERE l.lane = ?11 AND l.status IN ('pending', 'paused')) THEN NULL ELSE CAST(?8 AS BIGINT) END,
         ?9, ?10, ?11)",
 );
 /// `(lane, now ms)`: after a delivery of the lane reached a final state, the
-/// lane's oldest waiting delivery comes due, unless one is under way already.
+/// lane's oldest waiting delivery comes due, unless one is under way already
+/// (or parked with its disabled endpoint: it keeps its turn). Every lane query
+/// names `status IN ('pending', 'paused')`, the `deliveries_lane` index's own
+/// condition, so SQLite uses the index.
 pub static UNBLOCK_LANE: Statement = Statement::new(
     "UPDATE deliveries SET due_at = ?2, updated_at = ?2
-     WHERE (event_id, seq) = (SELECT event_id, seq FROM deliveries WHERE lane = ?1 AND status = 'pending'
-                              AND due_at IS NULL ORDER BY event_id, seq LIMIT 1)
-       AND NOT EXISTS (SELECT 1 FROM deliveries WHERE lane = ?1 AND status = 'pending' AND due_at IS NOT NULL)",
+     WHERE (event_id, seq) = (SELECT event_id, seq FROM deliveries WHERE lane = ?1 AND status IN ('pending', 'paused')
+                              AND status = 'pending' AND due_at IS NULL ORDER BY event_id, seq LIMIT 1)
+       AND NOT EXISTS (SELECT 1 FROM deliveries WHERE lane = ?1 AND status IN ('pending', 'paused')
+                       AND (status = 'paused' OR due_at IS NOT NULL))",
 );
 /// `(event, endpoint, target, retries left, lease ms, now ms)`: a delivery added
 /// to a stored event (a replay), due now, numbered after the event's others;
@@ -268,7 +272,7 @@ pub static RETRY_DELIVERIES: Statement = Statement::new(
     "UPDATE deliveries SET retries_left = CASE WHEN status = 'pending' THEN retries_left ELSE 0 END,
         due_at = CASE WHEN status = 'pending' AND due_at IS NULL THEN NULL
                       WHEN status <> 'pending' AND lane IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries l
-                        WHERE l.lane = deliveries.lane AND l.status = 'pending') THEN NULL
+                        WHERE l.lane = deliveries.lane AND l.status IN ('pending', 'paused')) THEN NULL
                       ELSE CAST(?3 AS BIGINT) END,
         status = 'pending', reason = NULL, claimed_by = NULL, updated_at = ?3
      WHERE event_id = (SELECT id FROM events WHERE id = ?1 AND account_id = ?2)
@@ -370,6 +374,13 @@ pub static LEVEL_ENDPOINTS: Statement = Statement::new(concat!(
 /// `(account)`.
 pub static COUNT_ENDPOINTS: Statement =
     Statement::new("SELECT COUNT(*) FROM endpoints WHERE account_id = ?1");
+/// `(endpoint, now ms)`: every delivery delivery control holds for the
+/// endpoint is due now (its limits changed, or it was enabled).
+pub static WAKE_ALL_HELD: Statement = Statement::new(
+    "UPDATE deliveries SET due_at = ?2, updated_at = ?2
+     WHERE (event_id, seq) IN (SELECT event_id, seq FROM deliveries WHERE endpoint_id = ?1 AND held IS NOT NULL
+                               AND status = 'pending' AND claimed_by IS NULL /*lock*/)",
+);
 /// `(spec, profile, now ms, account, id, limited)`: a spec with limits gates
 /// the endpoint at once; one without leaves it to the next admission to see
 /// that nothing gates it any more.
@@ -418,6 +429,12 @@ pub static DELETE_NODE_PERMITS: Statement = Statement::new(
     "DELETE FROM endpoint_permits WHERE (event_id, seq) IN
        (SELECT event_id, seq FROM deliveries WHERE status = 'pending' AND claimed_by = ?1)",
 );
+/// `(endpoint, now ms)`: places whose holder died (their lease lapsed).
+pub static DELETE_LAPSED_PERMITS: Statement =
+    Statement::new("DELETE FROM endpoint_permits WHERE endpoint_id = ?1 AND expires_at <= ?2");
+/// `(endpoint)`: a deleted endpoint's places.
+pub static DELETE_ENDPOINT_PERMITS: Statement =
+    Statement::new("DELETE FROM endpoint_permits WHERE endpoint_id = ?1");
 /// `(event, seq)`: an attempt recorded gives its place back.
 pub static DELETE_PERMIT: Statement =
     Statement::new("DELETE FROM endpoint_permits WHERE event_id = ?1 AND seq = ?2");

@@ -91,6 +91,8 @@ conformance!(
     a_gone_receiver_disables_its_endpoint_and_parks_the_rest,
     a_run_of_failures_opens_the_breaker_and_a_success_closes_it,
     a_node_taking_back_its_claims_gives_back_their_places,
+    a_parked_lane_head_keeps_its_turn,
+    a_stale_record_and_a_changed_spec_free_what_control_held,
 );
 
 /// Both backends' migrations must build the same tables with the same columns

@@ -185,7 +185,17 @@ fn a_run_of_failures_opens_the_breaker_and_probes_back_off_to_the_longest_wait()
             !goes(c.admit(&limits, 0, t(now + 1), LEASE)),
             "a second probe went while one was under way"
         );
-        c.after_attempt(failed(), &limits, &p, LEASE, t(now + 100));
+        let before = c.breaker;
+        c.after_attempt(failed(), &limits, &p, LEASE, t(now + 50));
+        assert_eq!(
+            c.breaker, before,
+            "a failure that was not the probe moved the breaker"
+        );
+        let probe_failed = Signal {
+            probe: true,
+            ..failed()
+        };
+        c.after_attempt(probe_failed, &limits, &p, LEASE, t(now + 100));
         let next = c.breaker.unwrap().probe_at;
         waits.push((next - t(now + 100)).num_seconds());
         now = (next - t(0)).num_milliseconds();
@@ -243,4 +253,27 @@ fn the_state_reads_back_from_its_stored_form() {
     }
     let text = serde_json::to_string(&c).unwrap();
     assert_eq!(serde_json::from_str::<Control>(&text).unwrap(), c);
+}
+
+#[test]
+fn a_changed_rate_starts_its_clock_and_bookings_anew() {
+    let mut c = Control::default();
+    let slow = rate("1/s");
+    for _ in 0..10 {
+        c.admit(&slow, 0, t(0), LEASE);
+    }
+    assert!(
+        c.rate_booked.unwrap() >= t(9_000),
+        "ten at 1/s are booked 9 s ahead"
+    );
+    assert!(
+        goes(c.admit(&rate("100/s"), 0, t(10), LEASE)),
+        "the new limit is not behind the old bookings"
+    );
+    assert_eq!(c.rate_interval_ms, Some(10));
+    let enabled = c.enabled();
+    assert_eq!(
+        (enabled.rate_next, enabled.rate_booked),
+        (c.rate_next, None)
+    );
 }

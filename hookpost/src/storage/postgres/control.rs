@@ -60,6 +60,7 @@ pub async fn admit<C: GenericClient>(c: &C, d: &ClaimedDelivery, lease: Duration
     };
     let row = ControlRow::read(&row)?;
     let now = now_ms();
+    run(c, sql::DELETE_LAPSED_PERMITS.postgres(), &[&endpoint, &now]).await?;
     let counted = first(
         c,
         sql::COUNT_PERMITS.postgres(),
@@ -72,7 +73,7 @@ pub async fn admit<C: GenericClient>(c: &C, d: &ClaimedDelivery, lease: Duration
         save(c, endpoint, saved, None).await?;
     }
     match (plan.admitted, plan.hold) {
-        (Admitted::Go, _) => {
+        (Admitted::Go | Admitted::Probe, _) => {
             let expires = now + lease.as_millis() as i64;
             run(
                 c,
@@ -105,14 +106,9 @@ pub async fn after_attempt<C: GenericClient>(
     row: Option<ControlRow>,
     policy: &ControlPolicy,
 ) -> Sql<()> {
-    let (now, seq) = (now_ms(), report.seq as i64);
+    let now = now_ms();
     let endpoint = report.endpoint_id.as_deref();
-    if let (Some(endpoint), true) = (endpoint, report.admitted) {
-        run(c, sql::DELETE_PERMIT.postgres(), &[&report.event_id, &seq]).await?;
-        let one = 1i64;
-        let wake: [&(dyn ToSql + Sync); 4] = [&endpoint, &"max_in_flight", &now, &one];
-        run(c, sql::WAKE_HELD.postgres(), &wake).await?;
-    }
+    give_back(c, report).await?;
     let url = report.legs.first().map(|l| l.url.as_str());
     if let Some(n) = control::failed_notice(report, policy, url, time(now)) {
         insert_notice(c, &n, now).await?;
@@ -126,6 +122,18 @@ pub async fn after_attempt<C: GenericClient>(
     }
     let feedback = control::feedback(&row, report, policy, time(now))?;
     apply(c, endpoint, report, &feedback, now).await
+}
+
+/// Gives back the place an admitted attempt held (recorded or not) and wakes
+/// the oldest delivery waiting for one.
+pub async fn give_back<C: GenericClient>(c: &C, report: &AttemptReport) -> Sql<()> {
+    if let (Some(endpoint), true) = (&report.endpoint_id, report.admitted) {
+        let (seq, now, one) = (report.seq as i64, now_ms(), 1i64);
+        run(c, sql::DELETE_PERMIT.postgres(), &[&report.event_id, &seq]).await?;
+        let wake: [&(dyn ToSql + Sync); 4] = [endpoint, &"max_in_flight", &now, &one];
+        run(c, sql::WAKE_HELD.postgres(), &wake).await?;
+    }
+    Ok(())
 }
 
 async fn apply<C: GenericClient>(
@@ -166,9 +174,9 @@ async fn apply<C: GenericClient>(
     Ok(())
 }
 
-/// See [`Endpoints::set_endpoint_state`]; runs in a transaction. The bulk
-/// change passes over deliveries another transaction holds (their record or
-/// admission sees the new state), so it never waits while holding the endpoint.
+/// See [`Endpoints::set_endpoint_state`]; runs in a transaction. Parking
+/// passes over deliveries another transaction holds (their record or
+/// admission sees the new state).
 pub async fn set_endpoint_state<C: GenericClient>(
     c: &C,
     account_id: &str,
@@ -177,15 +185,23 @@ pub async fn set_endpoint_state<C: GenericClient>(
     policy: &ControlPolicy,
 ) -> Sql<bool> {
     let now = now_ms();
+    // The caller's own endpoint? (No lock yet: deliveries are locked before
+    // the endpoint, in the order an attempt's record and a delete take them.)
+    if first(c, sql::SELECT_CONTROL.postgres(), &[&account_id, &id])
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
     let statement = match state {
         EndpointState::Enabled => &sql::RESUME_ENDPOINT_DELIVERIES,
         EndpointState::Disabled => &sql::PARK_ENDPOINT_DELIVERIES,
     };
+    run(c, statement.postgres(), &[&id, &now]).await?;
     let Some(row) = first(c, &locked(&sql::SELECT_CONTROL), &[&account_id, &id]).await? else {
         return Ok(false);
     };
     let row = ControlRow::read(&row)?;
-    run(c, statement.postgres(), &[&id, &now]).await?;
     let (saved, notice) = control::state_change(&row, id, state, policy, time(now))?;
     save(c, id, &saved, Some(now)).await?;
     if let Some(n) = notice {

@@ -430,6 +430,8 @@ pub async fn record_attempt<C: GenericClient>(
     )
     .await?;
     if changed == 0 {
+        // Stale, but its place is given back all the same.
+        super::control::give_back(c, report).await?;
         return Ok(false);
     }
     for leg in &report.legs {
@@ -547,6 +549,9 @@ pub async fn update_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<bool>
         ],
     )
     .await?;
+    if n > 0 {
+        execute(c, sql::WAKE_ALL_HELD.postgres(), &[&e.id, &now_ms()]).await?;
+    }
     Ok(n > 0)
 }
 
@@ -570,6 +575,7 @@ pub async fn delete_endpoint<C: GenericClient>(
     if execute(c, sql::DELETE_ENDPOINT.postgres(), &[&account_id, &id]).await? == 0 {
         return Ok(None);
     }
+    execute(c, sql::DELETE_ENDPOINT_PERMITS.postgres(), &[&id]).await?;
     Ok(Some(stopped))
 }
 

@@ -55,6 +55,7 @@ pub fn admit(c: &Connection, d: &ClaimedDelivery, lease: Duration) -> Sql<Admitt
         return Ok(Admitted::Go);
     };
     let now = now_ms();
+    run(c, &sql::DELETE_LAPSED_PERMITS, params![endpoint, now])?;
     let in_flight: i64 = c
         .prepare_cached(sql::COUNT_PERMITS.sqlite())
         .and_then(|mut s| s.query_row(params![endpoint, now, d.id, seq], |r| r.get(0)))
@@ -64,7 +65,7 @@ pub fn admit(c: &Connection, d: &ClaimedDelivery, lease: Duration) -> Sql<Admitt
         save(c, endpoint, saved, None)?;
     }
     match (plan.admitted, plan.hold) {
-        (Admitted::Go, _) => {
+        (Admitted::Go | Admitted::Probe, _) => {
             let expires = now + lease.as_millis() as i64;
             run(
                 c,
@@ -93,14 +94,7 @@ pub fn after_attempt(
 ) -> Sql<()> {
     let now = now_ms();
     let endpoint = report.endpoint_id.as_deref();
-    if let (Some(endpoint), true) = (endpoint, report.admitted) {
-        run(c, &sql::DELETE_PERMIT, params![report.event_id, report.seq])?;
-        run(
-            c,
-            &sql::WAKE_HELD,
-            params![endpoint, "max_in_flight", now, 1],
-        )?;
-    }
+    give_back(c, report)?;
     let url = report.legs.first().map(|l| l.url.as_str());
     if let Some(n) = control::failed_notice(report, policy, url, time(now)) {
         insert_notice(c, &n, now)?;
@@ -117,6 +111,20 @@ pub fn after_attempt(
     }
     let feedback = control::feedback(&row, report, policy, time(now))?;
     apply(c, endpoint, report, &feedback, now)
+}
+
+/// Gives back the place an admitted attempt held (recorded or not) and wakes
+/// the oldest delivery waiting for one.
+pub fn give_back(c: &Connection, report: &AttemptReport) -> Sql<()> {
+    if let (Some(endpoint), true) = (&report.endpoint_id, report.admitted) {
+        run(c, &sql::DELETE_PERMIT, params![report.event_id, report.seq])?;
+        run(
+            c,
+            &sql::WAKE_HELD,
+            params![endpoint, "max_in_flight", now_ms(), 1],
+        )?;
+    }
+    Ok(())
 }
 
 fn apply(

@@ -503,6 +503,8 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport, policy: &ControlPo
         })
         .map_err(from_sqlite)?;
     if changed == 0 {
+        // Stale, but its place is given back all the same.
+        super::control::give_back(c, report)?;
         return Ok(false);
     }
     let mut insert = c
@@ -636,6 +638,10 @@ pub fn update_endpoint(c: &Connection, e: &Endpoint) -> Sql<bool> {
             ],
         )
         .map_err(from_sqlite)?;
+    if n > 0 {
+        c.execute(sql::WAKE_ALL_HELD.sqlite(), params![e.id, now_ms()])
+            .map_err(from_sqlite)?;
+    }
     Ok(n > 0)
 }
 
@@ -651,6 +657,8 @@ pub fn delete_endpoint(c: &Connection, account_id: &str, id: &str) -> Sql<Option
         .execute(sql::STOP_ENDPOINT_DELIVERIES.sqlite(), params![id, now])
         .map_err(from_sqlite)?;
     c.execute(sql::SUM_UP_ENDPOINT_EVENTS.sqlite(), params![id, now])
+        .map_err(from_sqlite)?;
+    c.execute(sql::DELETE_ENDPOINT_PERMITS.sqlite(), params![id])
         .map_err(from_sqlite)?;
     Ok(Some(stopped as u64))
 }

@@ -251,3 +251,89 @@ pub async fn a_node_taking_back_its_claims_gives_back_their_places(store: Arc<dy
         "the dead attempt's place was not given back"
     );
 }
+
+pub async fn a_parked_lane_head_keeps_its_turn(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_parked_lane").await;
+    stored_endpoint(&store, &a, "ep_lane", serde_json::json!({})).await;
+    let ordered = |n: usize| -> Vec<NewEvent> {
+        (0..n)
+            .map(|_| {
+                let mut e = in_lane(&a, "fax-9");
+                e.deliveries[0].target.endpoint_id = Some("ep_lane".into());
+                e
+            })
+            .collect()
+    };
+    let first = ordered(2);
+    store.publish(first.clone(), WINDOW).await.unwrap();
+    let head = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(claimed_ids(&head), [first[0].id.as_str()]);
+    let policy = ControlPolicy::default();
+    store
+        .set_endpoint_state(&a.id, "ep_lane", EndpointState::Disabled, &policy)
+        .await
+        .unwrap();
+    let retry = NextState::RetryAt(Utc::now() - Span::seconds(1), 1);
+    let mut parked = outcome(&first[0].id, "ep_lane", Signal::default(), retry, false);
+    parked.lane = head[0].lane.clone();
+    store.record_attempt(parked, &policy).await.unwrap();
+    let shown = store.event(&a.id, &first[0].id).await.unwrap().unwrap();
+    assert_eq!(statuses(&shown), [DeliveryStatus::Paused]);
+    // A delivery added to the lane now waits behind the parked head.
+    let later = ordered(1);
+    store.publish(later.clone(), WINDOW).await.unwrap();
+    assert!(store.claim_due("node-a", 10).await.unwrap().is_empty());
+    store
+        .set_endpoint_state(&a.id, "ep_lane", EndpointState::Enabled, &policy)
+        .await
+        .unwrap();
+    let resumed = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(
+        claimed_ids(&resumed),
+        [first[0].id.as_str()],
+        "only the head goes on"
+    );
+}
+
+pub async fn a_stale_record_and_a_changed_spec_free_what_control_held(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_stale").await;
+    stored_endpoint(
+        &store,
+        &a,
+        "ep_one",
+        serde_json::json!({"max_in_flight": 1}),
+    )
+    .await;
+    to_endpoint(&store, &a, "ep_one", 2).await;
+    let claimed = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(store.admit(&claimed[0], LEASE).await.unwrap(), Admitted::Go);
+    assert_eq!(
+        store.admit(&claimed[1], LEASE).await.unwrap(),
+        Admitted::Held
+    );
+    // A spec change makes what its limits held due again at once.
+    let mut endpoint = store.endpoint(&a.id, "ep_one").await.unwrap().unwrap();
+    endpoint.spec.max_in_flight = Some(2);
+    assert!(store.update_endpoint(&endpoint).await.unwrap());
+    let woken = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(claimed_ids(&woken), [claimed[1].id.as_str()]);
+    // An attempt recorded too late (another node recorded it) still gives its
+    // place back.
+    let stale = AttemptReport {
+        attempt: 7,
+        ..outcome(
+            &claimed[0].id,
+            "ep_one",
+            Signal::default(),
+            NextState::Delivered,
+            true,
+        )
+    };
+    assert!(!store
+        .record_attempt(stale, &ControlPolicy::default())
+        .await
+        .unwrap());
+    endpoint.spec.max_in_flight = Some(1);
+    store.update_endpoint(&endpoint).await.unwrap();
+    assert_eq!(store.admit(&woken[0], LEASE).await.unwrap(), Admitted::Go);
+}

@@ -9,6 +9,9 @@ UPDATE endpoints SET gated = 1 WHERE state <> 'enabled' OR spec::jsonb -> 'max_i
 -- …): a finishing delivery or a closing breaker makes the held ones due.
 -- A delivery of a disabled endpoint is parked with status 'paused'.
 ALTER TABLE deliveries ADD COLUMN held TEXT;
+-- A parked delivery keeps its place in its ordering lane.
+DROP INDEX deliveries_lane;
+CREATE INDEX deliveries_lane ON deliveries (lane, event_id, seq) WHERE lane IS NOT NULL AND status IN ('pending', 'paused');
 CREATE INDEX deliveries_held ON deliveries (endpoint_id, due_at) WHERE held IS NOT NULL;
 
 -- The deliveries admitted under an endpoint's limits and not yet recorded:
