@@ -50,6 +50,22 @@ async fn to_endpoint(
     events
 }
 
+/// An account whose endpoint `ep_one` allows one delivery in flight, with
+/// `n` deliveries to it claimed and the first admitted.
+async fn one_place_taken(
+    store: &Arc<dyn Store>,
+    key: &str,
+    n: usize,
+) -> (Account, Vec<ClaimedDelivery>) {
+    let a = account(store, key).await;
+    let cap = serde_json::json!({"max_in_flight": 1});
+    stored_endpoint(store, &a, "ep_one", cap).await;
+    to_endpoint(store, &a, "ep_one", n).await;
+    let claimed = store.claim_due("node-a", 10).await.unwrap();
+    assert_eq!(store.admit(&claimed[0], LEASE).await.unwrap(), Admitted::Go);
+    (a, claimed)
+}
+
 fn outcome(id: &str, ep: &str, signal: Signal, next: NextState, admitted: bool) -> AttemptReport {
     AttemptReport {
         endpoint_id: Some(ep.into()),
@@ -231,17 +247,7 @@ pub async fn a_run_of_failures_opens_the_breaker_and_a_success_closes_it(store: 
 }
 
 pub async fn a_node_taking_back_its_claims_gives_back_their_places(store: Arc<dyn Store>) {
-    let a = account(&store, "hp_restart").await;
-    stored_endpoint(
-        &store,
-        &a,
-        "ep_one",
-        serde_json::json!({"max_in_flight": 1}),
-    )
-    .await;
-    to_endpoint(&store, &a, "ep_one", 1).await;
-    let claimed = store.claim_due("node-a", 10).await.unwrap();
-    assert_eq!(store.admit(&claimed[0], LEASE).await.unwrap(), Admitted::Go);
+    one_place_taken(&store, "hp_restart", 1).await;
     // node-a dies mid-attempt and starts again.
     store.release_claims("node-a").await.unwrap();
     let again = store.claim_due("node-a", 10).await.unwrap();
@@ -296,17 +302,7 @@ pub async fn a_parked_lane_head_keeps_its_turn(store: Arc<dyn Store>) {
 }
 
 pub async fn a_stale_record_and_a_changed_spec_free_what_control_held(store: Arc<dyn Store>) {
-    let a = account(&store, "hp_stale").await;
-    stored_endpoint(
-        &store,
-        &a,
-        "ep_one",
-        serde_json::json!({"max_in_flight": 1}),
-    )
-    .await;
-    to_endpoint(&store, &a, "ep_one", 2).await;
-    let claimed = store.claim_due("node-a", 10).await.unwrap();
-    assert_eq!(store.admit(&claimed[0], LEASE).await.unwrap(), Admitted::Go);
+    let (a, claimed) = one_place_taken(&store, "hp_stale", 2).await;
     assert_eq!(
         store.admit(&claimed[1], LEASE).await.unwrap(),
         Admitted::Held
