@@ -197,8 +197,6 @@ impl DisableReason {
 /// writing the state back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// Deliveries not yet claimed wait until then.
-    Paused(DateTime<Utc>),
     /// The breaker opened: deliveries wait for the first probe.
     BreakerOpened(DateTime<Utc>),
     /// A probe succeeded: the deliveries the breaker held are due now.
@@ -344,9 +342,9 @@ impl Control {
             self.allowed_in_flight = Some((base / 2).max(1));
             if let Some(wait) = signal.retry_after.filter(|d| !d.is_zero()) {
                 let until = now + span(wait);
+                // A pause needs no action of the store: every admission reads it.
                 if self.paused_until.is_none_or(|t| t < until) {
                     self.paused_until = Some(until);
-                    changes.push(Change::Paused(until));
                 }
             }
         }
