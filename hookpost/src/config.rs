@@ -1,6 +1,8 @@
 //! Server configuration: one typed struct, every field a flag and an environment
 //! variable, validated before anything starts.
 
+use crate::domain::retention::check_floor;
+use crate::domain::retry::RetrySchedule;
 use crate::secrets::Secret;
 use crate::storage::{ControlPolicy, Durability, StoreConfig};
 use clap::Args;
@@ -53,6 +55,14 @@ pub struct ServeConfig {
     /// How long an idempotency key is remembered.
     #[arg(long, env = "HOOKPOST_IDEMPOTENCY_WINDOW", default_value = "60s", value_parser = humantime::parse_duration)]
     pub idempotency_window: Duration,
+
+    /// How long finished events (delivered, failed, never sent) are kept
+    /// before the background purge deletes them with their deliveries and
+    /// attempts; an account may set its own (`PUT /v1/account/retention`).
+    /// Pending events are kept whatever their age. Must cover the default
+    /// retry schedule (about 3 days).
+    #[arg(long, env = "HOOKPOST_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "HOOKPOST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
@@ -303,6 +313,8 @@ impl ServeConfig {
         if let Some((flag, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
             return Err(ConfigError(format!("{flag} must be longer than zero")));
         }
+        let floor = RetrySchedule::default().span();
+        check_floor(self.retention, floor).map_err(|e| ConfigError(format!("--retention: {e}")))?;
         if self.max_per_host == 0 {
             return Err(ConfigError("--max-per-host must be at least 1".into()));
         }

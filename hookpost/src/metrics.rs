@@ -24,6 +24,8 @@ pub struct Metrics {
     pub retries_scheduled: AtomicU64,
     /// Claimed deliveries that delivery control put back without an attempt.
     pub deliveries_held: AtomicU64,
+    /// Events deleted because their retention ended.
+    pub events_purged: AtomicU64,
 }
 
 impl Metrics {
@@ -84,6 +86,12 @@ impl Metrics {
             "counter",
             "Claimed deliveries that delivery control put back without an attempt.",
             &[("", get(&self.deliveries_held))],
+        );
+        metric(
+            "hookpost_events_purged_total",
+            "counter",
+            "Events deleted, with their deliveries and attempts, because their retention ended.",
+            &[("", get(&self.events_purged))],
         );
         metric(
             "hookpost_attempts_in_flight",

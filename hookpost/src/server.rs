@@ -14,7 +14,7 @@ use crate::delivery::email::Mailer;
 use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::transport::Transport;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
-use crate::jobs::{self, CallerJobs, IdempotencyExpiry};
+use crate::jobs::{self, CallerJobs, IdempotencyExpiry, RetentionPurge};
 use crate::metrics::Metrics;
 use crate::storage::StoreError;
 use std::future::Future;
@@ -149,12 +149,19 @@ pub async fn run(
         schemas: Default::default(),
         caches: Default::default(),
         metrics,
+        retention_changed: Default::default(),
     });
     let background = jobs::start(
         vec![
             Arc::new(IdempotencyExpiry::new(
                 store.clone(),
                 app.config.idempotency_window,
+            )),
+            Arc::new(RetentionPurge::new(
+                store.clone(),
+                app.config.retention,
+                app.metrics.clone(),
+                app.retention_changed.clone(),
             )),
             Arc::new(CallerJobs::new(
                 store,

@@ -1,11 +1,12 @@
-//! Accounts: created by the operator (admin token); read, configured and keyed by
-//! their own API key.
+//! Accounts: created by the operator (admin token); read, configured (settings,
+//! retention) and keyed by their own API key.
 
 use super::auth::{Admin, Caller};
 use super::error::ApiError;
 use super::parse::{object_from_slice, JsonBody};
 use super::views::AccountView;
 use super::AppState;
+use crate::domain::retention::{Retention, RetentionOverride};
 use crate::domain::settings::{Settings, WebhookSettings};
 use crate::domain::validate::FieldError;
 use crate::secrets::{new_api_key, SigningKeys};
@@ -23,6 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts", post(create))
         .route("/v1/account", get(show))
         .route("/v1/account/settings", put(set_settings).get(show_settings))
+        .route(
+            "/v1/account/retention",
+            put(set_retention).get(show_retention),
+        )
 }
 
 #[derive(Deserialize)]
@@ -61,6 +66,7 @@ async fn create(
         name: name.to_string(),
         settings,
         keys: SigningKeys::generate(),
+        retention: Default::default(),
         created_at: chrono::Utc::now(),
     };
     // Rendered before the account moves into the store.
@@ -93,4 +99,18 @@ async fn set_settings(
 ) -> Result<Json<Settings<String>>, ApiError> {
     app.set_account_settings(&account, &settings).await?;
     Ok(Json(settings.masked()))
+}
+
+async fn show_retention(Caller(account): Caller, State(app): State<AppState>) -> Json<Retention> {
+    Json(app.retention(&account))
+}
+
+/// Replaces the account's own retention times (a field left out is the
+/// server's default); answers the times in effect.
+async fn set_retention(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    JsonBody(own): JsonBody<RetentionOverride>,
+) -> Result<Json<Retention>, ApiError> {
+    Ok(Json(app.set_retention(&account, own).await?))
 }

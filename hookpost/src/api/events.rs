@@ -1,11 +1,12 @@
 //! Events: publish (one or a batch), read with the attempt log, list with filters,
-//! and send again by hand.
+//! send again by hand, delete one, and erase a subject's.
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
-use super::views::{EventStateView, EventView, JobView, List, Page, PublishedView};
+use super::views::{DeletedView, EventStateView, EventView, JobView, List, Page, PublishedView};
 use super::AppState;
+use crate::app::lifecycle::EraseRequest;
 use crate::app::publish::{Outcome, PublishRequest, Shape};
 use crate::app::retry::{BulkRetryRequest, Retried};
 use crate::app::AppError;
@@ -30,7 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/events", post(publish).get(list))
         .route("/v1/events/batch", post(publish_batch))
         .route("/v1/events/retry", post(retry_many))
-        .route("/v1/events/{id}", get(show))
+        .route("/v1/events/{id}", get(show).delete(delete))
+        .route("/v1/erase", post(erase))
         .route("/v1/events/{id}/retry", post(retry))
 }
 
@@ -82,6 +84,34 @@ async fn show(
             format!("no event `{id}` in this account"),
         )),
     }
+}
+
+/// Deletes the event with its deliveries and attempts, whatever its state.
+async fn delete(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
+    match app.delete_event(&account, &id).await? {
+        Some(removed) => Ok(Json(DeletedView { id: &id, removed }).into_response()),
+        None => Err(ApiError::not_found(
+            ErrorCode::EventNotFound,
+            format!("no event `{id}` in this account"),
+        )),
+    }
+}
+
+/// Starts an erasure job; `202` with the job, whose progress reports what went.
+async fn erase(
+    Caller(account): Caller,
+    State(app): State<AppState>,
+    JsonBody(request): JsonBody<EraseRequest>,
+) -> Result<(StatusCode, Response), ApiError> {
+    let job = app.start_erasure(&account, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobView::from(&job)).into_response(),
+    ))
 }
 
 #[derive(Deserialize)]

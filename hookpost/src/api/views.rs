@@ -7,7 +7,9 @@ use crate::domain::endpoint::{CustomHeaders, DeliveryCounts, EndpointState, Even
 use crate::domain::job::{JobKind, JobProgress};
 use crate::domain::settings::Settings;
 use crate::domain::target::{Level, Target};
-use crate::storage::{Account, DeliveryRecord, Endpoint, EndpointStats, Job, Profile, StoredEvent};
+use crate::storage::{
+    Account, DeliveryRecord, Endpoint, EndpointStats, Job, Profile, Removed, StoredEvent,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -506,4 +508,13 @@ pub struct ApiKeyView<'a> {
     pub api_key: &'a str,
     /// Until when the old key keeps working, if it does.
     pub previous_key_valid_until: Option<String>,
+}
+
+/// A deleted event: its id and what went with it.
+#[derive(Serialize)]
+pub struct DeletedView<'a> {
+    /// The event.
+    pub id: &'a str,
+    /// The event, its deliveries and its attempts.
+    pub removed: Removed,
 }

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod endpoints;
+pub mod lifecycle;
 pub mod lookups;
 pub mod manage;
 pub mod notices;
@@ -46,6 +47,8 @@ pub struct App {
     pub caches: Caches,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Tells this node's retention purge that an account's retention changed.
+    pub retention_changed: Arc<tokio::sync::Notify>,
 }
 
 /// The lookups every publish makes, cached briefly (see [`cache`]).

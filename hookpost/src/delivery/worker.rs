@@ -408,6 +408,7 @@ mod tests {
             name: "worker".into(),
             settings: WebhookSettings::default(),
             keys: SigningKeys::generate(),
+            retention: Default::default(),
             created_at: Utc::now(),
         };
         let new = NewAccount {

@@ -1,5 +1,6 @@
 //! Accounts (tenants) and their profiles, as hookpost keeps them.
 
+use super::retention::RetentionOverride;
 use super::settings::WebhookSettings;
 use crate::secrets::SigningKeys;
 use chrono::{DateTime, Utc};
@@ -15,6 +16,8 @@ pub struct Account {
     pub settings: WebhookSettings,
     /// Signing material.
     pub keys: SigningKeys,
+    /// Its own retention times (unset: the server's).
+    pub retention: RetentionOverride,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }

@@ -104,6 +104,25 @@ pub enum Published {
     },
 }
 
+/// What a deletion took away: events with their deliveries and attempt legs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Removed {
+    /// Events deleted.
+    pub events: u64,
+    /// Their deliveries.
+    pub deliveries: u64,
+    /// Their attempts (each leg of each attempt).
+    pub attempts: u64,
+}
+
+impl std::ops::AddAssign for Removed {
+    fn add_assign(&mut self, other: Removed) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+    }
+}
+
 /// What a manual retry did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryOutcome {

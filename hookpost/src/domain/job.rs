@@ -4,6 +4,7 @@
 
 use super::endpoint::EventTypePattern;
 use super::event::EventStatus;
+use super::event_log::Removed;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,8 @@ pub enum JobKind {
     Replay(ReplayParams),
     /// Every event a filter selects, sent again.
     Retry(RetryParams),
+    /// Every event whose payload holds a subject's value, deleted.
+    Erase(EraseParams),
 }
 
 impl JobKind {
@@ -61,6 +64,7 @@ impl JobKind {
         match self {
             JobKind::Replay(_) => "replay",
             JobKind::Retry(_) => "retry",
+            JobKind::Erase(_) => "erase",
         }
     }
 
@@ -69,6 +73,7 @@ impl JobKind {
         match self {
             JobKind::Replay(p) => p.rate,
             JobKind::Retry(p) => p.rate,
+            JobKind::Erase(p) => p.rate,
         }
     }
 }
@@ -97,6 +102,21 @@ pub struct RetryParams {
     /// so events published meanwhile are not retried).
     pub until: DateTime<Utc>,
     /// Most events retried per second.
+    pub rate: u32,
+}
+
+/// An erasure: every event published before `until` whose payload (or one of
+/// its versions) holds, at `path`, the value whose digest is `value_sha256`
+/// (see [`crate::domain::subject`]), deleted with its deliveries and attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EraseParams {
+    /// Where in the payload, e.g. `payload.to[].phone_number`.
+    pub path: String,
+    /// The SHA-256 of the value's JSON text; the value itself is not kept.
+    pub value_sha256: String,
+    /// Only events published before this time (the job's start).
+    pub until: DateTime<Utc>,
+    /// Most events looked at per second.
     pub rate: u32,
 }
 
@@ -139,6 +159,9 @@ pub struct JobProgress {
     /// Matched events left as they were (a replay: a delivery there already;
     /// a retry: a state that cannot be retried).
     pub skipped: u64,
+    /// What an erasure deleted so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Removed>,
     /// The last event looked at: the next batch starts after it.
     pub cursor: Option<String>,
     /// Why it failed, if it did.

@@ -59,6 +59,13 @@ impl RetrySchedule {
         self.0.iter().map(|d| d.0).max().unwrap_or(Duration::ZERO)
     }
 
+    /// The longest an event may spend retrying under this schedule: every
+    /// step with its most jitter. Retention must keep events at least this long.
+    pub fn span(&self) -> Duration {
+        let steps: Duration = self.0.iter().map(|d| d.0).sum();
+        steps + steps.mul_f64(JITTER)
+    }
+
     /// Checks the bounds that keep a schedule sane.
     pub fn validate(&self) -> Result<(), String> {
         const MIN_STEP: Duration = Duration::from_millis(1);

@@ -1,20 +1,24 @@
 //! Runs the jobs callers start (`POST /v1/endpoints/{id}/replay`, `POST
-//! /v1/events/retry`): each tick,
+//! /v1/events/retry`, `POST /v1/erase`): each tick,
 //! every due job is claimed under a lease, does one batch of at most `rate`
 //! events, saves its progress and comes due again a second later. So a replay
 //! goes at its rate, any node may run its next batch, and a node that dies
 //! mid-batch loses nothing: the lease lapses and the batch is done again
 //! (a replay adds at most one delivery per event and endpoint; a retry made
-//! twice of one event only makes it due now twice).
+//! twice of one event only makes it due now twice; an erasure finds nothing
+//! left to delete the second time).
 
 use super::Job as BackgroundJob;
 use crate::delivery::worker::Deliverer;
 use crate::domain::delivery::NewDelivery;
 use crate::domain::endpoint::{subscribed, EventTypePattern};
-use crate::domain::job::{Job, JobKind, JobProgress, JobState, ReplayParams, RetryParams};
+use crate::domain::job::{
+    EraseParams, Job, JobKind, JobProgress, JobState, ReplayParams, RetryParams,
+};
+use crate::domain::subject::SubjectPath;
 use crate::domain::target::endpoint_target;
 use crate::storage::rows::first_id_at;
-use crate::storage::{EventFilter, RetryOutcome, Store, StoreError};
+use crate::storage::{EventFilter, RetryOutcome, Store, StoreError, StoredEvent};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
@@ -56,6 +60,7 @@ impl CallerJobs {
         let looked_at = match &job.kind {
             JobKind::Replay(params) => self.replay_batch(job, params, &mut progress).await?,
             JobKind::Retry(params) => self.retry_batch(job, params, &mut progress).await?,
+            JobKind::Erase(params) => self.erase_batch(job, params, &mut progress).await?,
         };
         let Some(looked_at) = looked_at else {
             return Ok((JobState::Failed, progress));
@@ -157,6 +162,49 @@ impl CallerJobs {
         Ok(Some(looked_at))
     }
 
+    /// One batch of an erasure, oldest first up to the events published
+    /// before `until`: the matching events of the batch are deleted together.
+    /// How many events it looked at; `None` when the stored path no longer
+    /// reads (the error is in `progress`).
+    async fn erase_batch(
+        &self,
+        job: &Job,
+        params: &EraseParams,
+        progress: &mut JobProgress,
+    ) -> Result<Option<usize>, StoreError> {
+        let path = match SubjectPath::parse(&params.path) {
+            Ok(path) => path,
+            Err(e) => {
+                progress.error = Some(format!("path {}: {e}", params.path));
+                return Ok(None);
+            }
+        };
+        let filter = EventFilter {
+            cursor: progress.cursor.clone(),
+            oldest_first: true,
+            limit: params.rate,
+            ..EventFilter::default()
+        };
+        let bound = first_id_at(params.until);
+        let events = self.store.list_events(&job.account_id, &filter).await?;
+        let mut doomed = Vec::new();
+        let mut looked_at = 0;
+        for event in events.iter().take_while(|e| e.id < bound) {
+            looked_at += 1;
+            progress.scanned += 1;
+            progress.cursor = Some(event.id.clone());
+            if holds_subject(event, &path, &params.value_sha256) {
+                progress.matched += 1;
+                doomed.push(event.id.clone());
+            }
+        }
+        let removed = self.store.delete_events(&job.account_id, &doomed).await?;
+        progress.done += removed.events;
+        progress.skipped += doomed.len() as u64 - removed.events;
+        *progress.removed.get_or_insert_default() += removed;
+        Ok(Some(looked_at))
+    }
+
     /// Where a replay sends, resolved once per batch; `None` when the endpoint
     /// (or its account) is gone.
     async fn replay_target(
@@ -189,6 +237,21 @@ impl CallerJobs {
             profile_id: endpoint.spec.profile_id,
         }))
     }
+}
+
+/// Whether the event's payload, or any of its versions, holds the subject.
+fn holds_subject(event: &StoredEvent, path: &SubjectPath, sought: &str) -> bool {
+    use serde_json::{value::RawValue, Map, Value};
+    let payload: Option<Value> = serde_json::from_str(event.payload.get()).ok();
+    let versions: Option<Map<String, Value>> = event
+        .payloads
+        .as_deref()
+        .and_then(|raw: &RawValue| serde_json::from_str(raw.get()).ok());
+    let each_version = versions.iter().flat_map(Map::values);
+    payload
+        .iter()
+        .chain(each_version)
+        .any(|p| path.holds(p, sought))
 }
 
 /// Counts a matched event as done or skipped.

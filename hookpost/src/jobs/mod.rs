@@ -7,13 +7,16 @@
 
 mod caller_jobs;
 mod idempotency;
+mod retention;
 
 pub use caller_jobs::CallerJobs;
 pub use idempotency::IdempotencyExpiry;
+pub use retention::RetentionPurge;
 
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Most rows one batch of a job touches.
@@ -29,6 +32,10 @@ pub trait Job: Send + Sync + 'static {
     /// Does one batch; answers how many items it handled (a full [`BATCH`] means
     /// more may be waiting).
     async fn run_batch(&self) -> Result<u64, String>;
+    /// What ends its rest early (a change that gives it work now), if anything.
+    fn wake(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
 
 /// Runs `jobs` until `stop` is cancelled, each in its own task.
@@ -42,6 +49,7 @@ pub fn start(jobs: Vec<Arc<dyn Job>>, stop: CancellationToken) -> tokio_util::ta
 }
 
 async fn run(job: Arc<dyn Job>, stop: CancellationToken) {
+    let wake = job.wake().unwrap_or_default();
     while !stop.is_cancelled() {
         let done = drain(job.as_ref(), &stop).await;
         if done > 0 {
@@ -49,6 +57,7 @@ async fn run(job: Arc<dyn Job>, stop: CancellationToken) {
         }
         tokio::select! {
             _ = tokio::time::sleep(job.interval()) => {}
+            _ = wake.notified() => {}
             _ = stop.cancelled() => {}
         }
     }

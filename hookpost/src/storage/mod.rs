@@ -130,9 +130,12 @@ pub use crate::domain::delivery::{
     AttemptReport, ClaimedDelivery, DeliveryRecord, NewDelivery, NextState,
 };
 pub use crate::domain::endpoint::{Endpoint, EndpointState, EndpointStats, EndpointTally};
-pub use crate::domain::event_log::{EventFilter, Published, Retarget, RetryOutcome, StoredEvent};
+pub use crate::domain::event_log::{
+    EventFilter, Published, Removed, Retarget, RetryOutcome, StoredEvent,
+};
 pub use crate::domain::job::{Job, JobProgress, JobState, ReplayCandidate};
 pub use crate::domain::notice::Notice;
+pub use crate::domain::retention::{Outcome, RetentionOverride};
 pub use control::Admitted;
 
 /// Tenants: their API keys (as hashes), signing keys and account-level settings.
@@ -359,6 +362,36 @@ pub trait DeliveryControl: Send + Sync {
     async fn delete_notice(&self, id: &str) -> StoreResult<()>;
 }
 
+/// What is no longer kept: events past their retention, and events deleted on
+/// request (one by id, or a subject's by erasure). A deletion takes an
+/// event's deliveries, attempts, permits and idempotency key with it, in one
+/// transaction; an ordered lane whose pending delivery goes moves on to its
+/// next.
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
+    /// Every account's own retention times, by account id.
+    async fn retention_overrides(&self) -> StoreResult<Vec<(String, RetentionOverride)>>;
+    /// Replaces an account's own retention times.
+    async fn set_retention(
+        &self,
+        account_id: &str,
+        retention: &RetentionOverride,
+    ) -> StoreResult<()>;
+    /// Deletes up to `limit` of the account's events of `outcome` published
+    /// before `before`, oldest first. Never a pending event: one made pending
+    /// again meanwhile is passed over.
+    async fn purge(
+        &self,
+        account_id: &str,
+        outcome: Outcome,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Removed>;
+    /// Deletes the account's events among `ids`, whatever their state: their
+    /// pending deliveries stop (an attempt in flight is not recorded).
+    async fn delete_events(&self, account_id: &str, ids: &[String]) -> StoreResult<Removed>;
+}
+
 /// What background jobs and health checks need.
 #[async_trait]
 pub trait Maintenance: Send + Sync {
@@ -386,5 +419,14 @@ store_of!(
     /// callers hold one `Arc<dyn Store>`. Implementations must make every write
     /// durable before returning (per the configured durability) and be safe to call
     /// concurrently.
-    Accounts, Profiles, Catalog, EventLog, Endpoints, Queue, DeliveryControl, Jobs, Maintenance
+    Accounts,
+    Profiles,
+    Catalog,
+    EventLog,
+    Endpoints,
+    Queue,
+    DeliveryControl,
+    Jobs,
+    Lifecycle,
+    Maintenance
 );

@@ -84,6 +84,8 @@ pub struct AccountRow {
     pub settings: String,
     /// `signing_keys` (JSON)
     pub signing_keys: String,
+    /// `retention` (JSON)
+    pub retention: String,
     /// `created_at` (ms)
     pub created_at: i64,
 }
@@ -96,6 +98,7 @@ impl AccountRow {
             name: r.text("name")?,
             settings: r.text("settings")?,
             signing_keys: r.text("signing_keys")?,
+            retention: r.text("retention")?,
             created_at: r.int("created_at")?,
         })
     }
@@ -107,6 +110,7 @@ impl AccountRow {
             name: self.name,
             settings: from_json(&self.settings)?,
             keys: from_json(&self.signing_keys)?,
+            retention: from_json(&self.retention)?,
             created_at: time(self.created_at),
         })
     }

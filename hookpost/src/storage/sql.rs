@@ -52,7 +52,7 @@ fn to_postgres(sql: &str) -> String {
 
 macro_rules! columns {
     (account) => {
-        "id, name, settings, signing_keys, created_at"
+        "id, name, settings, signing_keys, retention, created_at"
     };
     (profile) => {
         "id, settings, created_at, updated_at"
@@ -129,6 +129,22 @@ pub static SET_SIGNING_KEYS: Statement =
 /// `(settings JSON, id)`.
 pub static SET_ACCOUNT_SETTINGS: Statement =
     Statement::new("UPDATE accounts SET settings = ?1 WHERE id = ?2");
+/// `(retention JSON, id)`.
+pub static SET_ACCOUNT_RETENTION: Statement =
+    Statement::new("UPDATE accounts SET retention = ?1 WHERE id = ?2");
+/// Every account's own retention times.
+pub static ACCOUNT_RETENTIONS: Statement =
+    Statement::new("SELECT id, retention FROM accounts ORDER BY id");
+
+// ----- lifecycle -----
+
+/// `(account, first id kept, status, status, limit)`: the oldest events of the
+/// account in one of two states published before a time (ids sort by time),
+/// locked on PostgreSQL, passing over rows another transaction holds.
+pub static SELECT_EXPIRED: Statement = Statement::new(
+    "SELECT id FROM events WHERE account_id = ?1 AND id < ?2 AND status IN (?3, ?4)
+     ORDER BY id LIMIT ?5 /*lock*/",
+);
 
 // ----- profiles -----
 
@@ -557,3 +573,65 @@ mod tests {
         assert!(!LIST_EVENTS.postgres().contains('?'));
     }
 }
+
+/// A statement over a list of event ids, which the dialects pass differently:
+/// SQLite as a JSON array (`IN (SELECT value FROM json_each(?N))`), PostgreSQL
+/// as a `text[]` (`= ANY($N)`).
+pub struct OverIds {
+    sqlite: &'static str,
+    postgres: &'static str,
+    converted: OnceLock<String>,
+}
+
+impl OverIds {
+    /// The text for SQLite (the ids as one JSON array parameter).
+    pub fn sqlite(&self) -> &'static str {
+        self.sqlite
+    }
+
+    /// The text for PostgreSQL (the ids as one array parameter; `?N` → `$N`,
+    /// converted once).
+    pub fn postgres(&self) -> &str {
+        self.converted.get_or_init(|| to_postgres(self.postgres))
+    }
+}
+
+/// `over_ids!("… WHERE event_id", N, "…")`: the head, "is one of the ids in
+/// parameter N", then the tail, in both dialects; every parameter is written
+/// `?N`, as in [`Statement`].
+macro_rules! over_ids {
+    ($head:literal, $n:literal, $tail:literal) => {
+        OverIds {
+            sqlite: concat!($head, " IN (SELECT value FROM json_each(?", $n, "))", $tail),
+            postgres: concat!($head, " = ANY(?", $n, ")", $tail),
+            converted: OnceLock::new(),
+        }
+    };
+}
+
+/// `(account, ids)`: which of the ids are the account's events.
+pub static OWNED_EVENTS: OverIds =
+    over_ids!("SELECT id FROM events WHERE account_id = ?1 AND id", 2, "");
+/// `(ids)`: the ordered lanes the ids' unfinished deliveries hold.
+pub static LANES_OF_EVENTS: OverIds = over_ids!(
+    "SELECT DISTINCT lane FROM deliveries WHERE lane IS NOT NULL AND status IN ('pending', 'paused') AND event_id",
+    1,
+    ""
+);
+/// `(ids)`: the idempotency keys that still name the ids.
+pub static FORGET_EVENT_KEYS: OverIds = over_ids!(
+    "DELETE FROM idempotency_keys WHERE (account_id, key, event_id) IN
+       (SELECT account_id, idempotency_key, id FROM events WHERE idempotency_key IS NOT NULL AND id",
+    1,
+    ")"
+);
+/// `(ids)`.
+pub static DELETE_EVENT_ATTEMPTS: OverIds = over_ids!("DELETE FROM attempts WHERE event_id", 1, "");
+/// `(ids)`.
+pub static DELETE_EVENT_PERMITS: OverIds =
+    over_ids!("DELETE FROM endpoint_permits WHERE event_id", 1, "");
+/// `(ids)`.
+pub static DELETE_EVENT_DELIVERIES: OverIds =
+    over_ids!("DELETE FROM deliveries WHERE event_id", 1, "");
+/// `(ids)`.
+pub static DELETE_EVENTS: OverIds = over_ids!("DELETE FROM events WHERE id", 1, "");

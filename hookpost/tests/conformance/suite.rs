@@ -24,6 +24,7 @@ async fn account(store: &Arc<dyn Store>, key: &str) -> Account {
         name: "conformance".into(),
         settings: WebhookSettings::default(),
         keys: SigningKeys::generate(),
+        retention: Default::default(),
         created_at: Utc::now(),
     };
     store
@@ -877,6 +878,7 @@ pub async fn jobs_are_claimed_saved_and_cancelled(store: Arc<dyn Store>) {
         skipped: 2,
         cursor: Some("e5".into()),
         error: None,
+        removed: None,
     };
     assert!(
         !store

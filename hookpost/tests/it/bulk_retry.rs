@@ -64,7 +64,7 @@ async fn start_retry(server: &TestServer, acct: &TestAccount, body: Value) -> Va
 }
 
 /// Polls job `job` (as started) until `done` holds (panics after `within`).
-async fn wait_job(
+pub async fn wait_job(
     server: &TestServer,
     acct: &TestAccount,
     job: &Value,

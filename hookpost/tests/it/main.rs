@@ -22,6 +22,7 @@ mod hierarchy;
 mod hostile;
 mod idempotency;
 mod keys;
+mod lifecycle;
 mod listen;
 mod ordering;
 mod signatures;

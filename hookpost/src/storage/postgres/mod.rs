@@ -9,6 +9,7 @@
 
 mod control;
 mod errors;
+mod lifecycle;
 mod queries;
 
 use crate::domain::event::NewEvent;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_idempotency_expiry.sql"),
     include_str!("migrations/0006_endpoints_and_deliveries.sql"),
     include_str!("migrations/0007_delivery_control.sql"),
+    include_str!("migrations/0008_data_lifecycle.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -397,6 +399,40 @@ impl DeliveryControl for PostgresStore {
     }
     async fn delete_notice(&self, id: &str) -> StoreResult<()> {
         control::delete_notice(&self.client().await?, id).await
+    }
+}
+
+#[async_trait]
+impl Lifecycle for PostgresStore {
+    async fn retention_overrides(&self) -> StoreResult<Vec<(String, RetentionOverride)>> {
+        lifecycle::retention_overrides(&self.client().await?).await
+    }
+    async fn set_retention(
+        &self,
+        account_id: &str,
+        retention: &RetentionOverride,
+    ) -> StoreResult<()> {
+        lifecycle::set_retention(&self.client().await?, account_id, retention).await
+    }
+    async fn purge(
+        &self,
+        account_id: &str,
+        outcome: Outcome,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Removed> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let removed = lifecycle::purge(&tx, account_id, outcome, before, limit).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(removed)
+    }
+    async fn delete_events(&self, account_id: &str, ids: &[String]) -> StoreResult<Removed> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let removed = lifecycle::delete_events(&tx, account_id, ids).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(removed)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod control;
 mod errors;
+mod lifecycle;
 mod queries;
 mod read_pool;
 mod writer;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_idempotency_expiry.sql"),
     include_str!("migrations/0006_endpoints_and_deliveries.sql"),
     include_str!("migrations/0007_delivery_control.sql"),
+    include_str!("migrations/0008_data_lifecycle.sql"),
 ];
 
 /// The embedded store.
@@ -516,6 +518,41 @@ impl DeliveryControl for SqliteStore {
         let id = id.to_string();
         self.writer
             .write(move |c| control::delete_notice(c, &id))
+            .await
+    }
+}
+
+#[async_trait]
+impl Lifecycle for SqliteStore {
+    async fn retention_overrides(&self) -> StoreResult<Vec<(String, RetentionOverride)>> {
+        self.readers.read(lifecycle::retention_overrides).await
+    }
+    async fn set_retention(
+        &self,
+        account_id: &str,
+        retention: &RetentionOverride,
+    ) -> StoreResult<()> {
+        let (account_id, retention) = (account_id.to_string(), retention.clone());
+        self.writer
+            .write(move |c| lifecycle::set_retention(c, &account_id, &retention))
+            .await
+    }
+    async fn purge(
+        &self,
+        account_id: &str,
+        outcome: Outcome,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Removed> {
+        let account_id = account_id.to_string();
+        self.writer
+            .write(move |c| lifecycle::purge(c, &account_id, outcome, before, limit))
+            .await
+    }
+    async fn delete_events(&self, account_id: &str, ids: &[String]) -> StoreResult<Removed> {
+        let (account_id, ids) = (account_id.to_string(), ids.to_vec());
+        self.writer
+            .write(move |c| lifecycle::delete_events(c, &account_id, &ids))
             .await
     }
 }

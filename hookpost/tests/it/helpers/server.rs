@@ -485,3 +485,31 @@ impl Drop for TestServer {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `hookpost serve` on `data_dir` with `args` (and the test admin token),
+/// expecting it to refuse to start: answers what it printed on stderr (panics
+/// if it is still running after 10 s, or exits successfully).
+pub async fn refused_start(data_dir: &Path, args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookpost"))
+        .arg("serve")
+        .args(["--admin-token", ADMIN_TOKEN, "--listen", "127.0.0.1:0"])
+        .args(["--data-dir", data_dir.to_str().expect("a UTF-8 path")])
+        .args(args)
+        .env_remove("HOOKPOST_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hookpost");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("poll hookpost").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hookpost serve {args:?} started");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = child.wait_with_output().expect("hookpost output");
+    assert!(!out.status.success(), "hookpost serve {args:?} exited 0");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,106 @@
+//! The data lifecycle on SQLite: purges and deletions, each one writer
+//! transaction of at most a batch of events, so publishing waits behind one
+//! batch at most.
+
+use super::errors::from_sqlite;
+use crate::domain::retention::Outcome;
+use crate::storage::rows::*;
+use crate::storage::sql::{self, OverIds};
+use crate::storage::*;
+use rusqlite::{params, Connection};
+
+type Sql<T> = StoreResult<T>;
+
+/// See [`Lifecycle::retention_overrides`].
+pub fn retention_overrides(c: &Connection) -> Sql<Vec<(String, RetentionOverride)>> {
+    let mut stmt = c
+        .prepare_cached(sql::ACCOUNT_RETENTIONS.sqlite())
+        .map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(from_sqlite)?;
+    rows.map(|r| {
+        let (id, retention) = r.map_err(from_sqlite)?;
+        Ok((id, from_json(&retention)?))
+    })
+    .collect()
+}
+
+/// See [`Lifecycle::set_retention`].
+pub fn set_retention(c: &Connection, account_id: &str, r: &RetentionOverride) -> Sql<()> {
+    c.execute(
+        sql::SET_ACCOUNT_RETENTION.sqlite(),
+        params![to_json(r)?, account_id],
+    )
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+/// See [`Lifecycle::purge`].
+pub fn purge(
+    c: &Connection,
+    account_id: &str,
+    outcome: Outcome,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Sql<Removed> {
+    let statuses = outcome.statuses();
+    let (first, second) = (statuses[0].as_str(), statuses[statuses.len() - 1].as_str());
+    let ids = strings(
+        c,
+        sql::SELECT_EXPIRED.sqlite(),
+        params![account_id, first_id_at(before), first, second, limit],
+    )?;
+    remove(c, &ids)
+}
+
+/// See [`Lifecycle::delete_events`].
+pub fn delete_events(c: &Connection, account_id: &str, ids: &[String]) -> Sql<Removed> {
+    let owned = strings(
+        c,
+        sql::OWNED_EVENTS.sqlite(),
+        params![account_id, to_json(&ids)?],
+    )?;
+    remove(c, &owned)
+}
+
+/// Deletes events with everything that hangs off them, then lets the lanes
+/// their pending deliveries held move on.
+fn remove(c: &Connection, ids: &[String]) -> Sql<Removed> {
+    if ids.is_empty() {
+        return Ok(Removed::default());
+    }
+    let list = to_json(&ids)?;
+    let lanes = strings(c, sql::LANES_OF_EVENTS.sqlite(), [&list])?;
+    let run = |s: &OverIds| -> Sql<u64> {
+        c.prepare_cached(s.sqlite())
+            .and_then(|mut st| st.execute([&list]))
+            .map(|n| n as u64)
+            .map_err(from_sqlite)
+    };
+    run(&sql::FORGET_EVENT_KEYS)?;
+    let attempts = run(&sql::DELETE_EVENT_ATTEMPTS)?;
+    run(&sql::DELETE_EVENT_PERMITS)?;
+    let deliveries = run(&sql::DELETE_EVENT_DELIVERIES)?;
+    let events = run(&sql::DELETE_EVENTS)?;
+    let now = now_ms();
+    for lane in lanes {
+        c.prepare_cached(sql::UNBLOCK_LANE.sqlite())
+            .and_then(|mut s| s.execute(params![lane, now]))
+            .map_err(from_sqlite)?;
+    }
+    Ok(Removed {
+        events,
+        deliveries,
+        attempts,
+    })
+}
+
+/// The first column of every row, as text.
+fn strings(c: &Connection, sql: &str, values: impl rusqlite::Params) -> Sql<Vec<String>> {
+    let mut stmt = c.prepare_cached(sql).map_err(from_sqlite)?;
+    let rows = stmt
+        .query_map(values, |r| r.get::<_, String>(0))
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
+}

@@ -1,0 +1,365 @@
+//! The data lifecycle: retention deletes finished events past their time (by
+//! outcome, per account) and never pending ones; `DELETE /v1/events/{id}`
+//! deletes one; `POST /v1/erase` deletes exactly a subject's events and
+//! reports what went.
+
+use crate::bulk_retry::wait_job;
+use crate::helpers::server::refused_start;
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// An account sending to `rx`'s `/ok` with one quick retry, so a short
+/// retention is allowed.
+async fn quick_account(server: &TestServer, rx: &Receiver) -> TestAccount {
+    server
+        .account_with(json!({"webhook_url": rx.url("/ok"), "retry_schedule": ["100ms"]}))
+        .await
+}
+
+/// Polls until the event is gone (404), panicking after `within`.
+async fn wait_gone(server: &TestServer, acct: &TestAccount, id: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let answer = server.get(&format!("/v1/events/{id}"), &acct.key).await;
+        if answer.status == 404 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "event {id} still there after {within:?}: {}",
+            answer.body["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The value of a counter on `/metrics`.
+async fn counter(server: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+#[tokio::test]
+async fn finished_events_past_retention_go_while_recent_pending_and_others_stay() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    rx.reply("/bad", Reply::Status(500));
+    rx.reply("/slow", Reply::FailKey("head".into()));
+    let acct = quick_account(&server, &rx).await;
+    let set = server
+        .put(
+            "/v1/account/retention",
+            &acct.key,
+            &json!({"delivered": "1s"}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(
+        set.body,
+        json!({"delivered": "1s", "failed": "30days", "other": "30days"})
+    );
+    let other = quick_account(&server, &rx).await;
+
+    let body = json!({"event_type": "fax.delivered", "payload": {}, "idempotency_key": "k1"});
+    let delivered = server.publish(&acct, body.clone()).await;
+    let failed = server
+        .publish(
+            &acct,
+            json!({"event_type": "fax.failed", "payload": {}, "webhook_url": rx.url("/bad")}),
+        )
+        .await;
+    // A lane whose head keeps failing (retries an hour apart): the event behind
+    // it stays pending, and so does the head.
+    let lane = |key: &str| {
+        json!({"event_type": "fax.progress", "payload": {"key": key, "seq": 0},
+        "ordering_key": "L", "webhook_url": rx.url("/slow"), "retry_schedule": ["1h"]})
+    };
+    let _head = server.publish(&acct, lane("head")).await;
+    let behind = server.publish(&acct, lane("behind")).await;
+    let kept = server
+        .publish(
+            &other,
+            json!({"event_type": "fax.delivered", "payload": {}}),
+        )
+        .await;
+    server
+        .wait_for_status(&acct, &delivered, "delivered", SOON)
+        .await;
+    server.wait_for_status(&acct, &failed, "failed", SOON).await;
+    server
+        .wait_for_status(&other, &kept, "delivered", SOON)
+        .await;
+
+    wait_gone(&server, &acct, &delivered, SOON).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        server.event(&acct, &failed).await["status"],
+        "failed",
+        "failed events are kept 30 days"
+    );
+    assert_eq!(
+        server.event(&acct, &behind).await["status"],
+        "pending",
+        "pending events are never purged"
+    );
+    assert_eq!(
+        server.event(&other, &kept).await["status"],
+        "delivered",
+        "another account keeps the default"
+    );
+    assert!(counter(&server, "hookpost_events_purged_total").await >= 1);
+    let again = server.post("/v1/events", &acct.key, &body).await;
+    assert_eq!(
+        again.status, 202,
+        "the purged event's idempotency key still answered: {:?}",
+        again.body
+    );
+    assert_ne!(again.body["id"], delivered.as_str());
+}
+
+#[tokio::test]
+async fn a_retention_shorter_than_a_retry_schedule_in_use_is_refused() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/ok")}))
+        .await;
+    let short = server
+        .put("/v1/account/retention", &acct.key, &json!({"failed": "1h"}))
+        .await;
+    assert_refused(&short, 422, "failed");
+    let message = short.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("retry schedule"), "{message}");
+    for (body, field) in [
+        (json!({"delivered": "5"}), "delivered"),
+        (json!({"kept": "5d"}), "kept"),
+        (json!({"other": "0s"}), "other"),
+    ] {
+        let answer = server.put("/v1/account/retention", &acct.key, &body).await;
+        assert_refused(&answer, 422, field);
+    }
+    // An endpoint with a long schedule raises the floor of a quick account.
+    let quick = quick_account(&server, &rx).await;
+    let endpoint = json!({"url": rx.url("/ep"), "settings": {"retry_schedule": ["2h"]}});
+    let made = server.post("/v1/endpoints", &quick.key, &endpoint).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let answer = server
+        .put(
+            "/v1/account/retention",
+            &quick.key,
+            &json!({"delivered": "1h"}),
+        )
+        .await;
+    assert_refused(&answer, 422, "delivered");
+    let fine = server
+        .put(
+            "/v1/account/retention",
+            &quick.key,
+            &json!({"delivered": "3h"}),
+        )
+        .await;
+    assert_eq!(fine.status, 200, "{:?}", fine.body);
+    let shown = server.get("/v1/account/retention", &quick.key).await;
+    assert_eq!(shown.body["delivered"], "3h");
+
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = refused_start(&dir.path().join("data"), &["--retention", "1h"]).await;
+    assert!(
+        stderr.contains("--retention") && stderr.contains("retry schedule"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "a refused start created the data directory"
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_event_takes_its_attempts_and_lets_its_lane_move_on() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    rx.reply("/ok", Reply::FailKey("head".into()));
+    let acct = quick_account(&server, &rx).await;
+    let stranger = quick_account(&server, &rx).await;
+    let done = server
+        .publish(&acct, json!({"event_type": "x", "payload": {}}))
+        .await;
+    server
+        .wait_for_status(&acct, &done, "delivered", SOON)
+        .await;
+
+    let denied = server
+        .call("DELETE", &format!("/v1/events/{done}"), &stranger.key, None)
+        .await;
+    assert_eq!(denied.status, 404, "another account deleted the event");
+    let deleted = server
+        .call("DELETE", &format!("/v1/events/{done}"), &acct.key, None)
+        .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(
+        deleted.body["removed"],
+        json!({"events": 1, "deliveries": 1, "attempts": 1})
+    );
+    let gone = server.get(&format!("/v1/events/{done}"), &acct.key).await;
+    assert_eq!(gone.status, 404);
+    let twice = server
+        .call("DELETE", &format!("/v1/events/{done}"), &acct.key, None)
+        .await;
+    assert_eq!(twice.status, 404);
+
+    let lane = |key: &str| {
+        json!({"event_type": "x", "payload": {"key": key, "seq": 0},
+        "ordering_key": "L", "retry_schedule": ["1h"]})
+    };
+    let head = server.publish(&acct, lane("head")).await;
+    let behind = server.publish(&acct, lane("behind")).await;
+    server
+        .wait_for_event(
+            &acct,
+            &head,
+            |e| e["deliveries"][0]["attempts_made"] == 1,
+            SOON,
+        )
+        .await
+        .expect("the head's first attempt");
+    assert_eq!(server.event(&acct, &behind).await["status"], "pending");
+    let deleted = server
+        .call("DELETE", &format!("/v1/events/{head}"), &acct.key, None)
+        .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    server
+        .wait_for_status(&acct, &behind, "delivered", SOON)
+        .await;
+}
+
+/// Starts an erasure and waits for it to succeed; the job as it ended.
+async fn erased(server: &TestServer, acct: &TestAccount, body: Value) -> Value {
+    let started = server.post("/v1/erase", &acct.key, &body).await;
+    assert_eq!(started.status, 202, "{body}: {:?}", started.body);
+    assert!(
+        !started.body.to_string().contains("+1312"),
+        "the job keeps the value: {}",
+        started.body
+    );
+    let job = wait_job(
+        server,
+        acct,
+        &started.body,
+        |j| j["state"] != "running",
+        SOON,
+    )
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job:#}");
+    job
+}
+
+#[tokio::test]
+async fn erasure_deletes_exactly_the_subjects_events_and_reports_them() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    let acct = quick_account(&server, &rx).await;
+    let stranger = quick_account(&server, &rx).await;
+    let subject = "+13125550000";
+    let publish = |payload: Value| json!({"event_type": "message.sent", "payload": payload});
+    let direct = server.publish(&acct, publish(json!({"to": subject}))).await;
+    let listed = server
+        .publish(
+            &acct,
+            publish(json!({"to": [{"phone_number": "+1999"}, {"phone_number": subject}]})),
+        )
+        .await;
+    let other = server
+        .publish(
+            &acct,
+            publish(json!({"to": "+13125550001", "from": subject})),
+        )
+        .await;
+    let foreign = server
+        .publish(&stranger, publish(json!({"to": subject})))
+        .await;
+    for (a, id) in [
+        (&acct, &direct),
+        (&acct, &listed),
+        (&acct, &other),
+        (&stranger, &foreign),
+    ] {
+        server.wait_for_status(a, id, "delivered", SOON).await;
+    }
+
+    let job = erased(
+        &server,
+        &acct,
+        json!({"path": "payload.to", "value": subject}),
+    )
+    .await;
+    assert_eq!(job["kind"], "erase");
+    assert_eq!(job["progress"]["scanned"], 3, "{job:#}");
+    assert_eq!(job["progress"]["matched"], 1, "{job:#}");
+    assert_eq!(
+        job["progress"]["removed"],
+        json!({"events": 1, "deliveries": 1, "attempts": 1})
+    );
+    assert_eq!(
+        server
+            .get(&format!("/v1/events/{direct}"), &acct.key)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(server.event(&acct, &listed).await["status"], "delivered");
+
+    let job = erased(
+        &server,
+        &acct,
+        json!({"path": "payload.to[].phone_number", "value": subject}),
+    )
+    .await;
+    assert_eq!(job["progress"]["removed"]["events"], 1, "{job:#}");
+    assert_eq!(
+        server
+            .get(&format!("/v1/events/{listed}"), &acct.key)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        server.event(&acct, &other).await["status"],
+        "delivered",
+        "another field's value was erased"
+    );
+    assert_eq!(
+        server.event(&stranger, &foreign).await["status"],
+        "delivered",
+        "another account's event was erased"
+    );
+}
+
+#[tokio::test]
+async fn erasure_refuses_an_empty_value_or_an_unknown_path() {
+    let server = TestServer::start().await;
+    let acct = server.account().await;
+    for (body, field) in [
+        (json!({"path": "payload.to", "value": ""}), "value"),
+        (json!({"path": "payload.to", "value": null}), "value"),
+        (json!({"path": "payload.to", "value": {"a": 1}}), "value"),
+        (json!({"path": "to", "value": "x"}), "path"),
+        (json!({"path": "payload.to[0]", "value": "x"}), "path"),
+        (json!({"path": "payload..to", "value": "x"}), "path"),
+        (json!({"value": "x"}), "path"),
+        (
+            json!({"path": "payload.to", "value": "x", "rate": 0}),
+            "rate",
+        ),
+    ] {
+        let answer = server.post("/v1/erase", &acct.key, &body).await;
+        assert_refused(&answer, 422, field);
+    }
+}
