@@ -2,12 +2,14 @@
 //! per receiver endpoint (event `seq` goes to endpoint `seq % endpoints`) or
 //! with one account endpoint per receiver endpoint (every event goes to all),
 //! publishing one event or a batch (all to one profile, or with ordering keys,
-//! if asked), and a look at the pending queue.
+//! if asked), a look at the pending queue, the account's retention, and the
+//! nodes' count of events purged by retention.
 
 use crate::keys::Keys;
 use crate::server::ADMIN_TOKEN;
+use axum::body::Bytes;
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -15,6 +17,8 @@ use std::sync::Arc;
 
 /// The type of every measured event.
 const EVENT_TYPE: &str = "bench.event";
+/// The counter of `/metrics` that counts events deleted by retention.
+const PURGED_COUNTER: &str = "hookpost_events_purged_total";
 
 /// Where an account's events go, and how its receiver endpoints are set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,15 +82,21 @@ struct Inner {
 }
 
 impl Account {
-    /// Creates an account through the first node.
+    /// Creates an account through the first node, with `retries` as its own
+    /// retry schedule if given (else the server's).
     pub async fn create(
         client: Client,
         nodes: Vec<String>,
         payload: String,
         routing: Routing,
+        retries: Option<&[&str]>,
     ) -> Result<Account, String> {
         let url = format!("{}/v1/accounts", nodes[0]);
-        let body = json!({"name": "bench", "settings": {}}).to_string();
+        let settings = match retries {
+            Some(retries) => json!({"retry_schedule": retries}),
+            None => json!({}),
+        };
+        let body = json!({"name": "bench", "settings": settings}).to_string();
         let created = call(&client, Method::POST, &url, ADMIN_TOKEN, Some(body)).await?;
         let key = created["api_key"]
             .as_str()
@@ -234,6 +244,31 @@ impl Account {
         Ok(page["data"].as_array().is_some_and(|d| !d.is_empty()))
     }
 
+    /// Keeps the account's delivered events `delivered` long (a humantime
+    /// duration; the other outcomes keep the server's default); the time in
+    /// effect, as answered.
+    pub async fn set_retention(&self, delivered: &str) -> Result<String, String> {
+        let body = json!({ "delivered": delivered }).to_string();
+        let path = "/v1/account/retention";
+        let effective = self.request(Method::PUT, 0, path, Some(body)).await?;
+        effective["delivered"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("retention answer without delivered: {effective}"))
+    }
+
+    /// Events the retention purge deleted so far (of every account), summed
+    /// over the nodes' `/metrics`.
+    pub async fn purged(&self) -> Result<u64, String> {
+        let inner = &self.inner;
+        let reads = inner.nodes.iter().map(|node| {
+            let url = format!("{node}/metrics");
+            async move { counter(&inner.client, &url, PURGED_COUNTER).await }
+        });
+        let counts = futures::future::try_join_all(reads).await?;
+        Ok(counts.into_iter().sum())
+    }
+
     /// The publish request of event `seq`.
     fn event(&self, seq: usize) -> String {
         let profile = match self.inner.routing {
@@ -294,6 +329,27 @@ async fn call(
     if let Some(body) = body {
         request = request.header(CONTENT_TYPE, "application/json").body(body);
     }
+    let bytes = answer(request, url).await?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: answer is not JSON: {e}"))
+}
+
+/// The value of the unlabelled counter `name` in the Prometheus text at `url`.
+async fn counter(client: &Client, url: &str, name: &str) -> Result<u64, String> {
+    let bytes = answer(client.get(url), url).await?;
+    sample(&String::from_utf8_lossy(&bytes), name).ok_or_else(|| format!("{url}: no {name}"))
+}
+
+/// The value of the unlabelled sample `name` in a Prometheus text exposition.
+fn sample(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
+}
+
+/// Sends `request` (to `url`); the body of an answer 200, 201 or 202, any
+/// other answer an error.
+async fn answer(request: RequestBuilder, url: &str) -> Result<Bytes, String> {
     let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
     let status = response.status();
     let bytes = response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
@@ -301,5 +357,24 @@ async fn call(
         let text = String::from_utf8_lossy(&bytes);
         return Err(format!("{url}: {status}: {text}"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: answer is not JSON: {e}"))
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample;
+
+    /// The sample line is read; help, type, labelled and longer-named lines are not.
+    #[test]
+    fn reads_an_unlabelled_sample() {
+        let text = "# HELP hookpost_events_purged_total Events deleted.\n\
+            # TYPE hookpost_events_purged_total counter\n\
+            hookpost_events_purged_total_other 7\n\
+            hookpost_events_purged_total 1234\n\
+            hookpost_attempts_in_flight 3\n";
+        assert_eq!(sample(text, "hookpost_events_purged_total"), Some(1234));
+        assert_eq!(sample(text, "hookpost_events_accepted_total"), None);
+        let labelled = "hookpost_delivery_requests_total{result=\"success\"} 5\n";
+        assert_eq!(sample(labelled, "hookpost_delivery_requests_total"), None);
+    }
 }

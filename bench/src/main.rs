@@ -3,9 +3,10 @@
 //! several endpoints), end-to-end latency, peak memory, lost and duplicated
 //! deliveries — against a ceiling: the same requests sent straight to
 //! the bench's own receiver; also fresh-event latency during a retry storm,
-//! healthy throughput beside a dead endpoint, and ordering keys' throughput and
-//! order. All traffic stays on 127.0.0.1, and every loop is bounded in count
-//! and time.
+//! healthy throughput beside a dead endpoint, ordering keys' throughput and
+//! order, and publishing while the retention purge empties a full store (and
+//! the store's size with the purge on). All traffic stays on 127.0.0.1, and
+//! every loop is bounded in count and time.
 
 mod api;
 mod keys;
@@ -29,6 +30,8 @@ const MAX_PAYLOAD_BYTES: usize = 8192;
 const DEFAULT_EVENTS: usize = 20_000;
 /// Events of the retry storm unless `--events` says otherwise.
 const DEFAULT_STORM_EVENTS: usize = 5000;
+/// Events of each of the purge scenario's fills unless `--events` says otherwise.
+const DEFAULT_PURGE_EVENTS: usize = 1_000_000;
 /// Receiver endpoints of the storm scenario: the fresh events' and the storm's.
 const STORM_ENDPOINTS: usize = 2;
 
@@ -37,8 +40,10 @@ const STORM_ENDPOINTS: usize = 2;
 #[command(name = "hookpost-bench", version, about)]
 struct Args {
     /// Events per phase (also the number of ceiling requests); in the storm
-    /// scenario, the events to the failing endpoint [default: 20000, or 5000
-    /// for the storm scenario].
+    /// scenario, the events to the failing endpoint; in the purge scenario,
+    /// the events each of its two fills stores (its phases publish as many, at
+    /// most 20000) [default: 20000, 5000 for the storm scenario, 1000000 for
+    /// the purge one].
     #[arg(long)]
     events: Option<usize>,
     /// Concurrent publishers (and concurrent ceiling senders).
@@ -106,6 +111,11 @@ pub enum Scenario {
     /// Events carry ordering keys, `--keys` per phase; compared with a run
     /// without keys, and each key's arrival order checked at the receiver.
     Ordered,
+    /// `--events` events stored in batches and delivered; single publishes
+    /// measured on that store, then again while the retention purge deletes
+    /// it; then as many events stored again with the purge on, and the
+    /// store's size compared with the first fill's (embedded store only).
+    Purge,
 }
 
 impl Scenario {
@@ -119,6 +129,7 @@ impl Scenario {
             Scenario::Storm => "storm",
             Scenario::Dead => "dead",
             Scenario::Ordered => "ordered",
+            Scenario::Purge => "purge",
         }
     }
 }
@@ -151,6 +162,8 @@ pub struct Plan {
     pub prefill: usize,
     /// Ordering keys per phase in the ordered scenario.
     pub keys: usize,
+    /// Events each of the purge scenario's two fills stores (0 in the others).
+    pub fill: usize,
 }
 
 impl Args {
@@ -158,12 +171,18 @@ impl Args {
     fn into_plan(self) -> Result<Plan, String> {
         let default_events = match self.scenario {
             Scenario::Storm => DEFAULT_STORM_EVENTS,
+            Scenario::Purge => DEFAULT_PURGE_EVENTS,
             _ => DEFAULT_EVENTS,
         };
         let (events, concurrency) = if self.smoke {
             (300, 8)
         } else {
             (self.events.unwrap_or(default_events), self.concurrency)
+        };
+        // The purge scenario's count fills its store; its phases keep the usual length.
+        let (events, fill) = match self.scenario {
+            Scenario::Purge => (events.min(DEFAULT_EVENTS), events),
+            _ => (events, 0),
         };
         let failing = self.scenario == Scenario::Failing;
         let refused = match self.scenario {
@@ -196,6 +215,11 @@ impl Args {
         if self.nodes > 1 && self.database.is_empty() {
             return Err("--nodes above 1 needs a shared --database postgres://…".into());
         }
+        if self.scenario == Scenario::Purge && !self.database.is_empty() {
+            return Err(
+                "--scenario purge measures the embedded store's files: no --database".into(),
+            );
+        }
         if !(16..=MAX_PAYLOAD_BYTES).contains(&self.payload_bytes) {
             return Err(format!("--payload-bytes must be 16 to {MAX_PAYLOAD_BYTES}"));
         }
@@ -211,6 +235,7 @@ impl Args {
             database: self.database,
             prefill: self.prefill,
             keys: self.keys,
+            fill,
             hookpost_bin: match self.hookpost_bin {
                 Some(path) => path,
                 None => sibling_hookpost()?,

@@ -1,12 +1,17 @@
 //! A run's own figures beyond its phases, one kind per scenario that has them:
 //! the backlog's memory and drain, the retry storm's size, the dead endpoint's
-//! requests, the ordering check. Each prints its lines and its JSON object.
+//! requests, the ordering check, the purge's fills, pace and store size. Each
+//! prints its lines and its JSON object.
 
 use crate::receiver::Order;
-use crate::report::{mib, round};
+use crate::report::{mib, ratio, round};
 use crate::stats::per_second;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// Largest size of the store after the purge scenario's second fill (with the
+/// purge on), over its size after the first.
+pub const STORE_GROWTH_GOAL: f64 = 1.10;
 
 /// A run's own figures.
 pub enum Notes {
@@ -18,6 +23,8 @@ pub enum Notes {
     Dead(Dead),
     /// The ordering check's, in the ordered scenario's keyed run.
     Ordered(Ordered),
+    /// The purge scenario's.
+    Purge(Purge),
 }
 
 /// Figures of the backlog scenario.
@@ -67,6 +74,62 @@ pub struct Dead {
     pub drained: bool,
 }
 
+/// Figures of the purge scenario: its two fills, the purge of what was stored
+/// before retention was shortened, and the store's size after each fill.
+pub struct Purge {
+    /// Retention of delivered events while filling and measuring the
+    /// baseline, as the server answered it.
+    pub kept: String,
+    /// The fill before the purge, then the one with it on.
+    pub fills: [Fill; 2],
+    /// Bytes of the store's database and WAL after each fill was delivered
+    /// (and, after the second, purged).
+    pub store_bytes: [u64; 2],
+    /// Events published before retention was shortened (the first fill's and
+    /// the baseline phase's), all delivered and then past retention.
+    pub stored: u64,
+    /// What the purge did once retention was shortened.
+    pub purging: Purging,
+    /// Events published since retention was first set (all delivered, so all
+    /// due for the purge by the end).
+    pub published: u64,
+    /// Events purged by the end.
+    pub purged: u64,
+}
+
+/// The purge of the events stored before retention was shortened, around the
+/// phase measured meanwhile.
+pub struct Purging {
+    /// Retention of delivered events from then on, as the server answered it.
+    pub retention: String,
+    /// From the retention change until the first purged event was seen, if
+    /// within the wait.
+    pub started: Option<Duration>,
+    /// From the last look before the first purged event until the stored
+    /// events were seen purged, if within the wait (at most one look, 0.1 s,
+    /// too long).
+    pub took: Option<Duration>,
+    /// Events purged during the measured phase.
+    pub during_phase: u64,
+}
+
+/// One fill of the purge scenario: events published in batches, then delivered.
+pub struct Fill {
+    /// Events accepted.
+    pub accepted: usize,
+    /// Batch publishes that failed.
+    pub publish_errors: usize,
+    /// Wall time of publishing.
+    pub publish: Duration,
+    /// Requests the receiver answered 200 until none was pending.
+    pub delivered: u64,
+    /// From the first publish until none of the account's events was pending
+    /// (or the wait ended).
+    pub drain: Duration,
+    /// Whether none was pending within the wait.
+    pub drained: bool,
+}
+
 /// Figures of the ordering check.
 pub struct Ordered {
     /// Ordering keys per phase.
@@ -80,11 +143,13 @@ pub struct Ordered {
 
 impl Notes {
     /// Whether these figures show nothing wrong: no refused storm publish, no
-    /// event out of order, none arrived unchecked.
+    /// event out of order, none arrived unchecked, every purge fill delivered
+    /// and purged.
     pub fn passed(&self) -> bool {
         match self {
             Notes::Storm(s) => s.publish_errors == 0,
             Notes::Ordered(o) => o.order.out_of_order == 0 && o.order.checked == o.arrived as u64,
+            Notes::Purge(p) => p.passed(),
             Notes::Backlog(_) | Notes::Dead(_) => true,
         }
     }
@@ -104,6 +169,7 @@ impl Notes {
             Notes::Storm(s) => s.print(),
             Notes::Dead(d) => d.print(),
             Notes::Ordered(o) => o.print(),
+            Notes::Purge(p) => p.print(),
         }
     }
 
@@ -114,6 +180,7 @@ impl Notes {
             Notes::Storm(s) => ("storm", s.json()),
             Notes::Dead(d) => ("dead_endpoint", d.json()),
             Notes::Ordered(o) => ("ordering", o.json()),
+            Notes::Purge(p) => ("purge", p.json()),
         }
     }
 }
@@ -234,4 +301,116 @@ impl Ordered {
             "out_of_order": self.order.out_of_order,
         })
     }
+}
+
+impl Purge {
+    /// Every fill accepted and delivered, the purge started, and everything
+    /// published was purged within the waits.
+    fn passed(&self) -> bool {
+        let filled = |f: &Fill| f.publish_errors == 0 && f.drained;
+        let purging = &self.purging;
+        self.fills.iter().all(filled)
+            && purging.started.is_some()
+            && purging.took.is_some()
+            && self.purged >= self.published
+    }
+
+    /// The store's size after the second fill over its size after the first.
+    fn growth(&self) -> f64 {
+        let [first, second] = self.store_bytes;
+        ratio(second as f64, first as f64)
+    }
+
+    /// Events purged per second while the stored ones were.
+    fn purge_rate(&self) -> f64 {
+        let took = self.purging.took;
+        took.map_or(0.0, |took| per_second(self.stored as usize, took))
+    }
+
+    /// The human lines.
+    fn print(&self) {
+        let (kept, purging) = (&self.kept, &self.purging);
+        let [first, second] = &self.fills;
+        let [before, after] = self.store_bytes.map(bytes_mib);
+        first.print("fill 1", kept, before);
+        println!(
+            "purge: retention of delivered events {kept} → {}: first purge after {}, the {} events stored before purged in {} ({:.0}/s); {} purged during the measured phase",
+            purging.retention,
+            seconds(purging.started),
+            self.stored,
+            seconds(purging.took),
+            self.purge_rate(),
+            purging.during_phase
+        );
+        second.print("fill 2", &purging.retention, after);
+        println!(
+            "purge: {} of {} published events purged by the end; store {after:.1} MiB after the second fill, {before:.1} MiB after the first: {:.2}× (goal ≤ {STORE_GROWTH_GOAL:.2}×)",
+            self.purged,
+            self.published,
+            self.growth()
+        );
+    }
+
+    /// The JSON object.
+    fn json(&self) -> Value {
+        let purging = &self.purging;
+        let secs = |d: Option<Duration>| d.map(|d| round(d.as_secs_f64(), 3));
+        json!({
+            "retention": {"fill": self.kept, "purge": purging.retention},
+            "fills": self.fills.iter().map(Fill::json).collect::<Vec<_>>(),
+            "store_bytes": self.store_bytes,
+            "store_mib": self.store_bytes.map(bytes_mib),
+            "store_growth": round(self.growth(), 3),
+            "store_growth_goal": STORE_GROWTH_GOAL,
+            "stored_before_purge": self.stored,
+            "purge_started_after_s": secs(purging.started),
+            "purge_of_stored_s": secs(purging.took),
+            "purge_per_s": round(self.purge_rate(), 1),
+            "purged_during_phase": purging.during_phase,
+            "published": self.published,
+            "purged": self.purged,
+        })
+    }
+}
+
+impl Fill {
+    /// The human line of fill `name`, stored under retention `retention`,
+    /// leaving a store of `store_mib`.
+    fn print(&self, name: &str, retention: &str, store_mib: f64) {
+        println!(
+            "purge: {name} (delivered kept {retention}): {} events published in {:.1} s ({:.0}/s, {} errors), {} delivered, none pending after {:.1} s: {}; store {store_mib:.1} MiB",
+            self.accepted,
+            self.publish.as_secs_f64(),
+            per_second(self.accepted, self.publish),
+            self.publish_errors,
+            self.delivered,
+            self.drain.as_secs_f64(),
+            if self.drained { "yes" } else { "no" }
+        );
+    }
+
+    /// The JSON object.
+    fn json(&self) -> Value {
+        json!({
+            "accepted": self.accepted,
+            "publish_errors": self.publish_errors,
+            "publish_s": round(self.publish.as_secs_f64(), 3),
+            "publish_per_s": round(per_second(self.accepted, self.publish), 1),
+            "delivered": self.delivered,
+            "drain_s": round(self.drain.as_secs_f64(), 3),
+            "drained": self.drained,
+        })
+    }
+}
+
+/// Bytes to MiB, one decimal.
+fn bytes_mib(bytes: u64) -> f64 {
+    round(bytes as f64 / (1024.0 * 1024.0), 1)
+}
+
+/// A wait's duration in seconds, or that it ended without what it waited for.
+fn seconds(d: Option<Duration>) -> String {
+    d.map_or("— (not within the wait)".to_owned(), |d| {
+        format!("{:.1} s", d.as_secs_f64())
+    })
 }

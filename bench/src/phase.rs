@@ -1,7 +1,8 @@
 //! One measured phase: publish events (one per request, in batches, or paced),
 //! wait for their deliveries at the receiver (one per endpoint an event goes
 //! to), and turn the timings into figures. Also the ceiling: the same
-//! deliveries sent straight to the receiver.
+//! deliveries sent straight to the receiver; and waits on the account's
+//! pending queue and on the nodes' count of purged events.
 
 use crate::api::Account;
 use crate::load::{closed_loop, open_loop};
@@ -23,6 +24,8 @@ const POLL: Duration = Duration::from_millis(50);
 const STALL: Duration = Duration::from_secs(15);
 /// …or after this long in all.
 const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Pause between looks at the purge counter (a `/metrics` request each).
+const COUNTER_POLL: Duration = Duration::from_millis(100);
 
 /// One accepted event.
 struct Sent {
@@ -53,6 +56,11 @@ impl Publishing {
     /// Publish requests that failed.
     pub fn errors(&self) -> usize {
         self.errors
+    }
+
+    /// Wall time of publishing.
+    pub fn wall(&self) -> Duration {
+        self.wall
     }
 
     /// Gathers the outcome of each request; shows the first failure.
@@ -293,6 +301,56 @@ pub async fn drained(account: &Account, max: Duration) -> Result<bool, String> {
         tokio::time::sleep(POLL).await;
     }
     Ok(true)
+}
+
+/// What a wait on the purge counter saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Purged {
+    /// Events purged (summed over the nodes) when the wait ended.
+    pub count: u64,
+    /// When the count was first seen at the target or above, if it was.
+    pub reached: Option<Instant>,
+    /// When it was last seen below the target (the wait's start if never):
+    /// with `reached`, the target was crossed in between.
+    pub below: Instant,
+}
+
+/// Looks at the nodes' count of purged events until it reaches `target`, has
+/// not moved for `stall` (since the wait began or it last moved), or `max` has
+/// passed.
+pub async fn purged(
+    account: &Account,
+    target: u64,
+    stall: Duration,
+    max: Duration,
+) -> Result<Purged, String> {
+    let started = Instant::now();
+    let (mut progressed, mut below) = (started, started);
+    let mut count = account.purged().await?;
+    while count < target {
+        if progressed.elapsed() > stall || started.elapsed() > max {
+            return Ok(Purged {
+                count,
+                reached: None,
+                below,
+            });
+        }
+        tokio::time::sleep(COUNTER_POLL).await;
+        let looked = Instant::now();
+        let now = account.purged().await?;
+        if now > count {
+            progressed = looked;
+        }
+        if now < target {
+            below = looked;
+        }
+        count = now;
+    }
+    Ok(Purged {
+        count,
+        reached: Some(Instant::now()),
+        below,
+    })
 }
 
 /// Requests per second of `requests` delivery-like POSTs of `body` straight to

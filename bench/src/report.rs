@@ -11,11 +11,14 @@ use std::time::Duration;
 
 /// Share of their throughput that healthy endpoints should keep beside failing ones.
 const KEPT_GOAL: f64 = 0.8;
+/// Share of their publish and delivered rates that single publishes should
+/// keep while the retention purge deletes a full store.
+const PURGE_KEPT_GOAL: f64 = 0.8;
 
 /// One set of hookpost processes and the phases measured on it.
 pub struct Run {
     /// `healthy`, `baseline`, `failing`, `backlog`, `fanout`, `storm`, `dead`,
-    /// `unkeyed` or `ordered`.
+    /// `unkeyed`, `ordered` or `purge`.
     pub label: &'static str,
     /// Named phases, in order.
     pub phases: Vec<(&'static str, Figures)>,
@@ -83,11 +86,25 @@ impl Report {
 
     /// Fresh events' latency in the storm run: without the storm, then during it.
     fn storm_latency(&self) -> Option<(Latency, Latency)> {
-        let run = self.runs.iter().find(|r| r.label == "storm")?;
-        let phase = |name| run.phases.iter().find(|(n, _)| *n == name);
-        let (_, calm) = phase("baseline")?;
-        let (_, storm) = phase("storm")?;
+        let (calm, storm) = self.phase_pair("storm", "baseline", "storm")?;
         Some((calm.latency, storm.latency))
+    }
+
+    /// Single publishes in the purge run while the purge deletes the store,
+    /// over the baseline on the same store: publish rate, delivered rate.
+    fn purge_kept(&self) -> Option<(f64, f64)> {
+        let (base, purging) = self.phase_pair("purge", "baseline", "purging")?;
+        Some((
+            ratio(purging.publish_rate, base.publish_rate),
+            ratio(purging.delivered_rate, base.delivered_rate),
+        ))
+    }
+
+    /// Phases `first` and `second` of run `label`, if it ran with both.
+    fn phase_pair(&self, label: &str, first: &str, second: &str) -> Option<(&Figures, &Figures)> {
+        let run = self.runs.iter().find(|r| r.label == label)?;
+        let phase = |name| run.phases.iter().find(|(n, _)| *n == name).map(|(_, f)| f);
+        Some((phase(first)?, phase(second)?))
     }
 
     /// Events out of order over all runs, if order was checked.
@@ -176,7 +193,8 @@ impl Report {
     }
 
     /// The lines comparing runs or phases: healthy endpoints kept beside
-    /// failing or dead ones, keyed against unkeyed, fresh latency in a storm.
+    /// failing or dead ones, keyed against unkeyed, fresh latency in a storm,
+    /// publishing during a purge.
     fn print_comparisons(&self) {
         let scenario = self.plan.scenario;
         let goal = match scenario {
@@ -200,6 +218,14 @@ impl Report {
             println!(
                 "storm: fresh events p50 / p99 / max {:.1} / {:.1} / {:.1} ms during the storm, {:.1} / {:.1} / {:.1} ms without",
                 ms(storm.p50), ms(storm.p99), ms(storm.max), ms(calm.p50), ms(calm.p99), ms(calm.max)
+            );
+        }
+        if let Some((publish, delivered)) = self.purge_kept() {
+            println!(
+                "purge: single publishes during the purge keep {:.0}% of the baseline's publish rate and {:.0}% of its delivered rate (goal ≥ {:.0}%)",
+                publish * 100.0,
+                delivered * 100.0,
+                PURGE_KEPT_GOAL * 100.0
             );
         }
     }
@@ -289,6 +315,14 @@ impl Report {
             let p99 = ratio(storm.p99.as_secs_f64(), calm.p99.as_secs_f64());
             out["fresh_p99_storm_vs_baseline"] = json!(round(p99, 3));
         }
+        if p.scenario == Scenario::Purge {
+            out["fill"] = json!(p.fill);
+            out["purge_kept_goal"] = json!(PURGE_KEPT_GOAL);
+        }
+        if let Some((publish, delivered)) = self.purge_kept() {
+            out["purging_vs_baseline"] =
+                json!({"publish": round(publish, 3), "delivered": round(delivered, 3)});
+        }
         let cost = self.delivery_cost();
         if !cost.is_empty() {
             out["delivery_cost_vs_healthy"] = json!(rounded(cost, 3));
@@ -368,7 +402,7 @@ fn rounded(figures: Vec<(&'static str, f64)>, places: i32) -> Map<String, Value>
 }
 
 /// `a / b`, 0 when `b` is 0.
-fn ratio(a: f64, b: f64) -> f64 {
+pub fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 {
         a / b
     } else {

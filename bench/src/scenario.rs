@@ -51,6 +51,23 @@ const DEAD_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 /// with the endpoint's breaker open they do not, and the wait only lets the
 /// probes show.
 const DEAD_DRAIN_MAX: Duration = Duration::from_secs(30);
+/// Retention of delivered events while the purge scenario fills its store and
+/// measures its baseline: longer than both take, so nothing is purged yet.
+const FILL_RETENTION: &str = "1h";
+/// Retention of delivered events once the purge scenario lets the purge run:
+/// no shorter than [`HEALTHY_RETRIES`] with their jitter (0.77 s), the
+/// account's longest schedule, or the server refuses it.
+const PURGE_RETENTION: &str = "1s";
+/// Longest wait for a purge fill's events to leave the pending queue.
+const FILL_DRAIN_MAX: Duration = Duration::from_secs(600);
+/// Longest wait for the first purged event after retention is shortened: the
+/// purge rests up to 60 s between looks while the shortest retention is long.
+const PURGE_START_MAX: Duration = Duration::from_secs(90);
+/// Longest the purged count may stand still while the bench waits for more,
+/// once the purge looks every second.
+const PURGE_STALL: Duration = Duration::from_secs(15);
+/// Longest wait for the purge to delete what it should.
+const PURGE_MAX: Duration = Duration::from_secs(600);
 /// Deadline of one HTTP request from the bench.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -106,6 +123,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
             bench.receiver.set_checking_order(true);
             vec![bench.ordered(false).await?, bench.ordered(true).await?]
         }
+        Scenario::Purge => vec![bench.purge().await?],
     };
     let (receiver_requests, receiver_ok) = bench.receiver.totals();
     Ok(Report {
@@ -142,9 +160,9 @@ impl Bench {
         let cluster = tokio::task::block_in_place(|| {
             Cluster::start(&plan.hookpost_bin, &plan.database, plan.nodes)
         })?;
-        let client = self.client.clone();
-        let account =
-            Account::create(client, cluster.bases(), self.payload.clone(), routing).await?;
+        let (client, payload) = (self.client.clone(), self.payload.clone());
+        let retries = self.account_retries();
+        let account = Account::create(client, cluster.bases(), payload, routing, retries).await?;
         for endpoint in 0..routing.endpoints() {
             let url = self.receiver.url(endpoint);
             account
@@ -163,6 +181,13 @@ impl Bench {
             Scenario::Dead if endpoint == self.dead_endpoint() => FAILING_RETRIES,
             _ => HEALTHY_RETRIES,
         }
+    }
+
+    /// The account's own retry schedule: in the purge scenario, short enough
+    /// for [`PURGE_RETENTION`] (the server's would refuse it); the server's in
+    /// the others.
+    fn account_retries(&self) -> Option<&'static [&'static str]> {
+        (self.plan.scenario == Scenario::Purge).then_some(HEALTHY_RETRIES)
     }
 
     /// The dead scenario's dead endpoint: the one after the healthy ones.
@@ -400,6 +425,92 @@ impl Bench {
             routing,
             Some(Notes::Backlog(backlog)),
         ))
+    }
+
+    /// Fills the store with delivered events kept [`FILL_RETENTION`] long and
+    /// measures single publishes on it; shortens the retention to
+    /// [`PURGE_RETENTION`] and, once the purge started, measures them again
+    /// while it deletes the store; then fills the store again with the purge
+    /// on, and compares its size with the first fill's.
+    async fn purge(&self) -> Result<Run, String> {
+        let routing = Routing::Profiles(self.plan.endpoints);
+        let (cluster, account) = self.setup(routing).await?;
+        let kept = account.set_retention(FILL_RETENTION).await?;
+        self.prefill(&account).await?;
+        let first = self.fill(&account).await?;
+        let first_bytes = cluster.store_bytes();
+        let baseline = self.closed(&account, Shape::Single, None).await;
+        let before = account.purged().await?;
+        let stored = (first.accepted + baseline.events) as u64;
+        let (during, purging) = self.purging(&account, before, stored).await?;
+        let second = self.fill(&account).await?;
+        let published = stored + (during.events + second.accepted) as u64;
+        let target = before + published;
+        let cleared = phase::purged(&account, target, PURGE_STALL, PURGE_MAX).await?;
+        let purge = notes::Purge {
+            kept,
+            fills: [first, second],
+            store_bytes: [first_bytes, cluster.store_bytes()],
+            stored,
+            purging,
+            published,
+            purged: cleared.count - before,
+        };
+        let phases = vec![("baseline", baseline), ("purging", during)];
+        let notes = Some(Notes::Purge(purge));
+        Ok(finish("purge", phases, &cluster, routing, notes))
+    }
+
+    /// Shortens the retention of delivered events, waits for the purge's
+    /// first deletion (the nodes' purged count above `before`), and measures
+    /// single publishes while the purge deletes the `stored` events published
+    /// until then: the phase's figures, and what the purge did.
+    async fn purging(
+        &self,
+        account: &Account,
+        before: u64,
+        stored: u64,
+    ) -> Result<(Figures, notes::Purging), String> {
+        let changed = Instant::now();
+        let retention = account.set_retention(PURGE_RETENTION).await?;
+        let first = before + 1;
+        let start = phase::purged(account, first, PURGE_START_MAX, PURGE_START_MAX).await?;
+        let measured = async {
+            let at_start = account.purged().await?;
+            let figures = self.closed(account, Shape::Single, None).await;
+            Ok::<_, String>((figures, account.purged().await? - at_start))
+        };
+        let target = before + stored;
+        let purge = phase::purged(account, target, PURGE_STALL, PURGE_MAX);
+        let (measured, done) = tokio::join!(measured, purge);
+        let ((figures, during_phase), done) = (measured?, done?);
+        // From the last look before the first deletion: at most a look too long.
+        let first_deletion = start.reached.map(|_| start.below);
+        let took = first_deletion.zip(done.reached);
+        let purging = notes::Purging {
+            retention,
+            started: start.reached.map(|t| t.saturating_duration_since(changed)),
+            took: took.map(|(start, done)| done.saturating_duration_since(start)),
+            during_phase,
+        };
+        Ok((figures, purging))
+    }
+
+    /// Publishes the plan's fill in batches and waits until none of the
+    /// account's events is pending.
+    async fn fill(&self, account: &Account) -> Result<notes::Fill, String> {
+        let (_, ok_before) = self.receiver.totals();
+        let started = Instant::now();
+        let publishing = phase::batch(account, self.plan.fill, self.plan.concurrency).await;
+        let drained = phase::drained(account, FILL_DRAIN_MAX).await?;
+        Ok(notes::Fill {
+            accepted: publishing.accepted(),
+            publish_errors: publishing.errors(),
+            publish: publishing.wall(),
+            delivered: self.receiver.totals().1 - ok_before,
+            drain: started.elapsed(),
+            drained,
+        })
     }
 }
 

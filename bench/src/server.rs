@@ -1,6 +1,7 @@
 //! The hookpost processes under test: the real binary, started on a free loopback
 //! port with a fresh data directory and default durability, its JSON log drained
-//! by a thread, and killed when dropped (so on every exit path, panics included).
+//! by a thread, and killed when dropped (so on every exit path, panics included);
+//! the size of the embedded store it keeps there.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -21,6 +22,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Warning and error lines copied to the bench's stderr per node; more are only counted.
 const SHOWN_WARNINGS: usize = 10;
 
+/// The embedded store's files in a data directory that make up its size: the
+/// database and its write-ahead log (not the WAL's shared-memory index).
+const STORE_FILES: [&str; 2] = ["hookpost.db", "hookpost.db-wal"];
+
 /// One running hookpost process.
 struct Node {
     /// The process.
@@ -30,7 +35,7 @@ struct Node {
     /// Warning, error and non-JSON lines on its stderr.
     warnings: Arc<AtomicUsize>,
     /// Its data directory, removed after the process is killed.
-    _data: TempDir,
+    data: TempDir,
 }
 
 impl Node {
@@ -80,7 +85,7 @@ impl Node {
             child,
             base: String::new(),
             warnings,
-            _data: data,
+            data,
         };
         node.base = match address.recv_timeout(START_TIMEOUT) {
             Ok(address) => format!("http://{address}"),
@@ -99,6 +104,13 @@ impl Node {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Bytes of the embedded store's [`STORE_FILES`] in its data directory
+    /// (0 for a file that is not there).
+    fn store_bytes(&self) -> u64 {
+        let size = |file| std::fs::metadata(self.data.path().join(file)).map_or(0, |m| m.len());
+        STORE_FILES.into_iter().map(size).sum()
     }
 }
 
@@ -156,6 +168,12 @@ impl Cluster {
     pub fn peak_rss_kib(&self) -> Vec<u64> {
         let peak = |n: &Node| n.peak_rss_kib().unwrap_or(0);
         self.nodes.iter().map(peak).collect()
+    }
+
+    /// Bytes of the nodes' embedded stores on disk, database and WAL (0 on a
+    /// `--database` store, which keeps nothing in the data directories).
+    pub fn store_bytes(&self) -> u64 {
+        self.nodes.iter().map(Node::store_bytes).sum()
     }
 
     /// Warning, error and non-JSON log lines of all nodes so far.

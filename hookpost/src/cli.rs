@@ -33,6 +33,17 @@ pub enum Command {
         )]
         database_url: String,
     },
+    /// Copy the embedded store to FILE, consistently, while a server may be
+    /// running on it and publishing (SQLite's online backup). The copy holds
+    /// secrets sealed under the master key: keep the key file too, apart.
+    Backup {
+        /// Directory of the embedded database.
+        #[arg(long, env = "HOOKPOST_DATA_DIR", default_value = "./hookpost-data")]
+        data_dir: PathBuf,
+        /// The copy to write (created 0600; must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Create an account (needs the admin token); prints its id and API key.
     CreateAccount {
         /// Base URL of the server.

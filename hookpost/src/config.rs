@@ -64,6 +64,13 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
 
+    /// File of the master key that seals signing secrets, callback tokens and
+    /// URL passwords in the database (default: `master.key` in --data-dir,
+    /// created 0600 when absent). Keep it apart from the database and its
+    /// backups; nodes sharing a database need the same file.
+    #[arg(long, env = "HOOKPOST_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "HOOKPOST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -260,6 +267,13 @@ impl ServeConfig {
             self.db_pool_size,
         )
         .map_err(ConfigError)
+    }
+
+    /// Where the master key is kept (see [`ServeConfig::master_key_file`]).
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 
     /// The rules of delivery control these flags set.

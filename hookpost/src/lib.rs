@@ -31,6 +31,7 @@ pub mod delivery;
 pub mod domain;
 pub mod jobs;
 pub mod listen;
+pub mod master_key;
 pub mod metrics;
 pub mod secrets;
 pub mod server;

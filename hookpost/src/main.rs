@@ -62,6 +62,16 @@ async fn run(command: Command) -> Result<(), String> {
             println!("{applied} migration(s) applied");
             Ok(())
         }
+        Command::Backup { data_dir, to } => {
+            let pages =
+                hookpost::storage::sqlite::backup(&data_dir, &to).map_err(|e| e.to_string())?;
+            println!(
+                "backed up {} ({pages} pages) to {}",
+                data_dir.join("hookpost.db").display(),
+                to.display()
+            );
+            Ok(())
+        }
         Command::CreateAccount {
             url,
             admin_token,

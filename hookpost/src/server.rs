@@ -106,6 +106,9 @@ pub async fn run(
     config.validate()?;
     let limits = connection_limits(&config);
     let store = config.store()?.open().await?;
+    crate::master_key::prepare(&config.master_key_path(), store.as_ref())
+        .await
+        .map_err(|e| ConfigError::new(e.to_string()))?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
     let metrics = Arc::new(Metrics::default());
     let stop = CancellationToken::new();

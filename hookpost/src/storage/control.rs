@@ -3,7 +3,7 @@
 //! back. The backends only run the statements these plans ask for, inside the
 //! transaction of the admission or attempt, so every node sees one state.
 
-use super::rows::{from_json, to_json, Columns};
+use super::rows::{from_json, from_sealed, to_json, Columns};
 use super::{StoreError, StoreResult};
 use crate::domain::attempt::LegRecord;
 use crate::domain::control::{Admission, Change, Control, ControlPolicy, DisableReason};
@@ -81,7 +81,7 @@ impl ControlRow {
             .spec
             .as_deref()
             .ok_or_else(|| StoreError::Internal("an endpoint's spec was not read".into()))?;
-        Ok((from_json(spec)?, from_json(&self.control)?))
+        Ok((from_sealed(spec)?, from_json(&self.control)?))
     }
 
     fn disabled(&self) -> bool {

@@ -10,6 +10,7 @@
 pub mod control;
 pub mod postgres;
 pub mod rows;
+pub mod sealed;
 pub mod sql;
 pub mod sqlite;
 
@@ -400,6 +401,9 @@ pub trait Maintenance: Send + Sync {
     async fn expire_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// Endpoints by state, for `/metrics`.
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally>;
+    /// One stored secret-bearing value (the first account's signing keys), as
+    /// stored: what a starting server checks its master key against.
+    async fn sealed_sample(&self) -> StoreResult<Option<String>>;
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -54,6 +54,17 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
+/// A value as stored JSON text, sealed under the master key: for the columns
+/// that hold secrets (see [`super::sealed`]).
+pub fn to_sealed<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    Ok(super::sealed::seal(to_json(value)?))
+}
+
+/// A sealed column read back (see [`to_sealed`]).
+pub fn from_sealed<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    from_json(&super::sealed::open(text)?)
+}
+
 /// Stored JSON text read back; failure means corrupt data or a bug.
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text)
@@ -108,8 +119,8 @@ impl AccountRow {
         Ok(Account {
             id: self.id,
             name: self.name,
-            settings: from_json(&self.settings)?,
-            keys: from_json(&self.signing_keys)?,
+            settings: from_sealed(&self.settings)?,
+            keys: from_sealed(&self.signing_keys)?,
             retention: from_json(&self.retention)?,
             created_at: time(self.created_at),
         })
@@ -120,7 +131,7 @@ impl AccountRow {
 pub fn profile(r: &impl Columns) -> StoreResult<Profile> {
     Ok(Profile {
         id: r.text("id")?,
-        settings: from_json(&r.text("settings")?)?,
+        settings: from_sealed(&r.text("settings")?)?,
         created_at: time(r.int("created_at")?),
         updated_at: time(r.int("updated_at")?),
     })
@@ -266,7 +277,7 @@ impl DeliveryRow {
     /// The delivery. Never fails, like [`EventRow::into_event`]: a target that
     /// does not decode is `None` (and logged).
     pub fn into_record(self) -> DeliveryRecord {
-        let target = from_json::<Target>(&self.target)
+        let target = from_sealed::<Target>(&self.target)
             .map_err(|e| tracing::error!(event = %self.event_id, seq = self.seq, error = %e, "a stored delivery does not decode"))
             .ok();
         let status = DeliveryStatus::parse(&self.status).unwrap_or(DeliveryStatus::Failed);
@@ -345,7 +356,7 @@ impl ClaimRow {
             payload: raw(self.payload)?,
             payloads: self.payloads.map(raw).transpose()?,
             occurred_at: self.occurred_at,
-            target: from_json(&self.target)?,
+            target: from_sealed(&self.target)?,
             attempts_made: self.attempts_made as u32,
             retries_left: self.retries_left as u32,
             lane: self.lane,
@@ -456,7 +467,7 @@ impl DeliveryColumns {
     pub fn of(d: &NewDelivery) -> StoreResult<Self> {
         Ok(DeliveryColumns {
             endpoint_id: d.target.endpoint_id.clone(),
-            target: to_json(&d.target)?,
+            target: to_sealed(&d.target)?,
             retries_left: d.target.retry_schedule.retries() as i64,
             lease_ms: d.lease.as_millis() as i64,
             due_at: ms(d.due_at),
@@ -514,7 +525,7 @@ pub fn endpoint(r: &impl Columns) -> StoreResult<Endpoint> {
     Ok(Endpoint {
         id: r.text("id")?,
         account_id: r.text("account_id")?,
-        spec: from_json(&r.text("spec")?)?,
+        spec: from_sealed(&r.text("spec")?)?,
         state: EndpointState::parse(&state)
             .ok_or_else(|| StoreError::Internal(format!("endpoint state `{state}` is unknown")))?,
         created_at: time(r.int("created_at")?),

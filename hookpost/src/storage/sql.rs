@@ -132,6 +132,9 @@ pub static SET_ACCOUNT_SETTINGS: Statement =
 /// `(retention JSON, id)`.
 pub static SET_ACCOUNT_RETENTION: Statement =
     Statement::new("UPDATE accounts SET retention = ?1 WHERE id = ?2");
+/// The first account's signing keys, as stored.
+pub static SEALED_SAMPLE: Statement =
+    Statement::new("SELECT signing_keys FROM accounts ORDER BY id LIMIT 1");
 /// Every account's own retention times.
 pub static ACCOUNT_RETENTIONS: Statement =
     Statement::new("SELECT id, retention FROM accounts ORDER BY id");
@@ -559,21 +562,6 @@ pub static CANCEL_JOB: Statement = Statement::new(
      WHERE account_id = ?1 AND id = ?2 AND state = 'running'",
 );
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbered_parameters_become_dollars_and_nothing_else_changes() {
-        assert_eq!(
-            to_postgres("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
-            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
-        );
-        assert!(RETRY_DELIVERIES.postgres().contains("updated_at = $3"));
-        assert!(!LIST_EVENTS.postgres().contains('?'));
-    }
-}
-
 /// A statement over a list of event ids, which the dialects pass differently:
 /// SQLite as a JSON array (`IN (SELECT value FROM json_each(?N))`), PostgreSQL
 /// as a `text[]` (`= ANY($N)`).
@@ -635,3 +623,18 @@ pub static DELETE_EVENT_DELIVERIES: OverIds =
     over_ids!("DELETE FROM deliveries WHERE event_id", 1, "");
 /// `(ids)`.
 pub static DELETE_EVENTS: OverIds = over_ids!("DELETE FROM events WHERE id", 1, "");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_become_dollars_and_nothing_else_changes() {
+        assert_eq!(
+            to_postgres("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
+        );
+        assert!(RETRY_DELIVERIES.postgres().contains("updated_at = $3"));
+        assert!(!LIST_EVENTS.postgres().contains('?'));
+    }
+}

@@ -363,3 +363,184 @@ async fn erasure_refuses_an_empty_value_or_an_unknown_path() {
         assert_refused(&answer, 422, field);
     }
 }
+
+/// Every file of the data directory but the master key, as bytes.
+fn raw_store_files(data_dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(data_dir)
+        .expect("the data directory")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "master.key"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).expect("a store file"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_raw_database_files_hold_no_secret() {
+    if std::env::var("HOOKPOST_TEST_DATABASE_URL").is_ok() {
+        return; // the embedded store's files; PostgreSQL seals the same columns
+    }
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    let password = "pa55w0rd-in-the-url";
+    let url = rx
+        .url("/h")
+        .replace("http://", &format!("http://user:{password}@"));
+    let acct = server.account_with(json!({"webhook_url": url})).await;
+    let header = "Bearer token-in-a-header";
+    let endpoint = json!({"url": url.replace("/h", "/ep"), "headers": {"Authorization": header}});
+    let made = server.post("/v1/endpoints", &acct.key, &endpoint).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let id = server
+        .publish(&acct, json!({"event_type": "x", "payload": {}}))
+        .await;
+    server.wait_for_status(&acct, &id, "delivered", SOON).await;
+    let keys = server.get("/v1/account/keys", &acct.key).await.body;
+    let secrets = [
+        password.to_string(),
+        header.to_string(),
+        keys["webhook_secret"].as_str().expect("an HMAC secret")["whsec_".len()..].to_string(),
+        keys["callback_token"]
+            .as_str()
+            .expect("a callback token")
+            .to_string(),
+    ];
+    let files = raw_store_files(server.data_dir());
+    assert!(files.iter().any(|(name, _)| name.ends_with("hookpost.db")));
+    for (name, bytes) in &files {
+        for secret in &secrets {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{name} holds a secret in the clear");
+        }
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(server.data_dir().join("master.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the master key file is readable by others"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_master_key_stops_the_start_and_changes_nothing() {
+    let mut server = TestServer::start().await;
+    let acct = server.account().await;
+    let data_dir = server.data_dir().to_path_buf();
+    let database = server.database_url();
+    server.terminate();
+    server.wait_exit(SOON).await.expect("the server stopped");
+    let mut on_store: Vec<&str> = Vec::new();
+    if let Some(url) = &database {
+        on_store.extend(["--database", url]);
+    }
+    let key_file = data_dir.join("master.key");
+    let stranger = data_dir.join("other.key");
+    std::fs::write(&stranger, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
+    let before = std::fs::read(data_dir.join("hookpost.db")).ok();
+    let wrong: Vec<&str> = [
+        &on_store[..],
+        &["--master-key-file", stranger.to_str().unwrap()],
+    ]
+    .concat();
+    let stderr = refused_start(&data_dir, &wrong).await;
+    assert!(
+        stderr.contains("does not open this database's secrets"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(data_dir.join("hookpost.db")).ok(),
+        before,
+        "a refused start changed the database"
+    );
+
+    let kept = data_dir.join("kept.key");
+    std::fs::rename(&key_file, &kept).unwrap();
+    let stderr = refused_start(&data_dir, &on_store).await;
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(
+        !key_file.exists(),
+        "a refused start created a new master key"
+    );
+
+    std::fs::rename(&kept, &key_file).unwrap();
+    server.restart_with(&[]).await;
+    let shown = server.get("/v1/account", &acct.key).await;
+    assert_eq!(shown.status, 200, "{:?}", shown.body);
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_publishing_restores_and_delivers_everything_pending() {
+    if std::env::var("HOOKPOST_TEST_DATABASE_URL").is_ok() {
+        return; // an embedded-store command; PostgreSQL is backed up with pg_dump
+    }
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    rx.reply("/h", Reply::Hang);
+    let acct = server
+        .account_with(json!({"webhook_url": rx.url("/h"), "timeout": "60s"}))
+        .await;
+    for n in 0..20 {
+        server
+            .publish(&acct, json!({"event_type": "x", "payload": {"n": n}}))
+            .await;
+    }
+    let copy_dir = tempfile::tempdir().unwrap();
+    let restored = copy_dir.path().join("data");
+    std::fs::create_dir(&restored).unwrap();
+    let file = restored.join("hookpost.db");
+    let publishing = async {
+        for n in 20..120 {
+            server
+                .publish(&acct, json!({"event_type": "x", "payload": {"n": n}}))
+                .await;
+        }
+    };
+    let backup = async {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookpost"))
+            .args(["backup", "--data-dir", server.data_dir().to_str().unwrap()])
+            .args(["--to", file.to_str().unwrap()])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    tokio::join!(publishing, backup);
+    std::fs::copy(
+        server.data_dir().join("master.key"),
+        restored.join("master.key"),
+    )
+    .unwrap();
+    rx.reply("/h", Reply::Status(200));
+
+    let copy = TestServer::start_in(&restored, &[]).await;
+    let pending = copy
+        .get("/v1/events?status=pending&limit=1000", &acct.key)
+        .await;
+    let pending: Vec<String> = pending.body["data"]
+        .as_array()
+        .expect("a page of events")
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        pending.len() >= 20,
+        "the copy lost events published before it: {}",
+        pending.len()
+    );
+    copy.wait_none_pending(&acct, Duration::from_secs(30)).await;
+    for id in &pending {
+        assert_eq!(copy.event(&acct, id).await["status"], "delivered");
+    }
+}

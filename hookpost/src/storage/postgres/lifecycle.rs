@@ -22,6 +22,11 @@ pub async fn retention_overrides<C: GenericClient>(c: &C) -> Sql<Vec<(String, Re
         .collect()
 }
 
+/// See [`Maintenance::sealed_sample`].
+pub async fn sealed_sample<C: GenericClient>(c: &C) -> Sql<Option<String>> {
+    Ok(strings(c, sql::SEALED_SAMPLE.postgres(), &[]).await?.pop())
+}
+
 /// See [`Lifecycle::set_retention`].
 pub async fn set_retention<C: GenericClient>(
     c: &C,

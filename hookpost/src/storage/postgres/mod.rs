@@ -448,6 +448,9 @@ impl Maintenance for PostgresStore {
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         queries::endpoint_tally(&self.client().await?).await
     }
+    async fn sealed_sample(&self) -> StoreResult<Option<String>> {
+        lifecycle::sealed_sample(&self.client().await?).await
+    }
     async fn ping(&self) -> StoreResult<()> {
         self.client()
             .await?

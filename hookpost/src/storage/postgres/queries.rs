@@ -39,7 +39,7 @@ pub(super) async fn execute<C: GenericClient>(
 
 pub async fn insert_account<C: GenericClient>(c: &C, new: &NewAccount) -> Sql<()> {
     let a = &new.account;
-    let (settings, keys) = (to_json(&a.settings)?, to_json(&a.keys)?);
+    let (settings, keys) = (to_sealed(&a.settings)?, to_sealed(&a.keys)?);
     execute(
         c,
         sql::INSERT_ACCOUNT.postgres(),
@@ -76,7 +76,7 @@ pub async fn put_profile<C: GenericClient>(
     id: &str,
     settings: &WebhookSettings,
 ) -> Sql<(Profile, bool)> {
-    let json = to_json(settings)?;
+    let json = to_sealed(settings)?;
     let rows = query(
         c,
         "INSERT INTO profiles (account_id, id, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
@@ -499,7 +499,7 @@ pub async fn create_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<()> {
             &e.id,
             &e.account_id,
             &e.spec.profile_id,
-            &to_json(&e.spec)?,
+            &to_sealed(&e.spec)?,
             &e.state.as_str(),
             &ms(e.created_at),
             &i64::from(e.gated()),
@@ -540,7 +540,7 @@ pub async fn update_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<bool>
         c,
         sql::UPDATE_ENDPOINT.postgres(),
         &[
-            &to_json(&e.spec)?,
+            &to_sealed(&e.spec)?,
             &e.spec.profile_id,
             &ms(e.updated_at),
             &e.account_id,
@@ -737,9 +737,9 @@ pub async fn rotate_signing_keys(
         .await
         .map_err(from_pg)?;
     let Some(row) = row else { return Ok(None) };
-    let current: crate::secrets::SigningKeys = from_json(row.get(0))?;
+    let current: crate::secrets::SigningKeys = from_sealed(row.get(0))?;
     let keys = current.active(Utc::now()).rotated(fresh, keep_old_until);
-    tx.execute(sql::SET_SIGNING_KEYS.postgres(), &[&to_json(&keys)?, &id])
+    tx.execute(sql::SET_SIGNING_KEYS.postgres(), &[&to_sealed(&keys)?, &id])
         .await
         .map_err(from_pg)?;
     tx.commit().await.map_err(from_pg)?;
@@ -754,7 +754,7 @@ pub async fn set_account_settings<C: GenericClient>(
     execute(
         c,
         sql::SET_ACCOUNT_SETTINGS.postgres(),
-        &[&to_json(settings)?, &id],
+        &[&to_sealed(settings)?, &id],
     )
     .await?;
     Ok(())

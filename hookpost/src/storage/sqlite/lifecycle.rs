@@ -26,6 +26,11 @@ pub fn retention_overrides(c: &Connection) -> Sql<Vec<(String, RetentionOverride
     .collect()
 }
 
+/// See [`Maintenance::sealed_sample`].
+pub fn sealed_sample(c: &Connection) -> Sql<Option<String>> {
+    Ok(strings(c, sql::SEALED_SAMPLE.sqlite(), [])?.pop())
+}
+
 /// See [`Lifecycle::set_retention`].
 pub fn set_retention(c: &Connection, account_id: &str, r: &RetentionOverride) -> Sql<()> {
     c.execute(

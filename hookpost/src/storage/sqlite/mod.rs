@@ -73,6 +73,44 @@ impl SqliteStore {
     }
 }
 
+/// Copies the store in `data_dir` to `to` with SQLite's online backup: page
+/// by page, a hundred at a time, starting over any step a concurrent write
+/// changed, so the copy is one consistent state while a server keeps
+/// writing. Does not take the data directory's lock (a running server holds
+/// it). Answers the number of pages copied.
+pub fn backup(data_dir: &Path, to: &Path) -> StoreResult<i32> {
+    let source_path = data_dir.join("hookpost.db");
+    if !source_path.exists() {
+        return Err(StoreError::Unavailable(format!(
+            "no embedded store at {}",
+            source_path.display()
+        )));
+    }
+    let fail =
+        |e: std::io::Error| StoreError::Unavailable(format!("cannot create {}: {e}", to.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(to).map_err(fail)?);
+    let source =
+        Connection::open_with_flags(&source_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(from_sqlite)?;
+    source
+        .busy_timeout(Duration::from_secs(5))
+        .map_err(from_sqlite)?;
+    let mut target = Connection::open(to).map_err(from_sqlite)?;
+    let copy = rusqlite::backup::Backup::new(&source, &mut target).map_err(from_sqlite)?;
+    copy.run_to_completion(100, Duration::from_millis(5), None)
+        .map_err(from_sqlite)?;
+    let pages = copy.progress().pagecount;
+    drop(copy);
+    target
+        .execute_batch("PRAGMA journal_mode = DELETE;")
+        .map_err(from_sqlite)?;
+    Ok(pages)
+}
+
 /// Creates the data directory readable by its owner only (0700) and the database
 /// file 0600 before SQLite opens it: SQLite gives its WAL and shared-memory files
 /// the database file's mode. An existing directory or file is tightened too.
@@ -570,6 +608,9 @@ impl Maintenance for SqliteStore {
     }
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         self.readers.read(queries::endpoint_tally).await
+    }
+    async fn sealed_sample(&self) -> StoreResult<Option<String>> {
+        self.readers.read(lifecycle::sealed_sample).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.readers

@@ -24,8 +24,8 @@ pub fn insert_account(c: &Connection, new: &NewAccount) -> Sql<()> {
             a.id,
             a.name,
             &new.api_key_hash[..],
-            to_json(&a.settings)?,
-            to_json(&a.keys)?,
+            to_sealed(&a.settings)?,
+            to_sealed(&a.keys)?,
             ms(a.created_at)
         ],
     )
@@ -83,15 +83,18 @@ pub fn rotate_signing_keys(
         return Ok(None);
     };
     let keys = account.keys.active(Utc::now()).rotated(fresh, until);
-    c.execute(sql::SET_SIGNING_KEYS.sqlite(), params![to_json(&keys)?, id])
-        .map_err(from_sqlite)?;
+    c.execute(
+        sql::SET_SIGNING_KEYS.sqlite(),
+        params![to_sealed(&keys)?, id],
+    )
+    .map_err(from_sqlite)?;
     Ok(Some(keys))
 }
 
 pub fn set_account_settings(c: &Connection, id: &str, settings: &WebhookSettings) -> Sql<()> {
     c.execute(
         sql::SET_ACCOUNT_SETTINGS.sqlite(),
-        params![to_json(settings)?, id],
+        params![to_sealed(settings)?, id],
     )
     .map_err(from_sqlite)?;
     Ok(())
@@ -109,7 +112,7 @@ pub fn put_profile(
     c.execute(
         "INSERT INTO profiles (account_id, id, settings, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (account_id, id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
-        params![account_id, id, to_json(settings)?, now_ms()],
+        params![account_id, id, to_sealed(settings)?, now_ms()],
     )
     .map_err(from_sqlite)?;
     let stored = profile(c, account_id, id)?
@@ -564,7 +567,7 @@ pub fn create_endpoint(c: &Connection, e: &Endpoint) -> Sql<()> {
             e.id,
             e.account_id,
             e.spec.profile_id,
-            to_json(&e.spec)?,
+            to_sealed(&e.spec)?,
             e.state.as_str(),
             ms(e.created_at),
             i64::from(e.gated())
@@ -629,7 +632,7 @@ pub fn update_endpoint(c: &Connection, e: &Endpoint) -> Sql<bool> {
         .execute(
             sql::UPDATE_ENDPOINT.sqlite(),
             params![
-                to_json(&e.spec)?,
+                to_sealed(&e.spec)?,
                 e.spec.profile_id,
                 ms(e.updated_at),
                 e.account_id,

@@ -80,6 +80,13 @@ impl TestServer {
         Self::spawn(data_dir, Some(tmp), args, Vec::new()).await
     }
 
+    /// A server on the embedded store in `data_dir` (a restored copy, say),
+    /// which the caller keeps.
+    pub async fn start_in(data_dir: &Path, extra: &[&str]) -> TestServer {
+        let (_, _, args) = Self::node_args(None, extra);
+        Self::spawn(data_dir.to_path_buf(), None, args, Vec::new()).await
+    }
+
     /// A server (on the suite's backend) started under a descriptor limit of
     /// `nofile` (soft and hard): `prlimit --nofile=N:N -- hookpost serve …`.
     pub async fn start_limited(nofile: u64, extra: &[&str]) -> TestServer {
@@ -194,7 +201,11 @@ impl TestServer {
     }
 
     /// Asks the server to stop (SIGTERM), as an orchestrator would.
+    /// A server that has exited already is left as it is.
     pub fn terminate(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let pid = self.child.id().to_string();
         let status = Command::new("kill")
             .args(["-TERM", &pid])

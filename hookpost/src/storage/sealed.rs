@@ -1,0 +1,187 @@
+//! Secrets at rest: the columns that hold signing secrets, callback tokens,
+//! URL passwords and custom headers (account settings and keys, profile
+//! settings, endpoint specs, delivery targets) are sealed with
+//! XChaCha20-Poly1305 (RustCrypto's `chacha20poly1305`, audited and widely
+//! used; a 24-byte random nonce per value, so random nonces never collide in
+//! practice) under the server's master key. A sealed value reads
+//! `hpenc1:<key id>:<base64 of nonce and ciphertext>`; the key id (the first
+//! 8 bytes of the key's SHA-256, in hex) says which key of the [`Keyring`]
+//! opens it, so a rotation can re-seal row by row while both keys work.
+//!
+//! The keyring is installed once per process ([`install`]), like the
+//! allocator: every store in the process seals with it, and each row
+//! conversion reaches it without a key threaded through every query. A
+//! process with none installed (the storage conformance suite) stores
+//! values as plain JSON, which a server later seals.
+
+use super::{StoreError, StoreResult};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
+
+/// The mark every sealed value starts with.
+pub const PREFIX: &str = "hpenc1:";
+
+/// One master key.
+#[derive(Clone)]
+pub struct MasterKey {
+    id: String,
+    cipher: XChaCha20Poly1305,
+}
+
+impl MasterKey {
+    /// A key from its 32 bytes.
+    pub fn new(bytes: &[u8; 32]) -> MasterKey {
+        let digest = Sha256::digest(bytes);
+        MasterKey {
+            id: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+            cipher: XChaCha20Poly1305::new(bytes.into()),
+        }
+    }
+
+    /// Its id, as sealed values name it.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The keys that open sealed values; the first seals new ones.
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<MasterKey>,
+}
+
+impl Keyring {
+    /// A keyring sealing with `keys[0]`; `None` if `keys` is empty.
+    pub fn new(keys: Vec<MasterKey>) -> Option<Keyring> {
+        (!keys.is_empty()).then_some(Keyring { keys })
+    }
+
+    /// The key new values are sealed with.
+    pub fn current(&self) -> &MasterKey {
+        &self.keys[0]
+    }
+
+    /// Seals `plain`.
+    pub fn seal(&self, plain: &str) -> String {
+        let key = self.current();
+        let nonce: [u8; 24] = crate::secrets::random_bytes();
+        let sealed = key
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), plain.as_bytes())
+            .expect("sealing a value in memory cannot fail");
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        format!("{PREFIX}{}:{}", key.id, STANDARD.encode(bytes))
+    }
+
+    /// Opens a sealed value; a value that is not sealed (written before
+    /// sealing, or by a process without a keyring) is answered as it is.
+    pub fn open(&self, stored: &str) -> StoreResult<String> {
+        let Some(rest) = stored.strip_prefix(PREFIX) else {
+            return Ok(stored.to_string());
+        };
+        let (id, body) = rest
+            .split_once(':')
+            .ok_or_else(|| unreadable("a sealed value has no key id"))?;
+        let key = self.keys.iter().find(|k| k.id == id).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "a value is sealed under master key {id}, which the master key file does not hold"
+            ))
+        })?;
+        let bytes = STANDARD
+            .decode(body)
+            .map_err(|_| unreadable("a sealed value is not base64"))?;
+        if bytes.len() < 24 {
+            return Err(unreadable("a sealed value is too short"));
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let plain = key
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .map_err(|_| unreadable("a sealed value does not open with its master key (altered, or a different key with the same id)"))?;
+        String::from_utf8(plain).map_err(|_| unreadable("a sealed value is not text"))
+    }
+}
+
+/// The key id a stored value was sealed under, if it is sealed.
+pub fn sealed_under(stored: &str) -> Option<&str> {
+    stored.strip_prefix(PREFIX)?.split(':').next()
+}
+
+fn unreadable(what: &str) -> StoreError {
+    StoreError::Internal(what.to_string())
+}
+
+static KEYRING: RwLock<Option<Arc<Keyring>>> = RwLock::new(None);
+
+/// Makes `keyring` the one this process seals and opens with.
+pub fn install(keyring: Keyring) {
+    *KEYRING.write().expect("keyring lock") = Some(Arc::new(keyring));
+}
+
+/// The installed keyring, if any.
+pub fn installed() -> Option<Arc<Keyring>> {
+    KEYRING.read().expect("keyring lock").clone()
+}
+
+/// Seals `plain` under the installed keyring (as it is, with none).
+pub fn seal(plain: String) -> String {
+    match installed() {
+        Some(keyring) => keyring.seal(&plain),
+        None => plain,
+    }
+}
+
+/// Opens a stored value with the installed keyring.
+pub fn open(stored: &str) -> StoreResult<String> {
+    match installed() {
+        Some(keyring) => keyring.open(stored),
+        None if stored.starts_with(PREFIX) => Err(unreadable(
+            "a value is sealed, and this process has no master key",
+        )),
+        None => Ok(stored.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(seeds: &[u8]) -> Keyring {
+        Keyring::new(seeds.iter().map(|s| MasterKey::new(&[*s; 32])).collect()).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_value_opens_and_shows_nothing_of_itself() {
+        let keys = ring(&[1]);
+        let sealed = keys.seal(r#"{"hmac":["whsec_secret"]}"#);
+        assert!(sealed.starts_with(PREFIX) && !sealed.contains("whsec"));
+        assert_ne!(
+            sealed,
+            keys.seal(r#"{"hmac":["whsec_secret"]}"#),
+            "nonces repeat"
+        );
+        assert_eq!(keys.open(&sealed).unwrap(), r#"{"hmac":["whsec_secret"]}"#);
+        assert_eq!(sealed_under(&sealed), Some(keys.current().id()));
+    }
+
+    #[test]
+    fn an_older_key_still_opens_what_it_sealed_but_a_stranger_does_not() {
+        let old = ring(&[1]);
+        let sealed = old.seal("x");
+        assert_eq!(ring(&[2, 1]).open(&sealed).unwrap(), "x");
+        assert!(ring(&[2]).open(&sealed).is_err());
+        let mut altered = sealed.clone();
+        altered.replace_range(sealed.len() - 4.., "AAAA");
+        assert!(old.open(&altered).is_err());
+    }
+
+    #[test]
+    fn a_plain_value_reads_as_it_is() {
+        assert_eq!(ring(&[1]).open("{}").unwrap(), "{}");
+    }
+}
