@@ -573,6 +573,18 @@ pub fn job(r: &impl Columns) -> StoreResult<Job> {
     })
 }
 
+/// The parameters of `SELECT_EXPIRED` after the account: the first id kept
+/// (events published at or after `before`) and the outcome's two state names
+/// (one named twice when it has only one).
+pub fn expired_bounds(
+    outcome: crate::domain::retention::Outcome,
+    before: DateTime<Utc>,
+) -> (String, &'static str, &'static str) {
+    let statuses = outcome.statuses();
+    let last = statuses[statuses.len() - 1].as_str();
+    (first_id_at(before), statuses[0].as_str(), last)
+}
+
 /// The smallest UUIDv7 of a time: events published at or after `t` have ids
 /// at or above it (ids sort by time).
 pub fn first_id_at(t: DateTime<Utc>) -> String {

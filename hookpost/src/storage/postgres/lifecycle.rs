@@ -50,20 +50,10 @@ pub async fn purge<C: GenericClient>(
     before: DateTime<Utc>,
     limit: u32,
 ) -> Sql<Removed> {
-    let statuses = outcome.statuses();
-    let (first, second) = (statuses[0].as_str(), statuses[statuses.len() - 1].as_str());
-    let ids = strings(
-        c,
-        sql::SELECT_EXPIRED.postgres(),
-        &[
-            &account_id,
-            &first_id_at(before),
-            &first,
-            &second,
-            &i64::from(limit),
-        ],
-    )
-    .await?;
+    let (kept, first, second) = expired_bounds(outcome, before);
+    let limit = i64::from(limit);
+    let values: [&(dyn ToSql + Sync); 5] = [&account_id, &kept, &first, &second, &limit];
+    let ids = strings(c, sql::SELECT_EXPIRED.postgres(), &values).await?;
     remove(c, &ids).await
 }
 

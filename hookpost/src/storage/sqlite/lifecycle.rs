@@ -49,12 +49,11 @@ pub fn purge(
     before: DateTime<Utc>,
     limit: u32,
 ) -> Sql<Removed> {
-    let statuses = outcome.statuses();
-    let (first, second) = (statuses[0].as_str(), statuses[statuses.len() - 1].as_str());
+    let (kept, first, second) = expired_bounds(outcome, before);
     let ids = strings(
         c,
         sql::SELECT_EXPIRED.sqlite(),
-        params![account_id, first_id_at(before), first, second, limit],
+        params![account_id, kept, first, second, limit],
     )?;
     remove(c, &ids)
 }
