@@ -44,6 +44,18 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Rotate the master key of a running server (needs the admin token): a
+    /// new key goes first in its key file and every stored secret is sealed
+    /// again under it while the server keeps serving; prints the new key id
+    /// and what was sealed again.
+    RotateMasterKey {
+        /// Base URL of the server.
+        #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
+        url: String,
+        /// The server's admin token (the same variable `serve` reads).
+        #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
     /// Create an account (needs the admin token); prints its id and API key.
     CreateAccount {
         /// Base URL of the server.

@@ -43,6 +43,15 @@ fn init_logging(json: bool) {
     }
 }
 
+/// The server at `url`, reached with the admin token.
+fn as_admin<'a>(url: &'a str, token: Option<&'a str>) -> Connection<'a> {
+    Connection {
+        url,
+        token,
+        token_source: "set HOOKPOST_ADMIN_TOKEN (the server's admin token) or pass --admin-token",
+    }
+}
+
 async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(config) => {
@@ -78,20 +87,19 @@ async fn run(command: Command) -> Result<(), String> {
             print,
             name,
         } => {
-            let to = Connection {
-                url: &url,
-                token: admin_token.as_deref(),
-                token_source:
-                    "set HOOKPOST_ADMIN_TOKEN (the server's admin token) or pass --admin-token",
-            };
             let answer = call(
-                &to,
+                &as_admin(&url, admin_token.as_deref()),
                 Method::POST,
                 "/v1/accounts",
                 Some(json!({"name": name})),
             )
             .await;
             show(answer, print.as_deref())
+        }
+        Command::RotateMasterKey { url, admin_token } => {
+            let to = as_admin(&url, admin_token.as_deref());
+            let answer = call(&to, Method::POST, "/v1/admin/master-key/rotate", None).await;
+            show(answer, None)
         }
         Command::Publish {
             server,

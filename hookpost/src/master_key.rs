@@ -6,11 +6,15 @@
 //! that holds its key protects nothing.
 
 use crate::storage::sealed::{self, Keyring, MasterKey};
-use crate::storage::Store;
+use crate::storage::sql::SEALED_COLUMNS;
+use crate::storage::{Store, StoreConfig, StoreResult};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::io::Write;
 use std::path::Path;
+
+/// Values one reseal transaction changes at most.
+const RESEAL_BATCH: u32 = 500;
 
 /// Why the master key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -19,34 +23,10 @@ pub struct KeyError(String);
 
 /// Reads the keyring in `path`; `None` when the file does not exist.
 pub fn load(path: &Path) -> Result<Option<Keyring>, KeyError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(KeyError(format!(
-                "cannot read --master-key-file {}: {e}",
-                path.display()
-            )))
-        }
-    };
-    let keys = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|line| {
-            let bytes: [u8; 32] = STANDARD
-                .decode(line)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| {
-                    KeyError(format!(
-                        "--master-key-file {} holds a line that is not the base64 of 32 bytes",
-                        path.display()
-                    ))
-                })?;
-            Ok(MasterKey::new(&bytes))
-        })
-        .collect::<Result<Vec<_>, KeyError>>()?;
+    if !path.exists() {
+        return Ok(None);
+    }
+    let keys = read_key_bytes(path)?.iter().map(MasterKey::new).collect();
     Keyring::new(keys)
         .map(Some)
         .ok_or_else(|| KeyError(format!("--master-key-file {} holds no key", path.display())))
@@ -55,10 +35,62 @@ pub fn load(path: &Path) -> Result<Option<Keyring>, KeyError> {
 /// Writes a new key file at `path` (0600, never over an existing one).
 pub fn create(path: &Path) -> Result<Keyring, KeyError> {
     let bytes: [u8; 32] = crate::secrets::random_bytes();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    write_keys(path, &[bytes])?;
+    Ok(Keyring::new(vec![MasterKey::new(&bytes)]).expect("one key"))
+}
+
+/// Puts a new key first in the file at `path`, keeping the others (they
+/// still open what they sealed, here and on nodes that have not reloaded the
+/// file yet), and installs the new keyring. The file is replaced whole
+/// (written beside it, flushed, renamed), so a crash leaves the old file or
+/// the new one.
+pub fn rotate(path: &Path) -> Result<Keyring, KeyError> {
+    let old = read_key_bytes(path)?;
+    let fresh: [u8; 32] = crate::secrets::random_bytes();
+    let keys: Vec<[u8; 32]> = std::iter::once(fresh).chain(old).collect();
+    let staged = path.with_extension("new");
+    let _ = std::fs::remove_file(&staged);
+    write_keys(&staged, &keys)?;
+    std::fs::rename(&staged, path).map_err(|e| {
+        KeyError(format!(
+            "cannot replace --master-key-file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let keyring = Keyring::new(keys.iter().map(MasterKey::new).collect()).expect("keys");
+    sealed::install(keyring.clone());
+    Ok(keyring)
+}
+
+/// The raw keys of the file at `path`, in order.
+fn read_key_bytes(path: &Path) -> Result<Vec<[u8; 32]>, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        KeyError(format!(
+            "cannot read --master-key-file {}: {e}",
+            path.display()
+        ))
+    })?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            STANDARD
+                .decode(line)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    KeyError(format!(
+                        "--master-key-file {} holds a line that is not the base64 of 32 bytes",
+                        path.display()
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Writes `keys` to a new file at `path` (0600, never over an existing
+/// one), creating its directory (0700) if needed.
+fn write_keys(path: &Path, keys: &[[u8; 32]]) -> Result<(), KeyError> {
     let fail = |e: std::io::Error| {
         KeyError(format!(
             "cannot create --master-key-file {}: {e}",
@@ -72,22 +104,29 @@ pub fn create(path: &Path) -> Result<Keyring, KeyError> {
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(dir).map_err(fail)?;
     }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(fail)?;
+    let lines: Vec<String> = keys.iter().map(|k| STANDARD.encode(k)).collect();
     writeln!(
         file,
-        "# hookpost master key: seals signing secrets, callback tokens and URL passwords at rest.\n# Back it up apart from the database; without it they cannot be read.\n{}",
-        STANDARD.encode(bytes)
+        "# hookpost master key: seals signing secrets, callback tokens and URL passwords at rest.\n\
+         # Back it up apart from the database; without it they cannot be read.\n\
+         # The first key seals; the others open what they sealed before a rotation.\n{}",
+        lines.join("\n")
     )
     .and_then(|()| file.sync_all())
-    .map_err(fail)?;
-    Ok(Keyring::new(vec![MasterKey::new(&bytes)]).expect("one key"))
+    .map_err(fail)
 }
 
 /// Loads (or, for a store holding no sealed secret yet, creates) the key in
-/// `path`, checks that it opens what the store has sealed, and installs it
-/// for this process. Refuses, creating nothing, when the file is missing
+/// `path`, checks that it opens what the store has sealed (read before the
+/// store is opened, so a refusal changes nothing), and installs it for this
+/// process. Refuses, creating nothing, when the file is missing
 /// while secrets are sealed, or holds another key.
-pub async fn prepare(path: &Path, store: &dyn Store) -> Result<(), KeyError> {
+pub async fn prepare(path: &Path, store: &StoreConfig) -> Result<(), KeyError> {
     let sample = store.sealed_sample().await.map_err(|e| {
         KeyError(format!(
             "cannot read the database to check the master key: {e}"
@@ -118,4 +157,27 @@ pub async fn prepare(path: &Path, store: &dyn Store) -> Result<(), KeyError> {
     }
     sealed::install(keyring);
     Ok(())
+}
+
+/// Seals again, under the installed current key, every sealed column's
+/// values that are under another key or not sealed yet, a batch per
+/// transaction; answers how many per column.
+pub async fn reseal_all(store: &dyn Store) -> StoreResult<Vec<(&'static str, u64)>> {
+    let Some(keyring) = sealed::installed() else {
+        return Ok(Vec::new());
+    };
+    let key_id = keyring.current().id().to_string();
+    let mut report = Vec::new();
+    for column in &SEALED_COLUMNS {
+        let mut total = 0;
+        loop {
+            let n = store.reseal(column, &key_id, RESEAL_BATCH).await?;
+            total += n;
+            if n < u64::from(RESEAL_BATCH) {
+                break;
+            }
+        }
+        report.push((column.name, total));
+    }
+    Ok(report)
 }

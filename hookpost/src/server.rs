@@ -14,7 +14,7 @@ use crate::delivery::email::Mailer;
 use crate::delivery::http::{HttpSender, SenderConfig};
 use crate::delivery::transport::Transport;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
-use crate::jobs::{self, CallerJobs, IdempotencyExpiry, RetentionPurge};
+use crate::jobs::{self, CallerJobs, IdempotencyExpiry, MasterKeyWatch, RetentionPurge};
 use crate::metrics::Metrics;
 use crate::storage::StoreError;
 use std::future::Future;
@@ -105,10 +105,11 @@ pub async fn run(
     config.load_admin_token()?;
     config.validate()?;
     let limits = connection_limits(&config);
-    let store = config.store()?.open().await?;
-    crate::master_key::prepare(&config.master_key_path(), store.as_ref())
+    let store_config = config.store()?;
+    crate::master_key::prepare(&config.master_key_path(), &store_config)
         .await
         .map_err(|e| ConfigError::new(e.to_string()))?;
+    let store = store_config.open().await?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
     let metrics = Arc::new(Metrics::default());
     let stop = CancellationToken::new();
@@ -159,6 +160,10 @@ pub async fn run(
             Arc::new(IdempotencyExpiry::new(
                 store.clone(),
                 app.config.idempotency_window,
+            )),
+            Arc::new(MasterKeyWatch::new(
+                store.clone(),
+                app.config.master_key_path(),
             )),
             Arc::new(RetentionPurge::new(
                 store.clone(),

@@ -3,6 +3,7 @@
 //! store, and map errors through [`error::ApiError`]; they hold no SQL.
 
 mod accounts;
+mod admin;
 mod auth;
 pub mod connections;
 mod egress;
@@ -32,6 +33,7 @@ pub fn router(app: AppState) -> Router {
     let body_limit = app.config.max_body_bytes;
     Router::new()
         .merge(accounts::router())
+        .merge(admin::router())
         .merge(profiles::router())
         .merge(events::router())
         .merge(event_types::router())

@@ -518,3 +518,13 @@ pub struct DeletedView<'a> {
     /// The event, its deliveries and its attempts.
     pub removed: Removed,
 }
+
+/// A master key rotation: the new key's id and the values sealed again under
+/// it, by `table.column`.
+#[derive(Serialize)]
+pub struct RotationView {
+    /// The id sealed values now name.
+    pub key_id: String,
+    /// Values sealed again, per column.
+    pub resealed: std::collections::BTreeMap<&'static str, u64>,
+}

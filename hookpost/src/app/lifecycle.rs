@@ -9,7 +9,7 @@ use crate::domain::retention::{self, Retention, RetentionOverride};
 use crate::domain::retry::RetrySchedule;
 use crate::domain::subject::{check_value, digest, SubjectPath};
 use crate::domain::validate::FieldError;
-use crate::storage::{Account, Removed, StoreResult};
+use crate::storage::{Account, Removed, StoreError, StoreResult};
 use chrono::Utc;
 use serde::Deserialize;
 use std::time::Duration;
@@ -97,6 +97,15 @@ impl App {
             )
             .collect();
         Ok(retention::floor(&schedules))
+    }
+
+    /// Puts a new master key first in the key file and seals every stored
+    /// secret again under it; answers its id and the values moved per column.
+    pub async fn rotate_master_key(&self) -> Result<(String, Vec<(&'static str, u64)>), AppError> {
+        let keyring = crate::master_key::rotate(&self.config.master_key_path())
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let resealed = crate::master_key::reseal_all(self.store.as_ref()).await?;
+        Ok((keyring.current().id().to_string(), resealed))
     }
 
     /// Deletes one event with its deliveries and attempts, whatever its

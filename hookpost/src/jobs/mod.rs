@@ -7,10 +7,12 @@
 
 mod caller_jobs;
 mod idempotency;
+mod master_key;
 mod retention;
 
 pub use caller_jobs::CallerJobs;
 pub use idempotency::IdempotencyExpiry;
+pub use master_key::MasterKeyWatch;
 pub use retention::RetentionPurge;
 
 use async_trait::async_trait;

@@ -108,6 +108,21 @@ impl StoreConfig {
         })
     }
 
+    /// One stored secret-bearing value (the first account's signing keys), as
+    /// stored, read without changing anything (no migration, no lock, no
+    /// write-ahead log folded in): what a starting server checks its master
+    /// key against before it opens the store. `None` for a new database.
+    pub async fn sealed_sample(&self) -> StoreResult<Option<String>> {
+        match self {
+            StoreConfig::Embedded { data_dir, .. } => sqlite::sealed_sample(data_dir),
+            StoreConfig::Postgres { url, .. } => {
+                postgres::PostgresStore::connect(url.expose(), 1)?
+                    .sealed_sample()
+                    .await
+            }
+        }
+    }
+
     /// Applies pending migrations only; answers how many ran.
     pub async fn migrate(&self) -> StoreResult<usize> {
         match self {
@@ -391,6 +406,16 @@ pub trait Lifecycle: Send + Sync {
     /// Deletes the account's events among `ids`, whatever their state: their
     /// pending deliveries stop (an attempt in flight is not recorded).
     async fn delete_events(&self, account_id: &str, ids: &[String]) -> StoreResult<Removed>;
+    /// Seals again, under the installed keyring's current key (`key_id`), up
+    /// to `limit` values of `column` not sealed under it (sealed under an
+    /// older key, or stored before sealing); a value changed meanwhile is
+    /// left for the next pass. Answers how many were sealed again.
+    async fn reseal(
+        &self,
+        column: &'static sql::SealedColumn,
+        key_id: &str,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }
 
 /// What background jobs and health checks need.
@@ -401,9 +426,6 @@ pub trait Maintenance: Send + Sync {
     async fn expire_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// Endpoints by state, for `/metrics`.
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally>;
-    /// One stored secret-bearing value (the first account's signing keys), as
-    /// stored: what a starting server checks its master key against.
-    async fn sealed_sample(&self) -> StoreResult<Option<String>>;
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }

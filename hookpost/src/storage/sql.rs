@@ -624,6 +624,90 @@ pub static DELETE_EVENT_DELIVERIES: OverIds =
 /// `(ids)`.
 pub static DELETE_EVENTS: OverIds = over_ids!("DELETE FROM events WHERE id", 1, "");
 
+/// A column whose values are sealed (see [`super::sealed`]): how to find the
+/// rows not sealed under a key, and to replace one value if it is unchanged.
+pub struct SealedColumn {
+    /// `table.column`, for reports.
+    pub name: &'static str,
+    /// `(NOT LIKE pattern, limit)` → `(key, second key or '', value)`.
+    pub select: Statement,
+    /// `(new value, old value, key, second key or '')`.
+    pub update: Statement,
+}
+
+/// `sealed_column!(table, column, "first key", "second key", "match")`: the
+/// keys selected as text, matched by `match` over `?3` and `?4`.
+macro_rules! sealed_column {
+    ($table:literal, $column:literal, $first:literal, $second:literal, $match:literal) => {
+        SealedColumn {
+            name: concat!($table, ".", $column),
+            select: Statement::new(concat!(
+                "SELECT ",
+                $first,
+                ", ",
+                $second,
+                ", ",
+                $column,
+                " FROM ",
+                $table,
+                " WHERE ",
+                $column,
+                " NOT LIKE ?1 LIMIT ?2"
+            )),
+            update: Statement::new(concat!(
+                "UPDATE ",
+                $table,
+                " SET ",
+                $column,
+                " = ?1 WHERE ",
+                $match,
+                " AND ",
+                $column,
+                " = ?2"
+            )),
+        }
+    };
+}
+
+/// Every sealed column.
+pub static SEALED_COLUMNS: [SealedColumn; 5] = [
+    sealed_column!(
+        "accounts",
+        "settings",
+        "id",
+        "''",
+        "id = ?3 AND CAST(?4 AS TEXT) = ''"
+    ),
+    sealed_column!(
+        "accounts",
+        "signing_keys",
+        "id",
+        "''",
+        "id = ?3 AND CAST(?4 AS TEXT) = ''"
+    ),
+    sealed_column!(
+        "profiles",
+        "settings",
+        "account_id",
+        "id",
+        "account_id = ?3 AND id = ?4"
+    ),
+    sealed_column!(
+        "endpoints",
+        "spec",
+        "id",
+        "''",
+        "id = ?3 AND CAST(?4 AS TEXT) = ''"
+    ),
+    sealed_column!(
+        "deliveries",
+        "target",
+        "event_id",
+        "CAST(seq AS TEXT)",
+        "event_id = ?3 AND seq = CAST(CAST(?4 AS TEXT) AS BIGINT)"
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

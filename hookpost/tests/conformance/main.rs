@@ -93,6 +93,9 @@ conformance!(
     a_node_taking_back_its_claims_gives_back_their_places,
     a_parked_lane_head_keeps_its_turn,
     a_stale_record_and_a_changed_spec_free_what_control_held,
+    a_purge_takes_one_outcome_before_a_time_and_never_a_pending_event,
+    deleting_events_takes_only_the_accounts_own,
+    resealing_moves_every_sealed_value_under_the_current_key,
 );
 
 /// Both backends' migrations must build the same tables with the same columns

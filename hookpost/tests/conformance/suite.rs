@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod control;
+mod lifecycle;
 pub use control::*;
+pub use lifecycle::*;
 
 const WINDOW: Duration = Duration::from_secs(60);
 

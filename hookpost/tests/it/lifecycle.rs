@@ -444,7 +444,9 @@ async fn a_wrong_or_missing_master_key_stops_the_start_and_changes_nothing() {
     let key_file = data_dir.join("master.key");
     let stranger = data_dir.join("other.key");
     std::fs::write(&stranger, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
-    let before = std::fs::read(data_dir.join("hookpost.db")).ok();
+    let store_files =
+        || ["hookpost.db", "hookpost.db-wal"].map(|f| std::fs::read(data_dir.join(f)).ok());
+    let before = store_files();
     let wrong: Vec<&str> = [
         &on_store[..],
         &["--master-key-file", stranger.to_str().unwrap()],
@@ -455,9 +457,8 @@ async fn a_wrong_or_missing_master_key_stops_the_start_and_changes_nothing() {
         stderr.contains("does not open this database's secrets"),
         "{stderr}"
     );
-    assert_eq!(
-        std::fs::read(data_dir.join("hookpost.db")).ok(),
-        before,
+    assert!(
+        store_files() == before,
         "a refused start changed the database"
     );
 
@@ -543,4 +544,95 @@ async fn a_backup_taken_while_publishing_restores_and_delivers_everything_pendin
     for id in &pending {
         assert_eq!(copy.event(&acct, id).await["status"], "delivered");
     }
+}
+
+/// The key lines of a master key file (comments left out).
+fn key_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("the master key file")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn rotating_the_master_key_online_reseals_every_secret_under_the_new_key() {
+    let mut server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    let url = rx.url("/h").replace("http://", "http://user:secret@");
+    let acct = server.account_with(json!({"webhook_url": url})).await;
+    let endpoint =
+        json!({"url": url.replace("/h", "/ep"), "headers": {"Authorization": "Bearer x"}});
+    assert_eq!(
+        server
+            .post("/v1/endpoints", &acct.key, &endpoint)
+            .await
+            .status,
+        201
+    );
+    let mut events = Vec::new();
+    for n in 0..5 {
+        events.push(
+            server
+                .publish(&acct, json!({"event_type": "x", "payload": {"n": n}}))
+                .await,
+        );
+    }
+    let key_file = server.data_dir().join("master.key");
+    let old = key_lines(&key_file);
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookpost"))
+        .arg("rotate-master-key")
+        .env("HOOKPOST_URL", &server.url)
+        .env("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert!(
+        report["resealed"]["accounts.signing_keys"].as_u64() >= Some(1),
+        "{report}"
+    );
+    assert!(
+        report["resealed"]["endpoints.spec"].as_u64() >= Some(1),
+        "{report}"
+    );
+    assert!(
+        report["resealed"]["deliveries.target"].as_u64() >= Some(10),
+        "{report}"
+    );
+    let now = key_lines(&key_file);
+    assert_eq!(now.len(), 2, "the old key is kept beside the new one");
+    assert_eq!(now[1], old[0]);
+    let after = server
+        .publish(&acct, json!({"event_type": "x", "payload": {}}))
+        .await;
+    server
+        .wait_for_status(&acct, &after, "delivered", SOON)
+        .await;
+
+    let only_new = server.data_dir().join("new-only.key");
+    std::fs::write(&only_new, format!("{}\n", now[0])).unwrap();
+    server
+        .restart_with(&["--master-key-file", only_new.to_str().unwrap()])
+        .await;
+    for id in events.iter().chain([&after]) {
+        let event = server.wait_for_status(&acct, id, "delivered", SOON).await;
+        assert!(
+            event.get("unreadable").is_none_or(Value::is_null),
+            "{event:#}"
+        );
+    }
+    let shown = server.get("/v1/endpoints", &acct.key).await;
+    assert_eq!(
+        shown.body["data"][0]["headers"]["Authorization"], "Bearer x",
+        "{:?}",
+        shown.body
+    );
 }

@@ -22,8 +22,12 @@ pub async fn retention_overrides<C: GenericClient>(c: &C) -> Sql<Vec<(String, Re
         .collect()
 }
 
-/// See [`Maintenance::sealed_sample`].
+/// See [`StoreConfig::sealed_sample`]; `None` before the accounts table exists.
 pub async fn sealed_sample<C: GenericClient>(c: &C) -> Sql<Option<String>> {
+    let exists = query(c, "SELECT to_regclass('accounts') IS NOT NULL", &[]).await?;
+    if !exists.first().is_some_and(|r| r.get::<_, bool>(0)) {
+        return Ok(None);
+    }
     Ok(strings(c, sql::SEALED_SAMPLE.postgres(), &[]).await?.pop())
 }
 
@@ -70,6 +74,30 @@ pub async fn delete_events<C: GenericClient>(
     let owned = format!("{} ORDER BY id FOR UPDATE", sql::OWNED_EVENTS.postgres());
     let owned = strings(c, &owned, &[&account_id, &ids]).await?;
     remove(c, &owned).await
+}
+
+/// See [`Lifecycle::reseal`].
+pub async fn reseal<C: GenericClient>(
+    c: &C,
+    column: &sql::SealedColumn,
+    key_id: &str,
+    limit: u32,
+) -> Sql<u64> {
+    let pattern = format!("{}{key_id}:%", crate::storage::sealed::PREFIX);
+    let rows = query(c, column.select.postgres(), &[&pattern, &i64::from(limit)]).await?;
+    let mut done = 0;
+    for row in rows {
+        let (first, second, stored): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        let fresh = resealed(&stored)?;
+        done += execute(
+            c,
+            column.update.postgres(),
+            &[&fresh, &stored, &first, &second],
+        )
+        .await?;
+    }
+    Ok(done)
 }
 
 /// Deletes events with everything that hangs off them, then lets the lanes

@@ -112,6 +112,11 @@ impl PostgresStore {
         Ok(MIGRATIONS.len() - current)
     }
 
+    /// See [`StoreConfig::sealed_sample`].
+    pub async fn sealed_sample(&self) -> StoreResult<Option<String>> {
+        lifecycle::sealed_sample(&self.client().await?).await
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
         self.pool.get().await.map_err(from_pool)
     }
@@ -434,6 +439,14 @@ impl Lifecycle for PostgresStore {
         tx.commit().await.map_err(from_pg)?;
         Ok(removed)
     }
+    async fn reseal(
+        &self,
+        column: &'static crate::storage::sql::SealedColumn,
+        key_id: &str,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        lifecycle::reseal(&self.client().await?, column, key_id, limit).await
+    }
 }
 
 #[async_trait]
@@ -447,9 +460,6 @@ impl Maintenance for PostgresStore {
     }
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         queries::endpoint_tally(&self.client().await?).await
-    }
-    async fn sealed_sample(&self) -> StoreResult<Option<String>> {
-        lifecycle::sealed_sample(&self.client().await?).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.client()

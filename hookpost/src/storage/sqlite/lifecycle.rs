@@ -26,8 +26,16 @@ pub fn retention_overrides(c: &Connection) -> Sql<Vec<(String, RetentionOverride
     .collect()
 }
 
-/// See [`Maintenance::sealed_sample`].
+/// See [`StoreConfig::sealed_sample`]; `None` before the accounts table exists.
 pub fn sealed_sample(c: &Connection) -> Sql<Option<String>> {
+    let tables = strings(
+        c,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'accounts'",
+        [],
+    )?;
+    if tables.is_empty() {
+        return Ok(None);
+    }
     Ok(strings(c, sql::SEALED_SAMPLE.sqlite(), [])?.pop())
 }
 
@@ -66,6 +74,31 @@ pub fn delete_events(c: &Connection, account_id: &str, ids: &[String]) -> Sql<Re
         params![account_id, to_json(&ids)?],
     )?;
     remove(c, &owned)
+}
+
+/// See [`Lifecycle::reseal`].
+pub fn reseal(c: &Connection, column: &sql::SealedColumn, key_id: &str, limit: u32) -> Sql<u64> {
+    let pattern = format!("{}{key_id}:%", crate::storage::sealed::PREFIX);
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = c
+            .prepare_cached(column.select.sqlite())
+            .map_err(from_sqlite)?;
+        let rows = stmt
+            .query_map(params![pattern, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(from_sqlite)?;
+        rows.collect::<Result<_, _>>().map_err(from_sqlite)?
+    };
+    let mut done = 0;
+    for (first, second, stored) in rows {
+        let fresh = resealed(&stored)?;
+        done += c
+            .prepare_cached(column.update.sqlite())
+            .and_then(|mut s| s.execute(params![fresh, stored, first, second]))
+            .map_err(from_sqlite)? as u64;
+    }
+    Ok(done)
 }
 
 /// Deletes events with everything that hangs off them, then lets the lanes

@@ -73,6 +73,20 @@ impl SqliteStore {
     }
 }
 
+/// See [`StoreConfig::sealed_sample`]: read from a read-only connection, if
+/// the store exists and has accounts.
+pub fn sealed_sample(data_dir: &Path) -> StoreResult<Option<String>> {
+    let path = data_dir.join("hookpost.db");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(from_sqlite)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(from_sqlite)?;
+    lifecycle::sealed_sample(&conn)
+}
+
 /// Copies the store in `data_dir` to `to` with SQLite's online backup: page
 /// by page, a hundred at a time, starting over any step a concurrent write
 /// changed, so the copy is one consistent state while a server keeps
@@ -593,6 +607,17 @@ impl Lifecycle for SqliteStore {
             .write(move |c| lifecycle::delete_events(c, &account_id, &ids))
             .await
     }
+    async fn reseal(
+        &self,
+        column: &'static crate::storage::sql::SealedColumn,
+        key_id: &str,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let key_id = key_id.to_string();
+        self.writer
+            .write(move |c| lifecycle::reseal(c, column, &key_id, limit))
+            .await
+    }
 }
 
 #[async_trait]
@@ -608,9 +633,6 @@ impl Maintenance for SqliteStore {
     }
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         self.readers.read(queries::endpoint_tally).await
-    }
-    async fn sealed_sample(&self) -> StoreResult<Option<String>> {
-        self.readers.read(lifecycle::sealed_sample).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.readers
