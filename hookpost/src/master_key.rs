@@ -5,7 +5,7 @@
 //! database and warns that it belongs elsewhere: a copy of the data directory
 //! that holds its key protects nothing.
 
-use crate::storage::sealed::{self, Keyring, MasterKey};
+use crate::storage::sealed::{self, Keyring, MasterKey, ResealPage};
 use crate::storage::sql::SEALED_COLUMNS;
 use crate::storage::{Store, StoreConfig, StoreResult};
 use base64::engine::general_purpose::STANDARD;
@@ -43,13 +43,22 @@ pub fn create(path: &Path) -> Result<Keyring, KeyError> {
 /// still open what they sealed, here and on nodes that have not reloaded the
 /// file yet), and installs the new keyring. The file is replaced whole
 /// (written beside it, flushed, renamed), so a crash leaves the old file or
-/// the new one.
+/// the new one. Rotate through one node at a time.
 pub fn rotate(path: &Path) -> Result<Keyring, KeyError> {
-    let old = read_key_bytes(path)?;
-    let fresh: [u8; 32] = crate::secrets::random_bytes();
-    let keys: Vec<[u8; 32]> = std::iter::once(fresh).chain(old).collect();
-    let staged = path.with_extension("new");
-    let _ = std::fs::remove_file(&staged);
+    // One rotation at a time in this process: two reading the same file would
+    // each drop the other's new key.
+    static ROTATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ROTATING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut keys: Vec<[u8; 32]> = vec![crate::secrets::random_bytes()];
+    keys.extend(read_key_bytes(path)?);
+    let suffix: [u8; 8] = crate::secrets::random_bytes();
+    let staged = path.with_extension(format!(
+        "new-{}",
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
     write_keys(&staged, &keys)?;
     std::fs::rename(&staged, path).map_err(|e| {
         KeyError(format!(
@@ -121,19 +130,17 @@ fn write_keys(path: &Path, keys: &[[u8; 32]]) -> Result<(), KeyError> {
     .map_err(fail)
 }
 
-/// Loads (or, for a store holding no sealed secret yet, creates) the key in
-/// `path`, checks that it opens what the store has sealed (read before the
-/// store is opened, so a refusal changes nothing), and installs it for this
-/// process. Refuses, creating nothing, when the file is missing
-/// while secrets are sealed, or holds another key.
+/// Loads (or, for a database without secrets yet, creates) the key in
+/// `path`, checks that it holds every key the database's secrets were sealed
+/// under (read before the store is opened, so a refusal changes nothing),
+/// and installs it for this process.
 pub async fn prepare(path: &Path, store: &StoreConfig) -> Result<(), KeyError> {
-    let sample = store.sealed_sample().await.map_err(|e| {
+    let recorded = store.master_key_ids().await.map_err(|e| {
         KeyError(format!(
             "cannot read the database to check the master key: {e}"
         ))
     })?;
-    let sealed_under = sample.as_deref().and_then(sealed::sealed_under);
-    let keyring = match (load(path)?, sealed_under) {
+    let keyring = match (load(path)?, recorded.first()) {
         (Some(keyring), _) => keyring,
         (None, Some(id)) => {
             return Err(KeyError(format!(
@@ -147,33 +154,57 @@ pub async fn prepare(path: &Path, store: &StoreConfig) -> Result<(), KeyError> {
             keyring
         }
     };
-    if let (Some(sample), Some(id)) = (&sample, sealed_under) {
-        keyring.open(sample).map_err(|_| {
-            KeyError(format!(
-                "the master key in {} does not open this database's secrets (sealed under key {id}); nothing was changed: start with the key file the database was created with",
-                path.display()
-            ))
-        })?;
+    if let Some(id) = recorded.iter().find(|id| !keyring.holds(id)) {
+        return Err(KeyError(format!(
+            "the master key in {} does not open this database's secrets (sealed under key {id}); nothing was changed: start with the key file the database was created with",
+            path.display()
+        )));
     }
     sealed::install(keyring);
+    let file = path.to_path_buf();
+    sealed::reload_with(Box::new(move || load(&file).ok().flatten()));
     Ok(())
 }
 
-/// Seals again, under the installed current key, every sealed column's
-/// values that are under another key or not sealed yet, a batch per
-/// transaction; answers how many per column.
+/// Records the installed current key as one that seals the store's secrets,
+/// and refuses when the store names a key this process lacks (another node
+/// started on the same database with a key of its own).
+pub async fn confirm(store: &dyn Store) -> Result<(), KeyError> {
+    let keyring =
+        sealed::installed().ok_or_else(|| KeyError("no master key is installed".into()))?;
+    let recorded = store
+        .record_master_key(keyring.current().id())
+        .await
+        .map_err(|e| KeyError(format!("cannot record the master key: {e}")))?;
+    match recorded.iter().find(|id| !keyring.holds(id)) {
+        Some(id) => Err(KeyError(format!(
+            "this database's secrets are also sealed under master key {id}, which --master-key-file lacks: every node sharing a database needs the same key file"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Seals again, under the current key of the keyring installed now, every
+/// sealed column's values that are under another key or not sealed yet, a
+/// page per transaction in key order; answers how many per column. Stops
+/// early when another keyring is installed meanwhile (a rotation): the key
+/// watch then reseals for that one.
 pub async fn reseal_all(store: &dyn Store) -> StoreResult<Vec<(&'static str, u64)>> {
     let Some(keyring) = sealed::installed() else {
         return Ok(Vec::new());
     };
     let key_id = keyring.current().id().to_string();
+    let still_current = || sealed::installed().is_some_and(|k| k.current().id() == key_id);
     let mut report = Vec::new();
     for column in &SEALED_COLUMNS {
-        let mut total = 0;
-        loop {
-            let n = store.reseal(column, &key_id, RESEAL_BATCH).await?;
-            total += n;
-            if n < u64::from(RESEAL_BATCH) {
+        let (mut after, mut total) = (ResealPage::start(), 0);
+        while still_current() {
+            let page = store
+                .reseal(column, keyring.clone(), after, RESEAL_BATCH)
+                .await?;
+            total += page.resealed;
+            after = page.last;
+            if page.looked < u64::from(RESEAL_BATCH) {
                 break;
             }
         }

@@ -110,6 +110,9 @@ pub async fn run(
         .await
         .map_err(|e| ConfigError::new(e.to_string()))?;
     let store = store_config.open().await?;
+    crate::master_key::confirm(store.as_ref())
+        .await
+        .map_err(|e| ConfigError::new(e.to_string()))?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
     let metrics = Arc::new(Metrics::default());
     let stop = CancellationToken::new();

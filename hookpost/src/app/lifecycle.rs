@@ -7,9 +7,9 @@ use super::{App, AppError};
 use crate::domain::job::{EraseParams, Job, JobKind};
 use crate::domain::retention::{self, Retention, RetentionOverride};
 use crate::domain::retry::RetrySchedule;
-use crate::domain::subject::{check_value, digest, SubjectPath};
+use crate::domain::subject::{check_value, SubjectPath};
 use crate::domain::validate::FieldError;
-use crate::storage::{Account, Removed, StoreError, StoreResult};
+use crate::storage::{sealed, Account, Removed, StoreError, StoreResult};
 use chrono::Utc;
 use serde::Deserialize;
 use std::time::Duration;
@@ -104,8 +104,15 @@ impl App {
     pub async fn rotate_master_key(&self) -> Result<(String, Vec<(&'static str, u64)>), AppError> {
         let keyring = crate::master_key::rotate(&self.config.master_key_path())
             .map_err(|e| StoreError::Internal(e.to_string()))?;
+        self.store.record_master_key(keyring.current().id()).await?;
         let resealed = crate::master_key::reseal_all(self.store.as_ref()).await?;
-        Ok((keyring.current().id().to_string(), resealed))
+        let id = keyring.current().id();
+        if sealed::installed().is_some_and(|k| k.current().id() == id) {
+            // Every value is under the new key now (a reseal cut short by
+            // another rotation leaves the old ids recorded).
+            self.store.keep_master_key(id).await?;
+        }
+        Ok((id.to_string(), resealed))
     }
 
     /// Deletes one event with its deliveries and attempts, whatever its
@@ -136,7 +143,7 @@ impl App {
             &account.id,
             JobKind::Erase(EraseParams {
                 path: path.as_str().to_string(),
-                value_sha256: digest(&request.value),
+                sealed_value: sealed::seal(request.value.to_string()),
                 until: now,
                 rate: job_rate(request.rate)?,
             }),

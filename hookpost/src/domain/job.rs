@@ -106,14 +106,15 @@ pub struct RetryParams {
 }
 
 /// An erasure: every event published before `until` whose payload (or one of
-/// its versions) holds, at `path`, the value whose digest is `value_sha256`
-/// (see [`crate::domain::subject`]), deleted with its deliveries and attempts.
+/// its versions) holds the value at `path` (see [`crate::domain::subject`]),
+/// deleted with its deliveries and attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EraseParams {
     /// Where in the payload, e.g. `payload.to[].phone_number`.
     pub path: String,
-    /// The SHA-256 of the value's JSON text; the value itself is not kept.
-    pub value_sha256: String,
+    /// The value's JSON text, sealed under the master key: an erasure
+    /// request must not itself become a readable copy of what it erases.
+    pub sealed_value: String,
     /// Only events published before this time (the job's start).
     pub until: DateTime<Utc>,
     /// Most events looked at per second.

@@ -1,13 +1,10 @@
 //! Erasure by subject: which events hold a person's data. A subject is a value
 //! (a phone number, an e-mail address) at a path in the payload, such as
 //! `payload.to` or, inside a list, `payload.to[].phone_number`. The match is
-//! exact and pure, so both backends erase exactly the same events. The job
-//! keeps only the value's SHA-256 ([`digest`]): an erasure request must not
-//! itself become a copy of the data it erases.
+//! exact and pure, so both backends erase exactly the same events.
 
 use super::validate::FieldError;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// One step of a [`SubjectPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,30 +61,21 @@ impl SubjectPath {
         &self.text
     }
 
-    /// Whether `payload` holds, at this path (at any element where the path
-    /// goes through a list), a value whose [`digest`] is `sought`.
-    pub fn holds(&self, payload: &Value, sought: &str) -> bool {
+    /// Whether `payload` holds `sought` at this path (at any element where
+    /// the path goes through a list).
+    pub fn holds(&self, payload: &Value, sought: &Value) -> bool {
         holds(&self.steps, payload, sought)
     }
 }
 
-fn holds(steps: &[Step], here: &Value, sought: &str) -> bool {
+fn holds(steps: &[Step], here: &Value, sought: &Value) -> bool {
     match steps.split_first() {
-        None => digest(here) == sought,
+        None => here == sought,
         Some((Step::Key(name), rest)) => here.get(name).is_some_and(|v| holds(rest, v, sought)),
         Some((Step::Each, rest)) => here
             .as_array()
             .is_some_and(|items| items.iter().any(|v| holds(rest, v, sought))),
     }
-}
-
-/// The hex SHA-256 of a value's JSON text: what an erasure job keeps and
-/// compares instead of the value.
-pub fn digest(value: &Value) -> String {
-    Sha256::digest(value.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Checks the value an erasure looks for: a non-empty string, a number or a
@@ -112,7 +100,7 @@ mod tests {
     #[test]
     fn a_member_path_matches_its_value_only() {
         let path = SubjectPath::parse("payload.to").unwrap();
-        let phone = digest(&json!("+13125550000"));
+        let phone = json!("+13125550000");
         assert!(path.holds(&json!({"to": "+13125550000"}), &phone));
         assert!(!path.holds(&json!({"to": "+13125550001"}), &phone));
         assert!(!path.holds(&json!({"from": "+13125550000"}), &phone));
@@ -122,14 +110,14 @@ mod tests {
     #[test]
     fn a_list_step_matches_any_element() {
         let path = SubjectPath::parse("payload.to[].phone_number").unwrap();
-        let phone = digest(&json!("+13125550000"));
+        let phone = json!("+13125550000");
         let payload = json!({"to": [{"phone_number": "+1999"}, {"phone_number": "+13125550000"}]});
         assert!(path.holds(&payload, &phone));
         assert!(!path.holds(&json!({"to": [{"phone_number": "+1999"}]}), &phone));
         assert!(!path.holds(&json!({"to": {"phone_number": "+13125550000"}}), &phone));
         let nested = SubjectPath::parse("payload.pages[][]").unwrap();
-        assert!(nested.holds(&json!({"pages": [[1, 2], [3]]}), &digest(&json!(3))));
-        assert!(!nested.holds(&json!({"pages": [[1, 2], [3]]}), &digest(&json!("3"))));
+        assert!(nested.holds(&json!({"pages": [[1, 2], [3]]}), &json!(3)));
+        assert!(!nested.holds(&json!({"pages": [[1, 2], [3]]}), &json!("3")));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::domain::job::{
 };
 use crate::domain::subject::SubjectPath;
 use crate::domain::target::endpoint_target;
-use crate::storage::rows::first_id_at;
+use crate::storage::rows::{first_id_at, from_sealed};
 use crate::storage::{EventFilter, RetryOutcome, Store, StoreError, StoredEvent};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -179,6 +179,7 @@ impl CallerJobs {
                 return Ok(None);
             }
         };
+        let sought = from_sealed::<serde_json::Value>(&params.sealed_value)?;
         let filter = EventFilter {
             cursor: progress.cursor.clone(),
             oldest_first: true,
@@ -193,7 +194,7 @@ impl CallerJobs {
             looked_at += 1;
             progress.scanned += 1;
             progress.cursor = Some(event.id.clone());
-            if holds_subject(event, &path, &params.value_sha256) {
+            if holds_subject(event, &path, &sought) {
                 progress.matched += 1;
                 doomed.push(event.id.clone());
             }
@@ -240,7 +241,7 @@ impl CallerJobs {
 }
 
 /// Whether the event's payload, or any of its versions, holds the subject.
-fn holds_subject(event: &StoredEvent, path: &SubjectPath, sought: &str) -> bool {
+fn holds_subject(event: &StoredEvent, path: &SubjectPath, sought: &serde_json::Value) -> bool {
     use serde_json::{value::RawValue, Map, Value};
     let payload: Option<Value> = serde_json::from_str(event.payload.get()).ok();
     let versions: Option<Map<String, Value>> = event

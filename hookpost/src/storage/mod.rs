@@ -20,6 +20,7 @@ use crate::domain::settings::WebhookSettings;
 use crate::secrets::SigningKeys;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a storage call failed.
@@ -108,16 +109,16 @@ impl StoreConfig {
         })
     }
 
-    /// One stored secret-bearing value (the first account's signing keys), as
-    /// stored, read without changing anything (no migration, no lock, no
-    /// write-ahead log folded in): what a starting server checks its master
-    /// key against before it opens the store. `None` for a new database.
-    pub async fn sealed_sample(&self) -> StoreResult<Option<String>> {
+    /// The ids of the master keys that sealed the database's secrets, read
+    /// without changing anything (no migration, no lock, no write-ahead log
+    /// folded in): what a starting server checks its master key against
+    /// before it opens the store. Empty for a new database.
+    pub async fn master_key_ids(&self) -> StoreResult<Vec<String>> {
         match self {
-            StoreConfig::Embedded { data_dir, .. } => sqlite::sealed_sample(data_dir),
+            StoreConfig::Embedded { data_dir, .. } => sqlite::master_key_ids(data_dir),
             StoreConfig::Postgres { url, .. } => {
                 postgres::PostgresStore::connect(url.expose(), 1)?
-                    .sealed_sample()
+                    .master_key_ids()
                     .await
             }
         }
@@ -406,16 +407,17 @@ pub trait Lifecycle: Send + Sync {
     /// Deletes the account's events among `ids`, whatever their state: their
     /// pending deliveries stop (an attempt in flight is not recorded).
     async fn delete_events(&self, account_id: &str, ids: &[String]) -> StoreResult<Removed>;
-    /// Seals again, under the installed keyring's current key (`key_id`), up
-    /// to `limit` values of `column` not sealed under it (sealed under an
-    /// older key, or stored before sealing); a value changed meanwhile is
-    /// left for the next pass. Answers how many were sealed again.
+    /// Seals again, under `keyring`'s current key, the next `limit` values of
+    /// `column` after the key `after` that are not sealed under it (sealed
+    /// under an older key, or stored before sealing), in one transaction; a
+    /// value changed meanwhile is left for the next pass.
     async fn reseal(
         &self,
         column: &'static sql::SealedColumn,
-        key_id: &str,
+        keyring: Arc<sealed::Keyring>,
+        after: (String, String),
         limit: u32,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<sealed::ResealPage>;
 }
 
 /// What background jobs and health checks need.
@@ -426,6 +428,13 @@ pub trait Maintenance: Send + Sync {
     async fn expire_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// Endpoints by state, for `/metrics`.
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally>;
+    /// Records that the master key `id` seals this database's secrets;
+    /// answers every id recorded (another one is a node started with a
+    /// different key).
+    async fn record_master_key(&self, id: &str) -> StoreResult<Vec<String>>;
+    /// Forgets every recorded master key but `id`: every secret was sealed
+    /// again under it.
+    async fn keep_master_key(&self, id: &str) -> StoreResult<()>;
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }

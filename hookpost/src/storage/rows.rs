@@ -65,11 +65,6 @@ pub fn from_sealed<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T>
     from_json(&super::sealed::open(text)?)
 }
 
-/// A sealed column's stored value sealed again under the current key.
-pub fn resealed(stored: &str) -> StoreResult<String> {
-    Ok(super::sealed::seal(super::sealed::open(stored)?))
-}
-
 /// Stored JSON text read back; failure means corrupt data or a bug.
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text)

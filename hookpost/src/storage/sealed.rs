@@ -65,6 +65,22 @@ impl Keyring {
         &self.keys[0]
     }
 
+    /// This keyring, followed by the keys of `older` it lacks: a key once
+    /// known keeps opening what it sealed, even if a file lost it.
+    pub fn with_older(mut self, older: &Keyring) -> Keyring {
+        for key in &older.keys {
+            if !self.holds(key.id()) {
+                self.keys.push(key.clone());
+            }
+        }
+        self
+    }
+
+    /// Whether a key with this id is in the keyring.
+    pub fn holds(&self, id: &str) -> bool {
+        self.keys.iter().any(|k| k.id == id)
+    }
+
     /// Seals `plain`.
     pub fn seal(&self, plain: &str) -> String {
         let key = self.current();
@@ -107,6 +123,24 @@ impl Keyring {
     }
 }
 
+/// One page of a reseal pass over a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResealPage {
+    /// Rows looked at (fewer than asked: the column is done).
+    pub looked: u64,
+    /// Values sealed again (a value changed meanwhile is left as it is).
+    pub resealed: u64,
+    /// The key of the last row looked at: the next page starts after it.
+    pub last: (String, String),
+}
+
+impl ResealPage {
+    /// Where a pass starts: before every key.
+    pub fn start() -> (String, String) {
+        (String::new(), "-1".to_string())
+    }
+}
+
 /// The key id a stored value was sealed under, if it is sealed.
 pub fn sealed_under(stored: &str) -> Option<&str> {
     stored.strip_prefix(PREFIX)?.split(':').next()
@@ -118,9 +152,26 @@ fn unreadable(what: &str) -> StoreError {
 
 static KEYRING: RwLock<Option<Arc<Keyring>>> = RwLock::new(None);
 
-/// Makes `keyring` the one this process seals and opens with.
+/// Reads the keyring again from where it came from (the master key file).
+pub type Reload = Box<dyn Fn() -> Option<Keyring> + Send + Sync>;
+
+static RELOAD: RwLock<Option<Reload>> = RwLock::new(None);
+
+/// Makes `keyring` the one this process seals and opens with, keeping any key
+/// the installed one had that it lacks (see [`Keyring::with_older`]).
 pub fn install(keyring: Keyring) {
-    *KEYRING.write().expect("keyring lock") = Some(Arc::new(keyring));
+    let mut slot = KEYRING.write().expect("keyring lock");
+    let merged = match slot.as_deref() {
+        Some(older) => keyring.with_older(older),
+        None => keyring,
+    };
+    *slot = Some(Arc::new(merged));
+}
+
+/// Makes `reload` what [`open`] calls when a value names a key the keyring
+/// lacks: another node rotated, and the file already holds the new key.
+pub fn reload_with(reload: Reload) {
+    *RELOAD.write().expect("reload lock") = Some(reload);
 }
 
 /// The installed keyring, if any.
@@ -136,8 +187,21 @@ pub fn seal(plain: String) -> String {
     }
 }
 
-/// Opens a stored value with the installed keyring.
+/// Opens a stored value with the installed keyring, reading the key file
+/// again first when the value names a key the keyring lacks.
 pub fn open(stored: &str) -> StoreResult<String> {
+    if let (Some(id), Some(keyring)) = (sealed_under(stored), installed()) {
+        if !keyring.holds(id) {
+            let fresh = RELOAD
+                .read()
+                .expect("reload lock")
+                .as_ref()
+                .and_then(|r| r());
+            if let Some(fresh) = fresh {
+                install(fresh);
+            }
+        }
+    }
     match installed() {
         Some(keyring) => keyring.open(stored),
         None if stored.starts_with(PREFIX) => Err(unreadable(
@@ -178,6 +242,19 @@ mod tests {
         let mut altered = sealed.clone();
         altered.replace_range(sealed.len() - 4.., "AAAA");
         assert!(old.open(&altered).is_err());
+    }
+
+    #[test]
+    fn a_newer_keyring_keeps_the_keys_it_lacks() {
+        let sealed = ring(&[1]).seal("x");
+        assert_eq!(
+            ring(&[2]).with_older(&ring(&[1])).open(&sealed).unwrap(),
+            "x"
+        );
+        assert_eq!(
+            ring(&[2]).with_older(&ring(&[1])).current().id(),
+            ring(&[2]).current().id()
+        );
     }
 
     #[test]

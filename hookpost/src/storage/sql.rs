@@ -132,9 +132,14 @@ pub static SET_ACCOUNT_SETTINGS: Statement =
 /// `(retention JSON, id)`.
 pub static SET_ACCOUNT_RETENTION: Statement =
     Statement::new("UPDATE accounts SET retention = ?1 WHERE id = ?2");
-/// The first account's signing keys, as stored.
-pub static SEALED_SAMPLE: Statement =
-    Statement::new("SELECT signing_keys FROM accounts ORDER BY id LIMIT 1");
+/// The ids of the master keys recorded for the database.
+pub static MASTER_KEY_IDS: Statement = Statement::new("SELECT id FROM master_keys ORDER BY id");
+/// `(id)`: forgets every master key id but this one.
+pub static KEEP_MASTER_KEY: Statement = Statement::new("DELETE FROM master_keys WHERE id <> ?1");
+/// `(id, now ms)`: records a master key id.
+pub static RECORD_MASTER_KEY: Statement = Statement::new(
+    "INSERT INTO master_keys (id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+);
 /// Every account's own retention times.
 pub static ACCOUNT_RETENTIONS: Statement =
     Statement::new("SELECT id, retention FROM accounts ORDER BY id");
@@ -142,11 +147,10 @@ pub static ACCOUNT_RETENTIONS: Statement =
 // ----- lifecycle -----
 
 /// `(account, first id kept, status, status, limit)`: the oldest events of the
-/// account in one of two states published before a time (ids sort by time),
-/// locked on PostgreSQL, passing over rows another transaction holds.
+/// account in one of two states published before a time (ids sort by time).
 pub static SELECT_EXPIRED: Statement = Statement::new(
     "SELECT id FROM events WHERE account_id = ?1 AND id < ?2 AND status IN (?3, ?4)
-     ORDER BY id LIMIT ?5 /*lock*/",
+     ORDER BY id LIMIT ?5",
 );
 
 // ----- profiles -----
@@ -624,21 +628,25 @@ pub static DELETE_EVENT_DELIVERIES: OverIds =
 /// `(ids)`.
 pub static DELETE_EVENTS: OverIds = over_ids!("DELETE FROM events WHERE id", 1, "");
 
-/// A column whose values are sealed (see [`super::sealed`]): how to find the
-/// rows not sealed under a key, and to replace one value if it is unchanged.
+/// A column whose values are sealed (see [`super::sealed`]): how to page
+/// through the rows not sealed under a key, in key order, and to replace one
+/// value if it is unchanged.
 pub struct SealedColumn {
     /// `table.column`, for reports.
     pub name: &'static str,
-    /// `(NOT LIKE pattern, limit)` → `(key, second key or '', value)`.
+    /// `(NOT LIKE pattern, limit, after key, after second key)` → `(key,
+    /// second key as text or '', value)`, in key order after the given one
+    /// (start after `("", "-1")`).
     pub select: Statement,
-    /// `(new value, old value, key, second key or '')`.
+    /// `(new value, old value, key, second key as text or '')`.
     pub update: Statement,
 }
 
-/// `sealed_column!(table, column, "first key", "second key", "match")`: the
-/// keys selected as text, matched by `match` over `?3` and `?4`.
+/// `sealed_column!(table, column, "first key", "second key", "match", "after",
+/// "order")`: the keys selected as text, a row matched by `match` over `?3`
+/// and `?4`, the page after the key `?3`, `?4` by `after`.
 macro_rules! sealed_column {
-    ($table:literal, $column:literal, $first:literal, $second:literal, $match:literal) => {
+    ($table:literal, $column:literal, $first:literal, $second:literal, $match:literal, $after:literal, $order:literal) => {
         SealedColumn {
             name: concat!($table, ".", $column),
             select: Statement::new(concat!(
@@ -652,7 +660,11 @@ macro_rules! sealed_column {
                 $table,
                 " WHERE ",
                 $column,
-                " NOT LIKE ?1 LIMIT ?2"
+                " NOT LIKE ?1 AND ",
+                $after,
+                " ORDER BY ",
+                $order,
+                " LIMIT ?2"
             )),
             update: Statement::new(concat!(
                 "UPDATE ",
@@ -676,35 +688,45 @@ pub static SEALED_COLUMNS: [SealedColumn; 5] = [
         "settings",
         "id",
         "''",
-        "id = ?3 AND CAST(?4 AS TEXT) = ''"
+        "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+        "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+        "id"
     ),
     sealed_column!(
         "accounts",
         "signing_keys",
         "id",
         "''",
-        "id = ?3 AND CAST(?4 AS TEXT) = ''"
+        "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+        "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+        "id"
     ),
     sealed_column!(
         "profiles",
         "settings",
         "account_id",
         "id",
-        "account_id = ?3 AND id = ?4"
+        "account_id = ?3 AND id = ?4",
+        "(account_id > ?3 OR (account_id = ?3 AND id > ?4))",
+        "account_id, id"
     ),
     sealed_column!(
         "endpoints",
         "spec",
         "id",
         "''",
-        "id = ?3 AND CAST(?4 AS TEXT) = ''"
+        "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+        "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+        "id"
     ),
     sealed_column!(
         "deliveries",
         "target",
         "event_id",
         "CAST(seq AS TEXT)",
-        "event_id = ?3 AND seq = CAST(CAST(?4 AS TEXT) AS BIGINT)"
+        "event_id = ?3 AND seq = CAST(CAST(?4 AS TEXT) AS BIGINT)",
+        "(event_id > ?3 OR (event_id = ?3 AND seq > CAST(CAST(?4 AS TEXT) AS BIGINT)))",
+        "event_id, seq"
     ),
 ];
 

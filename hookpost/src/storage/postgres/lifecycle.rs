@@ -1,11 +1,13 @@
 //! The data lifecycle on PostgreSQL: purges and deletions, each one short
-//! transaction of at most a batch of events. A deletion locks the events'
-//! deliveries before the events (the order recording an attempt takes them),
-//! and the lanes it lets move on by their advisory locks, as publishing does.
+//! transaction of at most a batch of events. A deletion takes its locks in
+//! the order recording an attempt and a retry take theirs: the lanes'
+//! advisory locks, then the deliveries, then the events (and checks the
+//! events' state again once they are locked).
 
 use super::queries::{execute, lock_lanes, query};
 use crate::domain::retention::Outcome;
 use crate::storage::rows::*;
+use crate::storage::sealed::{Keyring, ResealPage, PREFIX};
 use crate::storage::sql::{self, OverIds};
 use crate::storage::*;
 use deadpool_postgres::GenericClient;
@@ -22,13 +24,19 @@ pub async fn retention_overrides<C: GenericClient>(c: &C) -> Sql<Vec<(String, Re
         .collect()
 }
 
-/// See [`StoreConfig::sealed_sample`]; `None` before the accounts table exists.
-pub async fn sealed_sample<C: GenericClient>(c: &C) -> Sql<Option<String>> {
-    let exists = query(c, "SELECT to_regclass('accounts') IS NOT NULL", &[]).await?;
+/// See [`StoreConfig::master_key_ids`]; none before the table exists.
+pub async fn master_key_ids<C: GenericClient>(c: &C) -> Sql<Vec<String>> {
+    let exists = query(c, "SELECT to_regclass('master_keys') IS NOT NULL", &[]).await?;
     if !exists.first().is_some_and(|r| r.get::<_, bool>(0)) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    Ok(strings(c, sql::SEALED_SAMPLE.postgres(), &[]).await?.pop())
+    strings(c, sql::MASTER_KEY_IDS.postgres(), &[]).await
+}
+
+/// See [`Maintenance::record_master_key`].
+pub async fn record_master_key<C: GenericClient>(c: &C, id: &str) -> Sql<Vec<String>> {
+    execute(c, sql::RECORD_MASTER_KEY.postgres(), &[&id, &now_ms()]).await?;
+    strings(c, sql::MASTER_KEY_IDS.postgres(), &[]).await
 }
 
 /// See [`Lifecycle::set_retention`].
@@ -57,8 +65,8 @@ pub async fn purge<C: GenericClient>(
     let (kept, first, second) = expired_bounds(outcome, before);
     let limit = i64::from(limit);
     let values: [&(dyn ToSql + Sync); 5] = [&account_id, &kept, &first, &second, &limit];
-    let ids = strings(c, sql::SELECT_EXPIRED.postgres(), &values).await?;
-    remove(c, &ids).await
+    let candidates = strings(c, sql::SELECT_EXPIRED.postgres(), &values).await?;
+    locked_remove(c, &candidates, "AND status <> 'pending'").await
 }
 
 /// See [`Lifecycle::delete_events`]; runs in a transaction.
@@ -68,47 +76,67 @@ pub async fn delete_events<C: GenericClient>(
     ids: &[String],
 ) -> Sql<Removed> {
     let ids = ids.to_vec();
-    let lock_deliveries =
-        "SELECT 1 FROM deliveries WHERE event_id = ANY($1) ORDER BY event_id, seq FOR UPDATE";
-    execute(c, lock_deliveries, &[&ids]).await?;
-    let owned = format!("{} ORDER BY id FOR UPDATE", sql::OWNED_EVENTS.postgres());
-    let owned = strings(c, &owned, &[&account_id, &ids]).await?;
-    remove(c, &owned).await
+    let owned = strings(c, sql::OWNED_EVENTS.postgres(), &[&account_id, &ids]).await?;
+    locked_remove(c, &owned, "").await
 }
 
-/// See [`Lifecycle::reseal`].
-pub async fn reseal<C: GenericClient>(
-    c: &C,
-    column: &sql::SealedColumn,
-    key_id: &str,
-    limit: u32,
-) -> Sql<u64> {
-    let pattern = format!("{}{key_id}:%", crate::storage::sealed::PREFIX);
-    let rows = query(c, column.select.postgres(), &[&pattern, &i64::from(limit)]).await?;
-    let mut done = 0;
-    for row in rows {
-        let (first, second, stored): (String, String, String) =
-            (row.get(0), row.get(1), row.get(2));
-        let fresh = resealed(&stored)?;
-        done += execute(
-            c,
-            column.update.postgres(),
-            &[&fresh, &stored, &first, &second],
-        )
-        .await?;
-    }
-    Ok(done)
-}
-
-/// Deletes events with everything that hangs off them, then lets the lanes
-/// their pending deliveries held move on.
-async fn remove<C: GenericClient>(c: &C, ids: &[String]) -> Sql<Removed> {
+/// Locks the events' lanes, deliveries and rows, in that order, then deletes
+/// those still matching `condition` (re-checked under the lock).
+async fn locked_remove<C: GenericClient>(c: &C, ids: &[String], condition: &str) -> Sql<Removed> {
     if ids.is_empty() {
         return Ok(Removed::default());
     }
     let list = ids.to_vec();
     let lanes = strings(c, sql::LANES_OF_EVENTS.postgres(), &[&list]).await?;
     lock_lanes(c, lanes.iter().map(String::as_str)).await?;
+    let deliveries =
+        "SELECT 1 FROM deliveries WHERE event_id = ANY($1) ORDER BY event_id, seq FOR UPDATE";
+    execute(c, deliveries, &[&list]).await?;
+    let events =
+        format!("SELECT id FROM events WHERE id = ANY($1) {condition} ORDER BY id FOR UPDATE");
+    let locked = strings(c, &events, &[&list]).await?;
+    remove(c, &locked, &lanes).await
+}
+
+/// See [`Lifecycle::reseal`]; runs in a transaction.
+pub async fn reseal<C: GenericClient>(
+    c: &C,
+    column: &sql::SealedColumn,
+    keyring: &Keyring,
+    after: &(String, String),
+    limit: u32,
+) -> Sql<ResealPage> {
+    let pattern = format!("{PREFIX}{}:%", keyring.current().id());
+    let limit = i64::from(limit);
+    let values: [&(dyn ToSql + Sync); 4] = [&pattern, &limit, &after.0, &after.1];
+    let rows = query(c, column.select.postgres(), &values).await?;
+    let mut page = ResealPage {
+        looked: rows.len() as u64,
+        resealed: 0,
+        last: after.clone(),
+    };
+    for row in rows {
+        let (first, second, stored): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        let fresh = keyring.seal(&keyring.open(&stored)?);
+        page.resealed += execute(
+            c,
+            column.update.postgres(),
+            &[&fresh, &stored, &first, &second],
+        )
+        .await?;
+        page.last = (first, second);
+    }
+    Ok(page)
+}
+
+/// Deletes events with everything that hangs off them, then lets `lanes`
+/// (those their pending deliveries held, locked already) move on.
+async fn remove<C: GenericClient>(c: &C, ids: &[String], lanes: &[String]) -> Sql<Removed> {
+    if ids.is_empty() {
+        return Ok(Removed::default());
+    }
+    let list = ids.to_vec();
     let list: &(dyn ToSql + Sync) = &list;
     let run = |s: &'static OverIds| execute(c, s.postgres(), std::slice::from_ref(&list));
     run(&sql::FORGET_EVENT_KEYS).await?;
@@ -117,7 +145,7 @@ async fn remove<C: GenericClient>(c: &C, ids: &[String]) -> Sql<Removed> {
     let deliveries = run(&sql::DELETE_EVENT_DELIVERIES).await?;
     let events = run(&sql::DELETE_EVENTS).await?;
     let now = now_ms();
-    for lane in &lanes {
+    for lane in lanes {
         execute(c, sql::UNBLOCK_LANE.postgres(), &[lane, &now]).await?;
     }
     Ok(Removed {

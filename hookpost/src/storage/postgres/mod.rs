@@ -112,9 +112,9 @@ impl PostgresStore {
         Ok(MIGRATIONS.len() - current)
     }
 
-    /// See [`StoreConfig::sealed_sample`].
-    pub async fn sealed_sample(&self) -> StoreResult<Option<String>> {
-        lifecycle::sealed_sample(&self.client().await?).await
+    /// See [`StoreConfig::master_key_ids`].
+    pub async fn master_key_ids(&self) -> StoreResult<Vec<String>> {
+        lifecycle::master_key_ids(&self.client().await?).await
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
@@ -442,10 +442,15 @@ impl Lifecycle for PostgresStore {
     async fn reseal(
         &self,
         column: &'static crate::storage::sql::SealedColumn,
-        key_id: &str,
+        keyring: std::sync::Arc<sealed::Keyring>,
+        after: (String, String),
         limit: u32,
-    ) -> StoreResult<u64> {
-        lifecycle::reseal(&self.client().await?, column, key_id, limit).await
+    ) -> StoreResult<sealed::ResealPage> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let page = lifecycle::reseal(&tx, column, &keyring, &after, limit).await?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(page)
     }
 }
 
@@ -460,6 +465,14 @@ impl Maintenance for PostgresStore {
     }
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         queries::endpoint_tally(&self.client().await?).await
+    }
+    async fn record_master_key(&self, id: &str) -> StoreResult<Vec<String>> {
+        lifecycle::record_master_key(&self.client().await?, id).await
+    }
+    async fn keep_master_key(&self, id: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        queries::execute(&client, sql::KEEP_MASTER_KEY.postgres(), &[&id]).await?;
+        Ok(())
     }
     async fn ping(&self) -> StoreResult<()> {
         self.client()

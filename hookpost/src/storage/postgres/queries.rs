@@ -414,6 +414,11 @@ pub async fn record_attempt<C: GenericClient>(
 ) -> Sql<bool> {
     let (status, due, retries, reason) = next_state_columns(report.next);
     let (seq, attempt, now) = (report.seq as i64, report.attempt as i64, now_ms());
+    let last = !matches!(report.next, NextState::RetryAt(..));
+    if let Some(lane) = report.lane.as_deref().filter(|_| last) {
+        // The lane before the delivery, as a deletion takes them.
+        lock_lanes(c, [lane]).await?;
+    }
     let changed = execute(
         c,
         sql::RECORD_ATTEMPT.postgres(),

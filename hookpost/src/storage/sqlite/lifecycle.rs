@@ -5,6 +5,7 @@
 use super::errors::from_sqlite;
 use crate::domain::retention::Outcome;
 use crate::storage::rows::*;
+use crate::storage::sealed::{Keyring, ResealPage, PREFIX};
 use crate::storage::sql::{self, OverIds};
 use crate::storage::*;
 use rusqlite::{params, Connection};
@@ -26,17 +27,24 @@ pub fn retention_overrides(c: &Connection) -> Sql<Vec<(String, RetentionOverride
     .collect()
 }
 
-/// See [`StoreConfig::sealed_sample`]; `None` before the accounts table exists.
-pub fn sealed_sample(c: &Connection) -> Sql<Option<String>> {
+/// See [`StoreConfig::master_key_ids`]; none before the table exists.
+pub fn master_key_ids(c: &Connection) -> Sql<Vec<String>> {
     let tables = strings(
         c,
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'accounts'",
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'master_keys'",
         [],
     )?;
     if tables.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    Ok(strings(c, sql::SEALED_SAMPLE.sqlite(), [])?.pop())
+    strings(c, sql::MASTER_KEY_IDS.sqlite(), [])
+}
+
+/// See [`Maintenance::record_master_key`].
+pub fn record_master_key(c: &Connection, id: &str) -> Sql<Vec<String>> {
+    c.execute(sql::RECORD_MASTER_KEY.sqlite(), params![id, now_ms()])
+        .map_err(from_sqlite)?;
+    strings(c, sql::MASTER_KEY_IDS.sqlite(), [])
 }
 
 /// See [`Lifecycle::set_retention`].
@@ -77,28 +85,39 @@ pub fn delete_events(c: &Connection, account_id: &str, ids: &[String]) -> Sql<Re
 }
 
 /// See [`Lifecycle::reseal`].
-pub fn reseal(c: &Connection, column: &sql::SealedColumn, key_id: &str, limit: u32) -> Sql<u64> {
-    let pattern = format!("{}{key_id}:%", crate::storage::sealed::PREFIX);
+pub fn reseal(
+    c: &Connection,
+    column: &sql::SealedColumn,
+    keyring: &Keyring,
+    after: &(String, String),
+    limit: u32,
+) -> Sql<ResealPage> {
+    let pattern = format!("{PREFIX}{}:%", keyring.current().id());
     let rows: Vec<(String, String, String)> = {
         let mut stmt = c
             .prepare_cached(column.select.sqlite())
             .map_err(from_sqlite)?;
         let rows = stmt
-            .query_map(params![pattern, limit], |r| {
+            .query_map(params![pattern, limit, after.0, after.1], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .map_err(from_sqlite)?;
         rows.collect::<Result<_, _>>().map_err(from_sqlite)?
     };
-    let mut done = 0;
+    let mut page = ResealPage {
+        looked: rows.len() as u64,
+        resealed: 0,
+        last: after.clone(),
+    };
     for (first, second, stored) in rows {
-        let fresh = resealed(&stored)?;
-        done += c
+        let fresh = keyring.seal(&keyring.open(&stored)?);
+        page.resealed += c
             .prepare_cached(column.update.sqlite())
             .and_then(|mut s| s.execute(params![fresh, stored, first, second]))
             .map_err(from_sqlite)? as u64;
+        page.last = (first, second);
     }
-    Ok(done)
+    Ok(page)
 }
 
 /// Deletes events with everything that hangs off them, then lets the lanes

@@ -73,18 +73,18 @@ impl SqliteStore {
     }
 }
 
-/// See [`StoreConfig::sealed_sample`]: read from a read-only connection, if
-/// the store exists and has accounts.
-pub fn sealed_sample(data_dir: &Path) -> StoreResult<Option<String>> {
+/// See [`StoreConfig::master_key_ids`]: read from a read-only connection, if
+/// the store exists.
+pub fn master_key_ids(data_dir: &Path) -> StoreResult<Vec<String>> {
     let path = data_dir.join("hookpost.db");
     if !path.exists() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(from_sqlite)?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(from_sqlite)?;
-    lifecycle::sealed_sample(&conn)
+    lifecycle::master_key_ids(&conn)
 }
 
 /// Copies the store in `data_dir` to `to` with SQLite's online backup: page
@@ -186,7 +186,7 @@ pub(crate) fn open_connection(path: &Path, durability: Durability) -> StoreResul
         Durability::Process => "NORMAL",
     };
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;"
     ))
     .map_err(from_sqlite)?;
     conn.busy_timeout(Duration::from_secs(5))
@@ -610,12 +610,12 @@ impl Lifecycle for SqliteStore {
     async fn reseal(
         &self,
         column: &'static crate::storage::sql::SealedColumn,
-        key_id: &str,
+        keyring: std::sync::Arc<sealed::Keyring>,
+        after: (String, String),
         limit: u32,
-    ) -> StoreResult<u64> {
-        let key_id = key_id.to_string();
+    ) -> StoreResult<sealed::ResealPage> {
         self.writer
-            .write(move |c| lifecycle::reseal(c, column, &key_id, limit))
+            .write(move |c| lifecycle::reseal(c, column, &keyring, &after, limit))
             .await
     }
 }
@@ -633,6 +633,22 @@ impl Maintenance for SqliteStore {
     }
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         self.readers.read(queries::endpoint_tally).await
+    }
+    async fn record_master_key(&self, id: &str) -> StoreResult<Vec<String>> {
+        let id = id.to_string();
+        self.writer
+            .write(move |c| lifecycle::record_master_key(c, &id))
+            .await
+    }
+    async fn keep_master_key(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.writer
+            .write(move |c| {
+                c.execute(sql::KEEP_MASTER_KEY.sqlite(), [&id])
+                    .map(drop)
+                    .map_err(from_sqlite)
+            })
+            .await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.readers

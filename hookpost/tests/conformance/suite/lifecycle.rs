@@ -2,7 +2,7 @@
 //! resealing under a new master key.
 
 use super::*;
-use hookpost::storage::sealed::{self, Keyring, MasterKey};
+use hookpost::storage::sealed::{self, Keyring, MasterKey, ResealPage};
 use hookpost::storage::sql::SEALED_COLUMNS;
 
 /// An event of `a` published and then finished as `next` after one attempt.
@@ -114,13 +114,21 @@ pub async fn resealing_moves_every_sealed_value_under_the_current_key(store: Arc
     let a = account(&store, "hp_seal").await;
     publish_one(&store, event(&a, None, Duration::from_secs(30))).await;
     sealed::install(Keyring::new(vec![second.clone(), first]).unwrap());
+    let keyring = sealed::installed().expect("a keyring");
     let mut moved = 0;
     for column in &SEALED_COLUMNS {
-        moved += store.reseal(column, second.id(), 500).await.unwrap();
+        let page = store
+            .reseal(column, keyring.clone(), ResealPage::start(), 500)
+            .await
+            .unwrap();
+        moved += page.resealed;
+        let again = store
+            .reseal(column, keyring.clone(), ResealPage::start(), 500)
+            .await
+            .unwrap();
         assert_eq!(
-            store.reseal(column, second.id(), 500).await.unwrap(),
-            0,
-            "{} twice",
+            again.looked, 0,
+            "{} has values under another key",
             column.name
         );
     }
@@ -128,7 +136,6 @@ pub async fn resealing_moves_every_sealed_value_under_the_current_key(store: Arc
         moved >= 3,
         "account settings and keys and a target: {moved}"
     );
-    sealed::install(Keyring::new(vec![second]).unwrap());
     let read = store.account(&a.id).await.unwrap().expect("the account");
     let secret = |k: &SigningKeys| k.hmac[0].expose().to_string();
     assert_eq!(

@@ -116,6 +116,9 @@ impl TestServer {
         ];
         if let Some(url) = database {
             args.extend(["--database".into(), url.to_string()]);
+            if !extra.contains(&"--master-key-file") {
+                args.extend(["--master-key-file".into(), shared_key_file(url)]);
+            }
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         (tmp, data_dir, args)
@@ -229,6 +232,18 @@ impl TestServer {
         }
     }
 
+    /// The master key file the server was started with.
+    pub fn master_key_file(&self) -> PathBuf {
+        let named = self
+            .extra_args
+            .iter()
+            .position(|a| a == "--master-key-file");
+        match named.and_then(|i| self.extra_args.get(i + 1)) {
+            Some(path) => PathBuf::from(path),
+            None => self.data_dir.join("master.key"),
+        }
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -267,12 +282,22 @@ impl TestServer {
     }
 
     /// Stops the server and starts it again on the same data with `more`
-    /// arguments (a flag that names something created through the API).
+    /// arguments (a flag that names something created through the API; a
+    /// flag it was started with takes the new value).
     pub async fn restart_with(&mut self, more: &[&str]) {
         self.terminate();
         self.wait_exit(Duration::from_secs(15)).await;
         let mut args = self.extra_args.clone();
-        args.extend(more.iter().map(|s| s.to_string()));
+        let mut more = more.iter();
+        while let Some(arg) = more.next() {
+            // A flag given already takes the new value.
+            match args.iter().position(|a| a == arg) {
+                Some(i) if arg.starts_with("--") && i + 1 < args.len() => {
+                    args[i + 1] = more.next().expect("a value").to_string();
+                }
+                _ => args.push(arg.to_string()),
+            }
+        }
         let next = Self::spawn(
             self.data_dir.clone(),
             self._tmp.clone(),
@@ -495,6 +520,15 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The master key file every node on the database `url` shares (nodes on
+/// one database need one key), in a directory of the test run.
+fn shared_key_file(url: &str) -> String {
+    let name = url.rsplit('/').next().unwrap_or("db");
+    let dir = std::env::temp_dir().join("hookpost-test-keys");
+    std::fs::create_dir_all(&dir).expect("the shared key directory");
+    dir.join(format!("{name}.key")).display().to_string()
 }
 
 /// Runs `hookpost serve` on `data_dir` with `args` (and the test admin token),
