@@ -31,6 +31,7 @@ pub struct TargetView {
     version: Option<String>,
     retry_schedule: crate::domain::retry::RetrySchedule,
     timeout: crate::domain::duration::HumanDuration,
+    success: crate::domain::settings::Success,
 }
 
 impl From<&Target> for TargetView {
@@ -45,6 +46,7 @@ impl From<&Target> for TargetView {
             version: t.version.clone(),
             retry_schedule: t.retry_schedule.clone(),
             timeout: t.timeout,
+            success: t.success,
         }
     }
 }
@@ -268,56 +270,49 @@ impl<'a> AccountView<'a> {
     }
 }
 
-/// What one published event became.
+/// What one published event became: the same shape for a new event and for
+/// a duplicate (which shows the first event as it stands).
 #[derive(Serialize)]
-#[serde(untagged)]
-pub enum PublishedView<'a> {
-    /// Stored.
-    Accepted {
-        /// The new event's id.
-        id: &'a str,
-        /// `pending`, `no_target` or `filtered`.
-        status: &'static str,
-        /// Always `false` here.
-        duplicate: bool,
-        /// The delivery of the level's `webhook_url` settings; `null` when
-        /// there is none (no target, or endpoints only).
-        target: Option<TargetView>,
-        /// Every delivery: endpoint (`null` for the settings URL), masked
-        /// URLs, level.
-        deliveries: Vec<PlannedDeliveryView<'a>>,
-    },
-    /// Same idempotency key inside the window.
-    Duplicate {
-        /// The first event's id.
-        id: &'a str,
-        /// Always `true` here.
-        duplicate: bool,
-    },
+pub struct PublishedView<'a> {
+    /// The event's id (a duplicate's: the first event's).
+    id: &'a str,
+    /// `pending`, `no_target` or `filtered` for a new event; a duplicate's
+    /// first event's status now.
+    status: &'static str,
+    /// Whether the idempotency key was used already.
+    duplicate: bool,
+    /// The delivery of the level's `webhook_url` settings; `null` when there
+    /// is none (no target, or endpoints only).
+    target: Option<TargetView>,
+    /// Every delivery: endpoint (`null` for the settings URL), masked URLs,
+    /// level.
+    deliveries: Vec<PlannedDeliveryView<'a>>,
 }
 
 impl<'a> From<&'a Outcome> for PublishedView<'a> {
     fn from(outcome: &'a Outcome) -> Self {
-        match outcome {
+        let (id, status, duplicate, targets) = match outcome {
             Outcome::Accepted {
                 id,
                 status,
                 targets,
                 ..
-            } => PublishedView::Accepted {
+            } => (id, status, false, targets),
+            Outcome::Duplicate {
                 id,
-                status: status.as_str(),
-                duplicate: false,
-                target: targets
-                    .iter()
-                    .find(|t| t.endpoint_id.is_none())
-                    .map(TargetView::from),
-                deliveries: targets.iter().map(PlannedDeliveryView::from).collect(),
-            },
-            Outcome::Duplicate { id } => PublishedView::Duplicate {
-                id,
-                duplicate: true,
-            },
+                status,
+                targets,
+            } => (id, status, true, targets),
+        };
+        PublishedView {
+            id,
+            status: status.as_str(),
+            duplicate,
+            target: targets
+                .iter()
+                .find(|t| t.endpoint_id.is_none())
+                .map(TargetView::from),
+            deliveries: targets.iter().map(PlannedDeliveryView::from).collect(),
         }
     }
 }

@@ -61,10 +61,15 @@ pub enum Outcome {
         /// Where its deliveries go, in order.
         targets: Vec<Target>,
     },
-    /// Same idempotency key inside the window: nothing new was stored.
+    /// Same idempotency key inside the window: nothing new was stored; the
+    /// answer is the first event's, as it stands now.
     Duplicate {
         /// The first event's id.
         id: String,
+        /// Its status now.
+        status: EventStatus,
+        /// Where its deliveries go, in order.
+        targets: Vec<Target>,
     },
 }
 
@@ -125,7 +130,7 @@ impl App {
             outcomes.push(match published {
                 Published::Duplicate { original_id } => {
                     Metrics::inc(&self.metrics.events_duplicate);
-                    Outcome::Duplicate { id: original_id }
+                    self.first_answer(&event.account_id, original_id).await?
                 }
                 Published::Created => {
                     Metrics::inc(&self.metrics.events_accepted);
@@ -141,6 +146,25 @@ impl App {
             });
         }
         Ok(outcomes)
+    }
+
+    /// The answer a duplicate gets: the first event's id, status and
+    /// deliveries (the key's event may be gone, deleted by hand meanwhile:
+    /// its id alone, then).
+    async fn first_answer(&self, account_id: &str, id: String) -> Result<Outcome, AppError> {
+        let first = self.store.event(account_id, &id).await?;
+        let (status, targets) = match first {
+            Some(e) => (
+                e.status,
+                e.deliveries.into_iter().filter_map(|d| d.target).collect(),
+            ),
+            None => (EventStatus::NoTarget, Vec::new()),
+        };
+        Ok(Outcome::Duplicate {
+            id,
+            status,
+            targets,
+        })
     }
 
     /// Claims an event's deliveries for this node before it is stored, as far as

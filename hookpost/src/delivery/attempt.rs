@@ -9,6 +9,7 @@ use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::control::Signal;
 use crate::domain::event::select_payload;
 use crate::domain::retry::AfterFailure;
+use crate::domain::settings::Success;
 use crate::domain::webhook_url::WebhookUrl;
 use crate::storage::{AttemptReport, ClaimedDelivery, NextState};
 use std::sync::Arc;
@@ -93,8 +94,10 @@ impl Channels {
         let sent = if url.is_mailto() {
             self.send_mail(event, content, number, url).await
         } else {
-            self.send_http(signer, event, content, number, url, &delivered_to)
-                .await
+            let sent = self
+                .send_http(signer, event, content, number, url, &delivered_to)
+                .await;
+            held_to(event.target.success, sent)
         };
         let record = LegRecord {
             seq: event.seq,
@@ -194,6 +197,20 @@ impl Channels {
             }
         }
     }
+}
+
+/// A request judged by the target's rule of success: a 2xx other than `200`
+/// fails where only `200` counts.
+fn held_to(rule: Success, mut sent: Sent) -> Sent {
+    if let (None, Some(status)) = (sent.error, sent.http_status) {
+        if !rule.accepts(status) {
+            sent.error = Some(FailureKind::HttpStatus);
+            sent.detail = Some(format!(
+                "the receiver answered {status}; this target counts only 200 as success"
+            ));
+        }
+    }
+    sent
 }
 
 /// One line per request at `info`, so deliveries can be followed in the log

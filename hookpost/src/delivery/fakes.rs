@@ -163,6 +163,7 @@ pub fn target(primary: &str, failover: Option<&str>, schedule: &[u64]) -> Target
                 .collect(),
         ),
         timeout: HumanDuration(Duration::from_secs(5)),
+        success: Default::default(),
         gated: false,
     }
 }

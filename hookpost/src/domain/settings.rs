@@ -41,6 +41,49 @@ impl SignatureScheme {
     }
 }
 
+/// Which answers count as delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Success {
+    /// Any 2xx (the default).
+    #[default]
+    Any2xx,
+    /// Only `200`: a fax provider's delivery-update document says its receivers
+    /// "must return an HTTP 200, otherwise we will reattempt delivery at the
+    /// failover webhook URL", so a `204` fails over.
+    Only200,
+}
+
+impl Success {
+    /// Whether a receiver's 2xx `status` counts as delivered.
+    pub fn accepts(self, status: u16) -> bool {
+        match self {
+            Success::Any2xx => (200..=299).contains(&status),
+            Success::Only200 => status == 200,
+        }
+    }
+}
+
+impl Serialize for Success {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Success::Any2xx => s.serialize_str("2xx"),
+            Success::Only200 => s.serialize_u16(200),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Success {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) if s == "2xx" => Ok(Success::Any2xx),
+            serde_json::Value::Number(n) if n.as_u64() == Some(200) => Ok(Success::Only200),
+            _ => Err(serde::de::Error::custom(
+                "must be \"2xx\" (any 2xx is success) or 200 (only 200 is)",
+            )),
+        }
+    }
+}
+
 /// Webhook settings at one level, generic over how URLs are represented so that the
 /// stored form (`Settings<WebhookUrl>`) and the shown form (`Settings<String>`, with
 /// passwords masked) are one definition.
@@ -103,6 +146,13 @@ pub struct Settings<U> {
         skip_serializing_if = "Option::is_none"
     )]
     pub timeout: Option<HumanDuration>,
+    /// Which answers count as delivered.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub success: Option<Success>,
 }
 
 /// A settings field that is given must have a value: `null` is refused rather
@@ -135,6 +185,7 @@ impl<U> Default for Settings<U> {
             version: None,
             retry_schedule: None,
             timeout: None,
+            success: None,
         }
     }
 }
@@ -194,6 +245,7 @@ impl WebhookSettings {
             version: self.version.clone(),
             retry_schedule: self.retry_schedule.clone(),
             timeout: self.timeout,
+            success: self.success,
         }
     }
 }
@@ -225,6 +277,26 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().0, "version");
         let s = parse(r#"{"signatures":["telnyx","telnyx"]}"#).unwrap();
         assert_eq!(s.validate().unwrap_err().0, "signatures");
+    }
+
+    #[test]
+    fn success_is_any_2xx_or_only_200() {
+        let s = parse(r#"{"success": 200}"#).unwrap();
+        assert_eq!(s.success, Some(Success::Only200));
+        assert!(!Success::Only200.accepts(204) && Success::Only200.accepts(200));
+        assert!(Success::Any2xx.accepts(204));
+        assert_eq!(
+            parse(r#"{"success": "2xx"}"#).unwrap().success,
+            Some(Success::Any2xx)
+        );
+        for bad in [
+            r#"{"success": 204}"#,
+            r#"{"success": "200"}"#,
+            r#"{"success": true}"#,
+        ] {
+            assert!(parse(bad).unwrap_err().contains("2xx"), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&Success::Only200).unwrap(), "200");
     }
 
     #[test]

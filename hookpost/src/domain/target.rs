@@ -10,7 +10,7 @@ use super::duration::HumanDuration;
 use super::endpoint::Endpoint;
 use super::event::Category;
 use super::retry::RetrySchedule;
-use super::settings::{Format, SignatureScheme, WebhookSettings};
+use super::settings::{Format, SignatureScheme, Success, WebhookSettings};
 use super::webhook_url::WebhookUrl;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -58,6 +58,10 @@ pub struct Target {
     pub retry_schedule: RetrySchedule,
     /// Deadline for one request.
     pub timeout: HumanDuration,
+    /// Which answers count as delivered (absent in targets stored before it
+    /// existed: any 2xx).
+    #[serde(default, skip_serializing_if = "is_any_2xx")]
+    pub success: Success,
     /// Whether its endpoint's delivery control must admit each attempt, as the
     /// endpoint stood at publish (not stored: a claim reads it afresh).
     #[serde(skip)]
@@ -137,9 +141,14 @@ impl Levels<'_> {
             version: first(&order, |s| s.version.clone()),
             retry_schedule: first(&order, |s| s.retry_schedule.clone()).unwrap_or_default(),
             timeout: first(&order, |s| s.timeout).unwrap_or(HumanDuration(DEFAULT_TIMEOUT)),
+            success: first(&order, |s| s.success).unwrap_or_default(),
             gated: endpoint.is_some_and(Endpoint::gated),
         }
     }
+}
+
+fn is_any_2xx(s: &Success) -> bool {
+    *s == Success::Any2xx
 }
 
 /// How long a claim on an event of this target lasts: long enough for one whole

@@ -1,6 +1,7 @@
 //! Background jobs: work the server does on its own, on a schedule, beside the
 //! API and the delivery worker. Each job does one small batch at a time and runs
-//! batches back to back only while a batch comes back full, so a backlog drains
+//! batches one after another only while a batch comes back full, resting
+//! between them three times as long as the batch took, so a backlog drains
 //! without ever holding the writer (or a PostgreSQL lock) for long. Every node
 //! runs every job; the jobs are written so that several nodes doing the same
 //! work at once is harmless.
@@ -23,6 +24,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Most rows one batch of a job touches.
 pub const BATCH: u32 = 500;
+
+/// How long a job rests after a full batch, in multiples of the time the batch
+/// took: a backlog then takes at most a quarter of the store's writer, so
+/// publishing and delivery keep the rest (a purge of a million events,
+/// unpaced, halved the publish rate beside it).
+const REST_PER_BATCH: u32 = 3;
 
 /// One kind of background work.
 #[async_trait]
@@ -69,6 +76,7 @@ async fn run(job: Arc<dyn Job>, stop: CancellationToken) {
 async fn drain(job: &dyn Job, stop: &CancellationToken) -> u64 {
     let mut total = 0;
     while !stop.is_cancelled() {
+        let started = tokio::time::Instant::now();
         match job.run_batch().await {
             Ok(n) => {
                 total += n;
@@ -76,7 +84,10 @@ async fn drain(job: &dyn Job, stop: &CancellationToken) -> u64 {
                     break;
                 }
                 // Let publishing and delivery in between two batches.
-                tokio::task::yield_now().await;
+                tokio::select! {
+                    _ = tokio::time::sleep(started.elapsed() * REST_PER_BATCH) => {}
+                    _ = stop.cancelled() => {}
+                }
             }
             Err(e) => {
                 tracing::warn!(job = job.name(), error = %e, "background job failed; trying again later");

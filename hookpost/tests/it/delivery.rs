@@ -224,3 +224,46 @@ async fn hanging_receivers_do_not_delay_a_healthy_one() {
         "the healthy delivery waited behind the hanging ones"
     );
 }
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_falls_over_at_once() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    let acct = server.account().await;
+    // `.invalid` never resolves (RFC 6761): nothing leaves the machine.
+    let nowhere = "http://receiver.hookpost-test.invalid/h";
+    let event = one_attempt(&server, &acct, nowhere, &rx.url("/ok"), "delivered").await;
+    assert_eq!(event["attempts"][0]["error"], "dns", "{event:#}");
+    assert_eq!(event["attempts"][1]["leg"], "failover");
+    assert_eq!(event["attempts"][1]["attempt"], 1);
+}
+
+#[tokio::test]
+async fn where_only_200_is_success_a_204_goes_to_the_failover() {
+    let server = TestServer::start().await;
+    let rx = Receiver::start().await;
+    rx.reply("/empty", Reply::Status(204));
+    let acct = server.account().await;
+    let body = |success: Value| {
+        json!({"event_type": "fax.delivered", "payload": {}, "webhook_url": rx.url("/empty"),
+               "webhook_failover_url": rx.url("/failover"), "retry_schedule": [], "success": success})
+    };
+    let strict = server.publish(&acct, body(json!(200))).await;
+    let event = server
+        .wait_for_status(&acct, &strict, "delivered", SOON)
+        .await;
+    assert_eq!(event["attempts"][0]["http_status"], 204);
+    assert_eq!(event["attempts"][0]["error"], "http_status");
+    assert_eq!(event["attempts"][1]["leg"], "failover");
+    assert_eq!(event["target"]["success"], 200);
+
+    let lenient = server.publish(&acct, body(json!("2xx"))).await;
+    let event = server
+        .wait_for_status(&acct, &lenient, "delivered", SOON)
+        .await;
+    assert_eq!(event["attempts"].as_array().unwrap().len(), 1, "{event:#}");
+    let refused = server
+        .post("/v1/events", &acct.key, &body(json!(201)))
+        .await;
+    assert_refused(&refused, 422, "success");
+}

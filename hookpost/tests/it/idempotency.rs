@@ -21,6 +21,11 @@ async fn a_duplicate_inside_the_window_returns_the_first_id_and_is_not_delivered
     assert_eq!(second.status, 200);
     assert_eq!(second.body["duplicate"], true);
     assert_eq!(second.body["id"], first.body["id"]);
+    // Answered like the first: its deliveries and target, its status now.
+    assert_eq!(second.body["deliveries"], first.body["deliveries"]);
+    assert_eq!(second.body["target"], first.body["target"]);
+    let status = second.body["status"].as_str().unwrap_or_default();
+    assert!(["pending", "delivered"].contains(&status), "{status}");
 
     server
         .wait_for_status(&acct, first.body["id"].as_str().unwrap(), "delivered", SOON)
