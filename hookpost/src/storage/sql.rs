@@ -644,8 +644,20 @@ pub struct SealedColumn {
 
 /// `sealed_column!(table, column, "first key", "second key", "match", "after",
 /// "order")`: the keys selected as text, a row matched by `match` over `?3`
-/// and `?4`, the page after the key `?3`, `?4` by `after`.
+/// and `?4`, the page after the key `?3`, `?4` by `after`;
+/// `sealed_column!(table, column, by id)` for a table keyed by `id` alone.
 macro_rules! sealed_column {
+    ($table:literal, $column:literal, by id) => {
+        sealed_column!(
+            $table,
+            $column,
+            "id",
+            "''",
+            "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+            "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
+            "id"
+        )
+    };
     ($table:literal, $column:literal, $first:literal, $second:literal, $match:literal, $after:literal, $order:literal) => {
         SealedColumn {
             name: concat!($table, ".", $column),
@@ -683,24 +695,8 @@ macro_rules! sealed_column {
 
 /// Every sealed column.
 pub static SEALED_COLUMNS: [SealedColumn; 5] = [
-    sealed_column!(
-        "accounts",
-        "settings",
-        "id",
-        "''",
-        "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
-        "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
-        "id"
-    ),
-    sealed_column!(
-        "accounts",
-        "signing_keys",
-        "id",
-        "''",
-        "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
-        "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
-        "id"
-    ),
+    sealed_column!("accounts", "settings", by id),
+    sealed_column!("accounts", "signing_keys", by id),
     sealed_column!(
         "profiles",
         "settings",
@@ -710,15 +706,7 @@ pub static SEALED_COLUMNS: [SealedColumn; 5] = [
         "(account_id > ?3 OR (account_id = ?3 AND id > ?4))",
         "account_id, id"
     ),
-    sealed_column!(
-        "endpoints",
-        "spec",
-        "id",
-        "''",
-        "id = ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
-        "id > ?3 AND CAST(?4 AS TEXT) IS NOT NULL",
-        "id"
-    ),
+    sealed_column!("endpoints", "spec", by id),
     sealed_column!(
         "deliveries",
         "target",

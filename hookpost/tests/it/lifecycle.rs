@@ -4,7 +4,7 @@
 //! reports what went.
 
 use crate::bulk_retry::wait_job;
-use crate::helpers::server::refused_start;
+use crate::helpers::server::{refused_start, Answer};
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -15,6 +15,11 @@ async fn quick_account(server: &TestServer, rx: &Receiver) -> TestAccount {
     server
         .account_with(json!({"webhook_url": rx.url("/ok"), "retry_schedule": ["100ms"]}))
         .await
+}
+
+/// `PUT /v1/account/retention` with `body`.
+async fn set_retention(server: &TestServer, acct: &TestAccount, body: &Value) -> Answer {
+    server.put("/v1/account/retention", &acct.key, body).await
 }
 
 /// Polls until the event is gone (404), panicking after `within`.
@@ -54,13 +59,7 @@ async fn finished_events_past_retention_go_while_recent_pending_and_others_stay(
     rx.reply("/bad", Reply::Status(500));
     rx.reply("/slow", Reply::FailKey("head".into()));
     let acct = quick_account(&server, &rx).await;
-    let set = server
-        .put(
-            "/v1/account/retention",
-            &acct.key,
-            &json!({"delivered": "1s"}),
-        )
-        .await;
+    let set = set_retention(&server, &acct, &json!({"delivered": "1s"})).await;
     assert_eq!(set.status, 200, "{:?}", set.body);
     assert_eq!(
         set.body,
@@ -132,9 +131,7 @@ async fn a_retention_shorter_than_a_retry_schedule_in_use_is_refused() {
     let acct = server
         .account_with(json!({"webhook_url": rx.url("/ok")}))
         .await;
-    let short = server
-        .put("/v1/account/retention", &acct.key, &json!({"failed": "1h"}))
-        .await;
+    let short = set_retention(&server, &acct, &json!({"failed": "1h"})).await;
     assert_refused(&short, 422, "failed");
     let message = short.body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("retry schedule"), "{message}");
@@ -143,7 +140,7 @@ async fn a_retention_shorter_than_a_retry_schedule_in_use_is_refused() {
         (json!({"kept": "5d"}), "kept"),
         (json!({"other": "0s"}), "other"),
     ] {
-        let answer = server.put("/v1/account/retention", &acct.key, &body).await;
+        let answer = set_retention(&server, &acct, &body).await;
         assert_refused(&answer, 422, field);
     }
     // An endpoint with a long schedule raises the floor of a quick account.
@@ -151,21 +148,9 @@ async fn a_retention_shorter_than_a_retry_schedule_in_use_is_refused() {
     let endpoint = json!({"url": rx.url("/ep"), "settings": {"retry_schedule": ["2h"]}});
     let made = server.post("/v1/endpoints", &quick.key, &endpoint).await;
     assert_eq!(made.status, 201, "{:?}", made.body);
-    let answer = server
-        .put(
-            "/v1/account/retention",
-            &quick.key,
-            &json!({"delivered": "1h"}),
-        )
-        .await;
+    let answer = set_retention(&server, &quick, &json!({"delivered": "1h"})).await;
     assert_refused(&answer, 422, "delivered");
-    let fine = server
-        .put(
-            "/v1/account/retention",
-            &quick.key,
-            &json!({"delivered": "3h"}),
-        )
-        .await;
+    let fine = set_retention(&server, &quick, &json!({"delivered": "3h"})).await;
     assert_eq!(fine.status, 200, "{:?}", fine.body);
     let shown = server.get("/v1/account/retention", &quick.key).await;
     assert_eq!(shown.body["delivered"], "3h");
