@@ -75,6 +75,22 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest total size of the files one event may carry, in bytes. A
+    /// publish carrying files may be this much larger than --max-body-bytes
+    /// (a third more in base64).
+    #[arg(long, env = "HOOKPOST_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: u64,
+
+    /// The address receivers reach this server at, for the download links of
+    /// attachments in JSON deliveries (default: `http://` and --listen).
+    #[arg(long, env = "HOOKPOST_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// How long an attachment's download link works after the attempt that
+    /// carried it.
+    #[arg(long, env = "HOOKPOST_ATTACHMENT_LINK_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub attachment_link_ttl: Duration,
+
     /// Most endpoints one account may keep.
     #[arg(long, env = "HOOKPOST_MAX_ENDPOINTS", default_value_t = 500)]
     pub max_endpoints: u64,

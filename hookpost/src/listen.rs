@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hookpost_signatures::{Request, Scheme, Verifier, VerifyError, VerifyKeys};
 use serde_json::Value;
+use sha1::{Digest, Sha1};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,7 +122,11 @@ impl Listener {
 
     /// Serves on `listener` until the process stops.
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        let app = axum::Router::new().fallback(receive).with_state(self);
+        // Forms carrying files are larger than axum's default 2 MiB.
+        let app = axum::Router::new()
+            .fallback(receive)
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+            .with_state(self);
         axum::serve(listener, app).await
     }
 
@@ -184,10 +189,22 @@ async fn receive(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let owned_form = form_fields(content_type, &body).await;
-    let form: Option<Vec<(&str, String)>> = owned_form
+    let owned_form = form_parts(content_type, &body).await;
+    let form: Option<Vec<(&str, String)>> = owned_form.as_ref().map(|f| {
+        f.fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect()
+    });
+    let files: Vec<(&str, String)> = owned_form
         .as_ref()
-        .map(|f| f.iter().map(|(k, v)| (k.as_str(), v.clone())).collect());
+        .map(|f| {
+            f.files
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let pairs: Vec<(&str, &str)> = text_headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -197,6 +214,7 @@ async fn receive(
         url: &url,
         body: &body,
         form_fields: form.as_deref(),
+        form_files: &files,
     };
     let verdicts = listener
         .verifier
@@ -223,18 +241,38 @@ async fn receive(
     (status, "ok").into_response()
 }
 
-/// A multipart body's text fields (for the Phaxio check and the printout);
+/// A multipart body's text fields, and its file parts' names with the hex
+/// SHA-1 of their contents: what the Phaxio check signs.
+struct FormParts {
+    fields: Vec<(String, String)>,
+    files: Vec<(String, String)>,
+}
+
+/// The parts of a multipart body (for the Phaxio check and the printout);
 /// `None` for other bodies.
-async fn form_fields(content_type: &str, body: &Bytes) -> Option<Vec<(String, String)>> {
+async fn form_parts(content_type: &str, body: &Bytes) -> Option<FormParts> {
     let boundary = multer::parse_boundary(content_type).ok()?;
     let stream = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(body.clone())));
     let mut parts = multer::Multipart::new(stream, boundary);
-    let mut fields = Vec::new();
+    let mut form = FormParts {
+        fields: Vec::new(),
+        files: Vec::new(),
+    };
     while let Ok(Some(field)) = parts.next_field().await {
         let name = field.name().unwrap_or("").to_string();
-        fields.push((name, field.text().await.unwrap_or_default()));
+        if field.file_name().is_some() {
+            let contents = field.bytes().await.unwrap_or_default();
+            let sha1: String = Sha1::digest(&contents)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            form.files.push((name, sha1));
+        } else {
+            form.fields
+                .push((name, field.text().await.unwrap_or_default()));
+        }
     }
-    Some(fields)
+    Some(form)
 }
 
 /// The printout of one delivery.

@@ -11,12 +11,14 @@ use crate::delivery::address::AddressPolicy;
 use crate::delivery::attempt::Channels;
 use crate::delivery::clock::{RandomJitter, SystemClock};
 use crate::delivery::email::Mailer;
+use crate::delivery::files::FileReader;
 use crate::delivery::http::{HttpSender, SenderConfig};
+use crate::delivery::links::AttachmentLinks;
 use crate::delivery::transport::Transport;
 use crate::delivery::worker::{Deliverer, WorkerConfig};
 use crate::jobs::{self, CallerJobs, IdempotencyExpiry, MasterKeyWatch, RetentionPurge};
 use crate::metrics::Metrics;
-use crate::storage::StoreError;
+use crate::storage::{Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -64,7 +66,12 @@ fn connection_limits(config: &ServeConfig) -> ConnectionLimits {
 
 /// The ways out of deliveries (HTTP, and SMTP when a relay is configured), on
 /// the system clock with random retry jitter.
-fn channels(config: &ServeConfig, policy: &AddressPolicy) -> Result<Channels, StartError> {
+fn channels(
+    config: &ServeConfig,
+    policy: &AddressPolicy,
+    store: &Arc<dyn Store>,
+    public_url: &str,
+) -> Result<Channels, StartError> {
     let mail: Option<Arc<dyn Transport>> = match &config.smtp_url {
         Some(url) => Some(Arc::new(
             Mailer::new(url, &config.smtp_from).map_err(|e| ConfigError::new(e.to_string()))?,
@@ -81,6 +88,8 @@ fn channels(config: &ServeConfig, policy: &AddressPolicy) -> Result<Channels, St
         mail,
         clock: Arc::new(SystemClock),
         jitter: Arc::new(RandomJitter),
+        files: Some(FileReader::new(store.clone())),
+        links: Some(AttachmentLinks::new(public_url, config.attachment_link_ttl)),
     })
 }
 
@@ -125,7 +134,11 @@ pub async fn run(
     let deliverer = match config.role {
         Role::Api => None,
         Role::All | Role::Worker => {
-            let channels = channels(&config, &policy)?;
+            let public_url = match &config.public_url {
+                Some(url) => url.to_string(),
+                None => format!("http://{}", listener.local_addr()?),
+            };
+            let channels = channels(&config, &policy, &store, &public_url)?;
             Some(Deliverer::new(
                 store.clone(),
                 channels,

@@ -25,17 +25,17 @@
 //! # Signing
 //!
 //! ```
-//! use hookpost_signatures::{Keys, Message, Scheme};
+//! use hookpost_signatures::{Body, Keys, Message, Scheme};
 //!
 //! let keys = Keys::decode(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], &[], &[]).unwrap();
 //! let message = Message {
 //!     id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
 //!     timestamp: 1614265330,
 //!     url: "https://example.com/hooks",
-//!     body: br#"{"test": 2432232314}"#,
-//!     form_fields: None,
+//!     body: Body::Bytes(br#"{"test": 2432232314}"#),
+//!     form_fields: None, form_files: &[],
 //! };
-//! let headers = keys.headers(&[Scheme::Standard], &message);
+//! let headers = keys.headers(&[Scheme::Standard], &message).unwrap();
 //! assert_eq!(headers[2], ("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_string()));
 //! ```
 //!
@@ -56,7 +56,7 @@
 //!     ("Webhook-Signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
 //! ];
 //! let body = br#"{"test": 2432232314}"#;
-//! let request = Request { headers: &headers, url: "https://example.com/hooks", body, form_fields: None };
+//! let request = Request { headers: &headers, url: "https://example.com/hooks", body, form_fields: None, form_files: &[] };
 //! let now = 1614265330; // in a real receiver: the current Unix time
 //! verifier.verify(Scheme::Standard, &request, now)?; // Err: answer 400 and drop it
 //! assert!(verifier.verify(Scheme::Standard, &request, now + 3600).is_err()); // replayed an hour later
@@ -110,7 +110,7 @@ mod verify;
 pub use dedup::Deduplicator;
 pub use keys::KeyError;
 pub use latest::{LatestState, TimestampError};
-pub use sign::{public_key, Keys, Message};
+pub use sign::{public_key, Body, Keys, Message, Replay, ReplayError};
 pub use verify::{Request, Verifier, VerifyError, VerifyKeys};
 
 /// The README's example runs as a doctest too.

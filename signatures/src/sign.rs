@@ -1,27 +1,79 @@
 //! Signing: the headers hookpost puts on a delivery, per scheme.
 
-use crate::content;
+use crate::content::{self, FormParts};
 use crate::keys::{decode_seed, decode_whsec, KeyError};
 use crate::Scheme;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::hazmat::{raw_sign_byupdate, ExpandedSecretKey};
+use ed25519_dalek::{SignatureError, SigningKey};
 use hmac::Mac;
+use sha2::{Digest, Sha512};
 
 /// What one request's signatures cover.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Message<'a> {
     /// The message id (`webhook-id`; hookpost's event id).
     pub id: &'a str,
     /// Unix seconds, the same for every scheme of the request.
     pub timestamp: i64,
-    /// The URL the request goes to, as sent (the Phaxio scheme signs it).
+    /// The URL the request goes to, as the customer gave it (the Phaxio
+    /// scheme signs it).
     pub url: &'a str,
     /// The body, as sent.
-    pub body: &'a [u8],
+    pub body: Body<'a>,
     /// For a form body: its fields by name, as sent (the Phaxio scheme signs
     /// these instead of the body).
     pub form_fields: Option<&'a [(&'a str, String)]>,
+    /// For a form body: its file parts' names and the hex SHA-1 of each
+    /// file (the Phaxio scheme signs these after the fields).
+    pub form_files: &'a [(&'a str, String)],
+}
+
+/// A request body, whole in memory or read again for each pass over it: a
+/// body carrying a large file is not held whole, and an Ed25519 signature
+/// hashes its message twice.
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    /// The bytes, in memory.
+    Bytes(&'a [u8]),
+    /// A body that feeds itself to a sink, in order, each time it is asked.
+    Replayed(&'a dyn Replay),
+}
+
+/// A body read from somewhere each time it is signed.
+pub trait Replay {
+    /// Feeds every byte of the body to `sink`, in order; each call feeds the
+    /// same bytes.
+    fn replay(&self, sink: &mut dyn FnMut(&[u8])) -> Result<(), ReplayError>;
+}
+
+/// A body that could not be read again; no signature is made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the body could not be read for signing: {0}")]
+pub struct ReplayError(pub String);
+
+impl Body<'_> {
+    /// Feeds `prefix` then the body to `sink`.
+    fn feed(&self, prefix: &str, sink: &mut dyn FnMut(&[u8])) -> Result<(), ReplayError> {
+        sink(prefix.as_bytes());
+        match self {
+            Body::Bytes(bytes) => {
+                sink(bytes);
+                Ok(())
+            }
+            Body::Replayed(source) => source.replay(sink),
+        }
+    }
+
+    /// The body whole, when it is in memory (Phaxio signs a non-form body as
+    /// bytes; a replayed body is always a form).
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Bytes(bytes) => bytes,
+            Body::Replayed(_) => &[],
+        }
+    }
 }
 
 /// An account's keys, decoded once and ready to sign. Lists are newest first:
@@ -57,22 +109,23 @@ impl Keys {
         })
     }
 
-    /// The headers of every scheme in `schemes` for one request, in that order.
+    /// The headers of every scheme in `schemes` for one request, in that
+    /// order; an error only when a replayed body could not be read.
     pub fn headers(
         &self,
         schemes: &[Scheme],
         message: &Message<'_>,
-    ) -> Vec<(&'static str, String)> {
+    ) -> Result<Vec<(&'static str, String)>, ReplayError> {
         let mut headers = Vec::with_capacity(6);
         for scheme in schemes {
             match scheme {
                 Scheme::Standard => {
                     headers.push(("webhook-id", message.id.to_string()));
                     headers.push(("webhook-timestamp", message.timestamp.to_string()));
-                    headers.push(("webhook-signature", self.standard(message)));
+                    headers.push(("webhook-signature", self.standard(message)?));
                 }
                 Scheme::Telnyx => {
-                    if let Some(signature) = self.telnyx(message) {
+                    if let Some(signature) = self.telnyx(message)? {
                         headers.push(("telnyx-timestamp", message.timestamp.to_string()));
                         headers.push(("telnyx-signature-ed25519", signature));
                     }
@@ -84,38 +137,49 @@ impl Keys {
                 }
             }
         }
-        headers
+        Ok(headers)
     }
 
     /// `v1,<HMAC-SHA256>` for each secret, then `v1a,<Ed25519>` for each key, over
     /// `{id}.{timestamp}.{body}`, space-separated (Standard Webhooks).
-    pub fn standard(&self, m: &Message<'_>) -> String {
-        let content = content::standard(m.id, &m.timestamp.to_string(), m.body);
-        let hmacs = self.hmac.iter().map(|key| {
-            let mac = content::hmac_sha256(key, &content);
-            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-        });
-        let asymmetric = self
-            .ed25519
-            .iter()
-            .map(|k| format!("v1a,{}", STANDARD.encode(k.sign(&content).to_bytes())));
-        hmacs.chain(asymmetric).collect::<Vec<_>>().join(" ")
+    pub fn standard(&self, m: &Message<'_>) -> Result<String, ReplayError> {
+        let prefix = content::standard_prefix(m.id, &m.timestamp.to_string());
+        let mut signatures = Vec::with_capacity(self.hmac.len() + self.ed25519.len());
+        for key in &self.hmac {
+            let mut mac = content::hmac_sha256(key);
+            m.body.feed(&prefix, &mut |chunk| mac.update(chunk))?;
+            signatures.push(format!(
+                "v1,{}",
+                STANDARD.encode(mac.finalize().into_bytes())
+            ));
+        }
+        for key in &self.ed25519 {
+            signatures.push(format!("v1a,{}", ed25519(key, &prefix, m.body)?));
+        }
+        Ok(signatures.join(" "))
     }
 
     /// Base64 Ed25519 over `{timestamp}|{body}` with the newest key (Telnyx). The
     /// header holds one signature, so only the newest key signs it.
-    pub fn telnyx(&self, m: &Message<'_>) -> Option<String> {
-        let key = self.ed25519.first()?;
-        let content = content::telnyx(&m.timestamp.to_string(), m.body);
-        Some(STANDARD.encode(key.sign(&content).to_bytes()))
+    pub fn telnyx(&self, m: &Message<'_>) -> Result<Option<String>, ReplayError> {
+        let Some(key) = self.ed25519.first() else {
+            return Ok(None);
+        };
+        let prefix = content::telnyx_prefix(&m.timestamp.to_string());
+        ed25519(key, &prefix, m.body).map(Some)
     }
 
     /// Hex HMAC-SHA1 with the newest callback token over the URL, then each form
-    /// field's name and value sorted by name; for a body that is not a form, over
-    /// the URL then the body.
+    /// field's name and value sorted by name, then each file part's name and
+    /// SHA-1 sorted by name; for a body that is not a form, over the URL then
+    /// the body.
     pub fn phaxio(&self, m: &Message<'_>) -> Option<String> {
         let token = self.phaxio.first()?;
-        let mac = content::phaxio(token, m.url, m.body, m.form_fields);
+        let form = m.form_fields.map(|fields| FormParts {
+            fields,
+            files: m.form_files,
+        });
+        let mac = content::phaxio(token, m.url, m.body.bytes(), form);
         Some(
             mac.finalize()
                 .into_bytes()
@@ -123,6 +187,27 @@ impl Keys {
                 .map(|b| format!("{b:02x}"))
                 .collect(),
         )
+    }
+}
+
+/// Base64 Ed25519 (RFC 8032, not prehashed) over `prefix` then `body`. The
+/// message is hashed twice, so a replayed body is read twice and never held
+/// whole.
+fn ed25519(key: &SigningKey, prefix: &str, body: Body<'_>) -> Result<String, ReplayError> {
+    let expanded = ExpandedSecretKey::from(key.as_bytes());
+    let failed = std::cell::RefCell::new(None);
+    let update = |digest: &mut Sha512| {
+        body.feed(prefix, &mut |chunk| digest.update(chunk))
+            .map_err(|e| {
+                *failed.borrow_mut() = Some(e);
+                SignatureError::new()
+            })
+    };
+    match raw_sign_byupdate::<Sha512, _>(&expanded, update, &key.verifying_key()) {
+        Ok(signature) => Ok(STANDARD.encode(signature.to_bytes())),
+        Err(_) => Err(failed
+            .into_inner()
+            .unwrap_or_else(|| ReplayError("the Ed25519 signer refused".into()))),
     }
 }
 
@@ -145,8 +230,9 @@ mod tests {
             id: "evt",
             timestamp: 1_700_000_000,
             url,
-            body,
+            body: Body::Bytes(body),
             form_fields,
+            form_files: &[],
         }
     }
 
@@ -159,11 +245,12 @@ mod tests {
             id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
             timestamp: 1614265330,
             url: "",
-            body: br#"{"test": 2432232314}"#,
+            body: Body::Bytes(br#"{"test": 2432232314}"#),
             form_fields: None,
+            form_files: &[],
         };
         assert_eq!(
-            keys.standard(&m),
+            keys.standard(&m).unwrap(),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
     }
@@ -178,7 +265,9 @@ mod tests {
         )
         .unwrap();
         let schemes = [Scheme::Standard, Scheme::Telnyx, Scheme::Phaxio];
-        let headers = keys.headers(&schemes, &message(b"{}", "https://x.example/", None));
+        let headers = keys
+            .headers(&schemes, &message(b"{}", "https://x.example/", None))
+            .unwrap();
         let names: Vec<_> = headers.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
@@ -194,6 +283,7 @@ mod tests {
         assert!(headers[2].1.starts_with("v1,") && headers[2].1.contains(" v1a,"));
         assert!(keys
             .headers(&[], &message(b"{}", "https://x.example/", None))
+            .unwrap()
             .is_empty());
     }
 
@@ -224,6 +314,86 @@ mod tests {
         );
     }
 
+    // Computed with Python's hmac and hashlib from the published algorithm.
+    #[test]
+    fn phaxio_signs_file_parts_by_name_and_sha1_after_the_fields() {
+        let keys = Keys::decode(&[], &[], &["test-callback-token"]).unwrap();
+        let fields = [
+            ("fax", r#"{"id":1}"#.to_string()),
+            ("event_type", "fax_completed".to_string()),
+        ];
+        let files = [
+            (
+                "file",
+                "a6a1c8998d4f5f1b2224127ad170540cd46ebf3d".to_string(),
+            ),
+            (
+                "cover",
+                "a555df26e6199d1fb091cde390bd831be7f8cfb4".to_string(),
+            ),
+        ];
+        let m = Message {
+            form_files: &files,
+            ..message(b"", "https://example.com/cb?x=1", Some(&fields))
+        };
+        assert_eq!(
+            keys.phaxio(&m).unwrap(),
+            "9ecf2c433dcbaa4e2d5a30a664806257672628fc"
+        );
+    }
+
+    /// A body fed in pieces, counting how often it was read.
+    struct Pieces(Vec<&'static [u8]>, std::cell::Cell<u32>);
+
+    impl Replay for Pieces {
+        fn replay(&self, sink: &mut dyn FnMut(&[u8])) -> Result<(), ReplayError> {
+            self.1.set(self.1.get() + 1);
+            self.0.iter().for_each(|piece| sink(piece));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_replayed_body_signs_like_the_same_bytes_in_memory() {
+        let seed = STANDARD.encode([9u8; 32]);
+        let keys =
+            Keys::decode(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], &[&seed], &[]).unwrap();
+        let whole = message(b"--b\r\nfile bytes\r\n--b--", "u", None);
+        let pieces = Pieces(vec![b"--b\r\n", b"file ", b"bytes\r\n--b--"], 0.into());
+        let replayed = Message {
+            body: Body::Replayed(&pieces),
+            ..whole
+        };
+        let schemes = [Scheme::Standard, Scheme::Telnyx];
+        assert_eq!(
+            keys.headers(&schemes, &replayed).unwrap(),
+            keys.headers(&schemes, &whole).unwrap()
+        );
+        // HMAC once, each Ed25519 signature twice (v1a and Telnyx).
+        assert_eq!(pieces.1.get(), 5);
+    }
+
+    struct Unreadable;
+
+    impl Replay for Unreadable {
+        fn replay(&self, _: &mut dyn FnMut(&[u8])) -> Result<(), ReplayError> {
+            Err(ReplayError("gone".into()))
+        }
+    }
+
+    #[test]
+    fn a_body_that_cannot_be_read_makes_no_signature() {
+        let seed = STANDARD.encode([9u8; 32]);
+        let keys = Keys::decode(&[], &[&seed], &[]).unwrap();
+        let m = Message {
+            body: Body::Replayed(&Unreadable),
+            ..message(b"", "u", None)
+        };
+        for scheme in [Scheme::Standard, Scheme::Telnyx] {
+            assert_eq!(keys.headers(&[scheme], &m), Err(ReplayError("gone".into())));
+        }
+    }
+
     #[test]
     fn bad_key_material_is_named() {
         assert!(matches!(
@@ -244,6 +414,7 @@ mod tests {
                 &[Scheme::Telnyx, Scheme::Phaxio],
                 &message(b"{}", "u", None)
             )
+            .unwrap()
             .is_empty());
     }
 }

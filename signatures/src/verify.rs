@@ -79,9 +79,20 @@ pub struct Request<'a> {
     /// A multipart body's text fields, for Phaxio (which then signs them
     /// instead of the body).
     pub form_fields: Option<&'a [(&'a str, String)]>,
+    /// A multipart body's file parts: field name and the hex SHA-1 of the
+    /// file's contents (Phaxio signs these after the fields). Empty when the
+    /// body has no files.
+    pub form_files: &'a [(&'a str, String)],
 }
 
 impl Request<'_> {
+    fn form(&self) -> Option<content::FormParts<'_>> {
+        self.form_fields.map(|fields| content::FormParts {
+            fields,
+            files: self.form_files,
+        })
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -200,9 +211,10 @@ impl Verifier {
         }
         self.fresh("webhook-timestamp", timestamp, now)?;
         let signatures = parse_standard(header)?;
-        let content = content::standard(id, timestamp, request.body);
+        let content = content::joined(&content::standard_prefix(id, timestamp), request.body);
         let hmac_match = self.keys.hmac.iter().any(|key| {
-            let mac = content::hmac_sha256(key, &content);
+            let mut mac = content::hmac_sha256(key);
+            mac.update(&content);
             signatures
                 .v1
                 .iter()
@@ -234,7 +246,7 @@ impl Verifier {
         self.fresh("telnyx-timestamp", timestamp, now)?;
         let signature = decode_ed25519(header.trim())
             .map_err(|detail| bad("telnyx-signature-ed25519", detail))?;
-        let content = content::telnyx(timestamp, request.body);
+        let content = content::joined(&content::telnyx_prefix(timestamp), request.body);
         if self
             .keys
             .ed25519
@@ -255,7 +267,7 @@ impl Verifier {
         let signature =
             decode_hex(header.trim(), 20).map_err(|detail| bad("x-phaxio-signature", detail))?;
         let matched = self.keys.phaxio.iter().any(|token| {
-            content::phaxio(token, request.url, request.body, request.form_fields)
+            content::phaxio(token, request.url, request.body, request.form())
                 .verify_slice(&signature)
                 .is_ok()
         });

@@ -39,6 +39,10 @@ pub enum ErrorCode {
     EndpointNotFound,
     /// No such job in this account.
     JobNotFound,
+    /// The attachment of a download link is gone with its event.
+    AttachmentNotFound,
+    /// A download link that expired or was altered.
+    LinkRefused,
     /// The account was deleted while the request ran.
     AccountNotFound,
     /// The resource exists already.
@@ -59,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the catalogue's documentation and tests.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidField,
         ErrorCode::MissingCredentials,
@@ -72,6 +76,8 @@ impl ErrorCode {
         ErrorCode::EventTypeNotFound,
         ErrorCode::EndpointNotFound,
         ErrorCode::JobNotFound,
+        ErrorCode::AttachmentNotFound,
+        ErrorCode::LinkRefused,
         ErrorCode::AccountNotFound,
         ErrorCode::Conflict,
         ErrorCode::BodyTooLarge,
@@ -97,6 +103,8 @@ impl ErrorCode {
             ErrorCode::EventTypeNotFound => "event_type_not_found",
             ErrorCode::EndpointNotFound => "endpoint_not_found",
             ErrorCode::JobNotFound => "job_not_found",
+            ErrorCode::AttachmentNotFound => "attachment_not_found",
+            ErrorCode::LinkRefused => "link_refused",
             ErrorCode::AccountNotFound => "account_not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::BodyTooLarge => "body_too_large",
@@ -118,7 +126,10 @@ impl ErrorCode {
                 StatusCode::UNAUTHORIZED
             }
             RouteNotFound | EventNotFound | ProfileNotFound | EventTypeNotFound
-            | EndpointNotFound | JobNotFound | AccountNotFound => StatusCode::NOT_FOUND,
+            | EndpointNotFound | JobNotFound | AttachmentNotFound | AccountNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            LinkRefused => StatusCode::FORBIDDEN,
             Conflict => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -155,6 +166,14 @@ pub enum ApiError {
         /// What was looked for.
         message: String,
     },
+    /// Not allowed (`code` says why).
+    #[error("{message}")]
+    Forbidden {
+        /// One of the 403 codes.
+        code: ErrorCode,
+        /// Why.
+        message: String,
+    },
     /// The resource exists already.
     #[error("the resource exists already")]
     Conflict,
@@ -187,12 +206,22 @@ impl ApiError {
         }
     }
 
+    /// Not allowed, for the reason `code` names.
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// The code of the catalogue this error is answered with.
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
             ApiError::Field(_) => ErrorCode::InvalidField,
-            ApiError::Unauthorized { code, .. } | ApiError::NotFound { code, .. } => *code,
+            ApiError::Unauthorized { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Forbidden { code, .. } => *code,
             ApiError::Conflict => ErrorCode::Conflict,
             ApiError::TooLarge(_) => ErrorCode::BodyTooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,

@@ -4,6 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
+use super::publish_body::PublishBody;
 use super::views::{DeletedView, EventStateView, EventView, JobView, List, Page, PublishedView};
 use super::AppState;
 use crate::app::lifecycle::EraseRequest;
@@ -14,7 +15,7 @@ use crate::domain::event::EventStatus;
 use crate::domain::validate;
 use crate::domain::validate::FieldError;
 use crate::storage::{Account, EventFilter};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,10 +27,11 @@ use serde::Deserialize;
 const MAX_PAGE: u32 = 1000;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub fn router(publish_limit: usize) -> Router<AppState> {
+    let limit = DefaultBodyLimit::max(publish_limit);
     Router::new()
-        .route("/v1/events", post(publish).get(list))
-        .route("/v1/events/batch", post(publish_batch))
+        .route("/v1/events", post(publish).layer(limit).get(list))
+        .route("/v1/events/batch", post(publish_batch).layer(limit))
         .route("/v1/events/retry", post(retry_many))
         .route("/v1/events/{id}", get(show).delete(delete))
         .route("/v1/erase", post(erase))
@@ -40,7 +42,7 @@ pub fn router() -> Router<AppState> {
 async fn publish(
     Caller(account): Caller,
     State(app): State<AppState>,
-    JsonBody(request): JsonBody<PublishRequest>,
+    PublishBody(request): PublishBody,
 ) -> Result<(StatusCode, Response), ApiError> {
     let outcomes = app.publish(&account, vec![request], Shape::Single).await?;
     let outcome = outcomes.first().ok_or(ApiError::Internal)?;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod attachments;
 mod auth;
 pub mod connections;
 mod egress;
@@ -16,6 +17,7 @@ mod jobs;
 mod keys;
 pub mod parse;
 mod profiles;
+mod publish_body;
 mod views;
 
 use crate::app::App;
@@ -31,11 +33,13 @@ pub type AppState = Arc<App>;
 /// The whole API.
 pub fn router(app: AppState) -> Router {
     let body_limit = app.config.max_body_bytes;
+    let publish_limit = publish_limit(&app.config);
     Router::new()
         .merge(accounts::router())
         .merge(admin::router())
+        .merge(attachments::router())
         .merge(profiles::router())
-        .merge(events::router())
+        .merge(events::router(publish_limit))
         .merge(event_types::router())
         .merge(health::router())
         .merge(egress::router())
@@ -51,8 +55,12 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(
-            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
-                refuse_oversized(request, next, body_limit).await
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let limit = match is_publish(request.uri().path()) {
+                    true => publish_limit,
+                    false => body_limit,
+                };
+                async move { refuse_oversized(request, next, limit).await }
             },
         ))
         .with_state(app)
@@ -69,6 +77,27 @@ async fn refuse_oversized(
     match parse::declared_length(request.headers()) {
         Some(length) if length > limit as u64 => ApiError::TooLarge(limit).into_response(),
         _ => next.run(request).await,
+    }
+}
+
+/// Publishes may carry files: their limit is the body limit plus the files'
+/// (a third more, for base64) and room for the parts' headers.
+fn publish_limit(config: &crate::config::ServeConfig) -> usize {
+    let files = config.max_attachment_bytes.saturating_mul(4) / 3 + 64 * 1024;
+    config
+        .max_body_bytes
+        .saturating_add(usize::try_from(files).unwrap_or(usize::MAX))
+}
+
+fn is_publish(path: &str) -> bool {
+    matches!(path, "/v1/events" | "/v1/events/batch")
+}
+
+/// The largest body a request to `path` may carry.
+pub fn body_limit(path: &str, config: &crate::config::ServeConfig) -> usize {
+    match is_publish(path) {
+        true => publish_limit(config),
+        false => config.max_body_bytes,
     }
 }
 

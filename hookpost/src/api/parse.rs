@@ -55,13 +55,14 @@ pub fn object_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 /// `Content-Type` is JSON (or absent: `curl -d` clients are common).
 async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     check_content_type(req.headers())?;
+    let limit = super::body_limit(req.uri().path(), &state.config);
     let read = Bytes::from_request(req, state);
     let bytes = tokio::time::timeout(state.config.body_read_timeout, read)
         .await
         .map_err(|_| ApiError::BodyTimeout)?;
     bytes.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(state.config.max_body_bytes)
+            ApiError::TooLarge(limit)
         } else {
             ApiError::InvalidJson(format!("could not read the request body: {rejection}"))
         }

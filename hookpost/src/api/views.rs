@@ -26,6 +26,7 @@ pub struct TargetView {
     webhook_failover_url: Option<String>,
     level: Level,
     format: crate::domain::settings::Format,
+    form_fields: crate::domain::settings::FormFields,
     signatures: Vec<crate::domain::settings::SignatureScheme>,
     inflight: bool,
     version: Option<String>,
@@ -41,6 +42,7 @@ impl From<&Target> for TargetView {
             webhook_failover_url: t.failover.as_ref().map(|u| u.masked()),
             level: t.level,
             format: t.format,
+            form_fields: t.form_fields,
             signatures: t.signatures.clone(),
             inflight: t.inflight,
             version: t.version.clone(),
@@ -66,6 +68,10 @@ pub struct EventView<'a> {
     payloads: Option<&'a RawValue>,
     idempotency_key: Option<&'a str>,
     ordering_key: Option<&'a str>,
+    /// The files published with it (their descriptions; the bytes are in
+    /// deliveries and download links).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    attachments: &'a [crate::domain::attachment::Attachment],
     /// The delivery of the level's `webhook_url` settings, if it has one.
     target: Option<TargetView>,
     deliveries: Vec<DeliveryView<'a>>,
@@ -98,6 +104,7 @@ impl<'a> EventView<'a> {
             payloads: e.payloads.as_deref(),
             idempotency_key: e.idempotency_key.as_deref(),
             ordering_key: e.ordering_key.as_deref(),
+            attachments: &e.attachments,
             target: e.settings_target().map(TargetView::from),
             deliveries: e.deliveries.iter().map(DeliveryView::from).collect(),
             attempts_made: e.attempts_made(),

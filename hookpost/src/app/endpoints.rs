@@ -280,6 +280,7 @@ impl App {
             idempotency_key: None,
             ordering_key: None,
             status: EventStatus::Pending,
+            attachments: Vec::new(),
             deliveries: vec![NewDelivery::new(
                 target,
                 self.config.lease_margin,

@@ -46,6 +46,8 @@ impl OperationalEvents {
             idempotency_key: Some(n.id.clone()),
             ordering_key: None,
             payloads: None,
+            attachments: None,
+            files: Vec::new(),
             settings: Default::default(),
         };
         self.app

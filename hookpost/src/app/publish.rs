@@ -4,6 +4,7 @@
 use super::lookups::TypeRules;
 use super::{App, AppError};
 use crate::delivery::worker::Reservation;
+use crate::domain::attachment::{self, Base64File, NewAttachment};
 use crate::domain::delivery::NewDelivery;
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
@@ -42,6 +43,12 @@ pub struct PublishRequest {
     /// Payloads per version.
     #[serde(default)]
     pub payloads: Option<Box<RawValue>>,
+    /// Files, their contents in base64.
+    #[serde(default)]
+    pub attachments: Option<Vec<Base64File>>,
+    /// Files read from a multipart publish's file parts.
+    #[serde(skip)]
+    pub files: Vec<NewAttachment>,
     /// Every other field: read as webhook settings, which refuse unknown names.
     #[serde(flatten)]
     pub settings: serde_json::Map<String, serde_json::Value>,
@@ -211,6 +218,7 @@ impl App {
     ) -> Result<NewEvent, AppError> {
         // Unknown fields first: they are the likeliest cause of a missing one.
         let overrides = request_settings(request.settings)?;
+        let attachments = files(request.attachments, request.files, &self.config)?;
         let event_type = required(request.event_type, "event_type")?;
         let payload = required(request.payload, "payload")?;
         validate::event_type(&event_type)?;
@@ -264,6 +272,7 @@ impl App {
             ordering_key: request.ordering_key,
             status: resolved.status,
             deliveries,
+            attachments,
         })
     }
 
@@ -308,6 +317,22 @@ impl App {
             .collect();
         Ok(Resolution { status, deliveries })
     }
+}
+
+/// The files of a publish: those in base64 first, then the file parts,
+/// within the limits of one event.
+fn files(
+    base64: Option<Vec<Base64File>>,
+    parts: Vec<NewAttachment>,
+    config: &crate::config::ServeConfig,
+) -> Result<Vec<NewAttachment>, FieldError> {
+    let mut files = Vec::with_capacity(parts.len());
+    for (i, file) in base64.into_iter().flatten().enumerate() {
+        files.push(file.decode(&format!("attachments[{i}]"))?);
+    }
+    files.extend(parts);
+    attachment::check_sizes(&files, config.max_attachment_bytes)?;
+    Ok(files)
 }
 
 /// A required field of a publish request.

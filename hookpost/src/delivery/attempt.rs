@@ -2,9 +2,12 @@
 //! if the primary failed, under one attempt number; then the event's next state.
 
 use super::clock::{Clock, Jitter};
-use super::envelope::{body, EventContent};
+use super::envelope::{body, EventContent, Layout};
+use super::files::FileReader;
+use super::links::AttachmentLinks;
 use super::signing::{AccountSigner, Signed};
 use super::transport::{Content, Outgoing, Post, Sent, Transport};
+use crate::domain::attachment::Attachment;
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::control::Signal;
 use crate::domain::event::select_payload;
@@ -12,6 +15,7 @@ use crate::domain::retry::AfterFailure;
 use crate::domain::settings::Success;
 use crate::domain::webhook_url::WebhookUrl;
 use crate::storage::{AttemptReport, ClaimedDelivery, NextState};
+use hookpost_signatures::Replay;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +30,10 @@ pub struct Channels {
     pub clock: Arc<dyn Clock>,
     /// How much jitter each retry delay gets.
     pub jitter: Arc<dyn Jitter>,
+    /// Reads the files of events that carry them.
+    pub files: Option<FileReader>,
+    /// Signs the download links JSON bodies give to files.
+    pub links: Option<AttachmentLinks>,
 }
 
 impl Channels {
@@ -42,6 +50,7 @@ impl Channels {
                 event.payloads.as_deref(),
                 target.version.as_deref(),
             ),
+            attachments: &event.attachments,
         };
         let legs = [
             (Leg::Primary, Some(&target.primary)),
@@ -125,15 +134,40 @@ impl Channels {
         let Some(mail) = &self.mail else {
             return Sent::not_sent(FailureKind::Smtp, "no SMTP relay is configured");
         };
+        let mut files = Vec::with_capacity(content.attachments.len());
+        for (position, file) in content.attachments.iter().enumerate() {
+            match self.read_whole(&event.id, position as u32, file).await {
+                Ok(contents) => files.push((file, contents)),
+                Err(why) => return Sent::not_sent(FailureKind::Other, &why),
+            }
+        }
         mail.send(Outgoing {
             url,
             timeout: event.target.timeout.0,
             content: Content::Mail {
                 event: content,
                 attempt: number,
+                files,
             },
         })
         .await
+    }
+
+    /// A file's contents, for an e-mail.
+    async fn read_whole(
+        &self,
+        event_id: &str,
+        position: u32,
+        file: &Attachment,
+    ) -> Result<Vec<u8>, String> {
+        let reader = self
+            .files
+            .as_ref()
+            .ok_or("this node cannot read attachments")?;
+        reader
+            .whole(event_id, position, file)
+            .await
+            .map_err(|e| format!("the attachment could not be read: {e}"))
     }
 
     async fn send_http(
@@ -146,25 +180,56 @@ impl Channels {
         delivered_to: &str,
     ) -> Sent {
         let target = &event.target;
-        let body = body(target.format, content, number, delivered_to);
-        let wire_url = url.without_credentials();
-        let signed = Signed {
-            msg_id: &event.id,
-            timestamp: self.clock.now().timestamp(),
-            url: wire_url.as_str(),
-            body: &body,
+        let now = self.clock.now();
+        let layout = Layout {
+            format: target.format,
+            form_fields: target.form_fields,
+            links: self.links.as_ref(),
+            now,
         };
-        let mut headers = signer.headers(&target.signatures, &signed);
+        let body = body(&layout, content, number, delivered_to);
+        let reader = match (&self.files, body.files.is_empty()) {
+            (_, true) => None,
+            (Some(reader), false) => Some(reader),
+            (None, false) => {
+                return Sent::not_sent(FailureKind::Other, "this node cannot read attachments")
+            }
+        };
+        let wire_url = url.without_credentials();
+        // In a block: the replayed body borrows the body, which moves on next.
+        let signatures = {
+            let stored = reader.map(|r| r.replay(&event.id, &body));
+            let signed = Signed {
+                msg_id: &event.id,
+                timestamp: now.timestamp(),
+                url: wire_url.as_str(),
+                body: &body,
+                replay: stored.as_ref().map(|s| s as &dyn Replay),
+            };
+            signer.headers(&target.signatures, &signed)
+        };
+        let mut headers = match signatures {
+            Ok(headers) => headers,
+            Err(why) => return Sent::not_sent(FailureKind::Other, &why.to_string()),
+        };
         if let Some(version) = &target.version {
             headers.push(("webhook-version", version.clone()));
         }
-        // Signed; the body now moves to the request instead of being copied.
+        let content_type = body.content_type.clone();
+        let post_body = match reader {
+            Some(reader) => {
+                headers.push(("content-length", body.len().to_string()));
+                reader.http_body(&event.id, body)
+            }
+            // Signed; the body now moves to the request instead of being copied.
+            None => reqwest::Body::from(body.bytes),
+        };
         let out = Outgoing {
             url,
             timeout: target.timeout.0,
             content: Content::Post(Post {
-                content_type: &body.content_type,
-                body: body.bytes,
+                content_type: &content_type,
+                body: post_body,
                 headers,
                 custom: &target.headers,
             }),

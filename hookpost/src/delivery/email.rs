@@ -4,10 +4,12 @@
 
 use super::envelope::EventContent;
 use super::transport::{Content, Outgoing, Sent, Transport};
+use crate::domain::attachment::Attachment;
 use crate::domain::attempt::{keep_response, FailureKind};
 use crate::domain::webhook_url::WebhookUrl;
 use async_trait::async_trait;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::{Duration, Instant};
 
@@ -46,10 +48,11 @@ impl Mailer {
         to: &WebhookUrl,
         event: &EventContent<'_>,
         attempt: u32,
+        files: Vec<(&Attachment, Vec<u8>)>,
         timeout: Duration,
     ) -> Sent {
         let started = Instant::now();
-        let outcome = match self.message(to, event, attempt) {
+        let outcome = match self.message(to, event, attempt, files) {
             Err(e) => Err(e.0),
             Ok(message) => {
                 match tokio::time::timeout(timeout, self.transport.send(message)).await {
@@ -82,6 +85,7 @@ impl Mailer {
         to: &WebhookUrl,
         event: &EventContent<'_>,
         attempt: u32,
+        files: Vec<(&Attachment, Vec<u8>)>,
     ) -> Result<Message, MailError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -90,11 +94,27 @@ impl Mailer {
             builder = builder.to(mailbox);
         }
         let payload = pretty(event.payload.get());
+        let body = MultiPart::alternative_plain_html(
+            text_part(event, attempt, &payload),
+            html_part(event, attempt, &payload),
+        );
+        if files.is_empty() {
+            return builder
+                .multipart(body)
+                .map_err(|e| MailError(e.to_string()));
+        }
+        let body = files.into_iter().try_fold(
+            MultiPart::mixed().multipart(body),
+            |mixed, (file, contents)| {
+                let content_type = ContentType::parse(&file.content_type)
+                    .map_err(|e| MailError(format!("content type of {}: {e}", file.filename)))?;
+                let part =
+                    LettreAttachment::new(file.filename.clone()).body(contents, content_type);
+                Ok::<_, MailError>(mixed.singlepart(part))
+            },
+        )?;
         builder
-            .multipart(MultiPart::alternative_plain_html(
-                text_part(event, attempt, &payload),
-                html_part(event, attempt, &payload),
-            ))
+            .multipart(body)
             .map_err(|e| MailError(e.to_string()))
     }
 }
@@ -103,8 +123,13 @@ impl Mailer {
 impl Transport for Mailer {
     async fn send(&self, out: Outgoing<'_>) -> Sent {
         match out.content {
-            Content::Mail { event, attempt } => {
-                self.deliver(out.url, event, attempt, out.timeout).await
+            Content::Mail {
+                event,
+                attempt,
+                files,
+            } => {
+                self.deliver(out.url, event, attempt, files, out.timeout)
+                    .await
             }
             Content::Post(_) => Sent::not_sent(
                 FailureKind::Smtp,
@@ -190,6 +215,7 @@ mod tests {
             event_type: "fax.failed",
             occurred_at: "2026-01-01T00:00:00Z",
             payload: &payload,
+            attachments: &[],
         };
         let html = html_part(&event, 3, &pretty(payload.get()));
         assert!(

@@ -75,7 +75,8 @@ impl Transport for FakeTransport {
         let (attempt, mail) = match out.content {
             Content::Post(post) => {
                 self.headers.lock().unwrap().extend(post.headers);
-                let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+                let bytes = post.body.as_bytes().expect("fake bodies are whole");
+                let body: serde_json::Value = serde_json::from_slice(bytes).unwrap();
                 (body["meta"]["attempt"].as_u64().unwrap() as u32, false)
             }
             Content::Mail { attempt, .. } => (attempt, true),
@@ -140,6 +141,8 @@ pub fn channels(web: &Arc<FakeTransport>, mail: Option<&Arc<FakeTransport>>) -> 
         mail: mail.map(|m| m.clone() as Arc<dyn Transport>),
         clock: Arc::new(FixedClock(now())),
         jitter: Arc::new(FixedJitter(0.0)),
+        files: None,
+        links: None,
     }
 }
 
@@ -153,6 +156,7 @@ pub fn target(primary: &str, failover: Option<&str>, schedule: &[u64]) -> Target
         endpoint_id: None,
         headers: Vec::new(),
         format: Format::Json,
+        form_fields: Default::default(),
         signatures: vec![SignatureScheme::Standard],
         inflight: false,
         version: None,
@@ -179,6 +183,7 @@ pub fn claimed(target: Target, attempts_made: u32, retries_left: u32) -> Claimed
         payload: RawValue::from_string(r#"{"pages":3}"#.into()).unwrap(),
         payloads: None,
         occurred_at: "2026-03-01T11:59:00Z".into(),
+        attachments: Vec::new(),
         target,
         attempts_made,
         retries_left,

@@ -18,7 +18,9 @@ pub mod email;
 pub mod envelope;
 #[cfg(test)]
 mod fakes;
+pub mod files;
 pub mod http;
+pub mod links;
 pub mod signers;
 pub mod signing;
 pub mod transport;

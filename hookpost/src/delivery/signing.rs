@@ -7,9 +7,9 @@
 use super::envelope::Body;
 use crate::domain::settings::SignatureScheme;
 use crate::secrets::{Secret, SigningKeys};
-use hookpost_signatures::{Keys, Message, Scheme};
+use hookpost_signatures::{Keys, Message, Replay, Scheme};
 
-pub use hookpost_signatures::KeyError;
+pub use hookpost_signatures::{KeyError, ReplayError};
 
 /// An account's keys, decoded once and ready to sign.
 pub struct AccountSigner {
@@ -22,10 +22,13 @@ pub struct Signed<'a> {
     pub msg_id: &'a str,
     /// Unix seconds, the same for every scheme of the request.
     pub timestamp: i64,
-    /// The URL the request goes to, as sent (Phaxio signs it).
+    /// The URL the request goes to, as the customer gave it (Phaxio signs it).
     pub url: &'a str,
     /// The body as sent.
     pub body: &'a Body,
+    /// The whole body, file contents included, when it carries files (read
+    /// again for each signature instead of held in memory).
+    pub replay: Option<&'a dyn Replay>,
 }
 
 impl AccountSigner {
@@ -43,19 +46,44 @@ impl AccountSigner {
         })
     }
 
-    /// The headers of every scheme in `schemes` for one request.
+    /// The headers of every scheme in `schemes` for one request; an error
+    /// when a body with files could not be read again.
     pub fn headers(
         &self,
         schemes: &[SignatureScheme],
         signed: &Signed<'_>,
-    ) -> Vec<(&'static str, String)> {
+    ) -> Result<Vec<(&'static str, String)>, ReplayError> {
         let schemes: Vec<Scheme> = schemes.iter().map(|s| scheme(*s)).collect();
+        // Only Phaxio signs a form's parts; the views are built for it alone.
+        let phaxio = schemes.contains(&Scheme::Phaxio);
+        let fields: Vec<(&str, String)> = match phaxio {
+            true => signed
+                .body
+                .fields
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.clone()))
+                .collect(),
+            false => Vec::new(),
+        };
+        let files: Vec<(&str, String)> = match phaxio {
+            true => signed
+                .body
+                .files
+                .iter()
+                .map(|f| (f.file.name.as_str(), f.file.sha1.clone()))
+                .collect(),
+            false => Vec::new(),
+        };
         let message = Message {
             id: signed.msg_id,
             timestamp: signed.timestamp,
             url: signed.url,
-            body: &signed.body.bytes,
-            form_fields: (!signed.body.fields.is_empty()).then_some(&signed.body.fields[..]),
+            body: match signed.replay {
+                Some(replay) => hookpost_signatures::Body::Replayed(replay),
+                None => hookpost_signatures::Body::Bytes(&signed.body.bytes),
+            },
+            form_fields: (!signed.body.fields.is_empty()).then_some(&fields[..]),
+            form_files: &files,
         };
         self.keys.headers(&schemes, &message)
     }
@@ -95,11 +123,13 @@ mod tests {
         let form = Body {
             content_type: "multipart/form-data".into(),
             bytes: b"--not what is signed--".to_vec(),
-            fields: vec![("id", "e1".to_string())],
+            files: vec![],
+            fields: vec![("id".into(), "e1".to_string())],
         };
         let json = Body {
             content_type: "application/json".into(),
             bytes: br#"{"x":1}"#.to_vec(),
+            files: vec![],
             fields: vec![],
         };
         let sign = |body: &Body| {
@@ -108,8 +138,9 @@ mod tests {
                 timestamp: 1,
                 url,
                 body,
+                replay: None,
             };
-            signer.headers(&[SignatureScheme::Phaxio], &signed)[0]
+            signer.headers(&[SignatureScheme::Phaxio], &signed).unwrap()[0]
                 .1
                 .clone()
         };

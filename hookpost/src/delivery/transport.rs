@@ -4,6 +4,7 @@
 //! tested with a fake one and no network.
 
 use super::envelope::EventContent;
+use crate::domain::attachment::Attachment;
 use crate::domain::attempt::FailureKind;
 use crate::domain::webhook_url::WebhookUrl;
 use async_trait::async_trait;
@@ -37,6 +38,8 @@ pub enum Content<'a> {
         event: &'a EventContent<'a>,
         /// The attempt number (from 1), shown in the message.
         attempt: u32,
+        /// The event's files with their contents, attached to the message.
+        files: Vec<(&'a Attachment, Vec<u8>)>,
     },
 }
 
@@ -44,8 +47,9 @@ pub enum Content<'a> {
 pub struct Post<'a> {
     /// `content-type` of the body.
     pub content_type: &'a str,
-    /// The exact bytes that were signed.
-    pub body: Vec<u8>,
+    /// The exact bytes that were signed (a stream of them when the body
+    /// carries files).
+    pub body: reqwest::Body,
     /// Signature and version headers.
     pub headers: Vec<(&'static str, String)>,
     /// The endpoint's custom headers.

@@ -454,6 +454,7 @@ mod tests {
                 idempotency_key: None,
                 ordering_key: None,
                 status: EventStatus::Pending,
+                attachments: Vec::new(),
                 deliveries: vec![NewDelivery {
                     target,
                     lease: LEASE,

@@ -4,6 +4,7 @@
 //! stored, one claimed by a node, the outcome of one attempt, the state that
 //! outcome leaves it in, and how an event's status sums up its deliveries.
 
+use super::attachment::Attachment;
 use super::attempt::{FailureKind, LegRecord};
 use super::control::Signal;
 use super::event::{EventStatus, NewEvent};
@@ -77,6 +78,8 @@ pub struct ClaimedDelivery {
     pub payloads: Option<Box<RawValue>>,
     /// As published.
     pub occurred_at: String,
+    /// The event's files (their bytes are read chunk by chunk when sent).
+    pub attachments: Vec<Attachment>,
     /// Where it goes.
     pub target: Target,
     /// Attempts already made; this one is attempt `attempts_made + 1`.
@@ -253,6 +256,7 @@ impl NewEvent {
                 payload: self.payload.clone(),
                 payloads: self.payloads.clone(),
                 occurred_at: self.occurred_at.clone(),
+                attachments: self.attachments.iter().map(|f| f.meta.clone()).collect(),
                 attempts_made: 0,
                 retries_left: d.target.retry_schedule.retries(),
                 target: d.target.clone(),

@@ -86,6 +86,8 @@ pub struct NewEvent {
     pub status: EventStatus,
     /// One per destination that takes it.
     pub deliveries: Vec<super::delivery::NewDelivery>,
+    /// Files published with it.
+    pub attachments: Vec<super::attachment::NewAttachment>,
 }
 
 /// The payload a receiver pinned to `version` gets: its own entry in `payloads`, or

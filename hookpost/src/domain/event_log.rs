@@ -2,6 +2,7 @@
 //! the filters of a listing, and what a publish, a manual retry or a new
 //! resolution did.
 
+use super::attachment::Attachment;
 use super::attempt::LegRecord;
 use super::delivery::{DeliveryRecord, NewDelivery};
 use super::event::EventStatus;
@@ -32,6 +33,8 @@ pub struct StoredEvent {
     pub ordering_key: Option<String>,
     /// Where it stands: its deliveries summed up, or `no_target`/`filtered`.
     pub status: EventStatus,
+    /// Descriptions of the files published with it.
+    pub attachments: Vec<Attachment>,
     /// One per destination, in the order they were resolved.
     pub deliveries: Vec<DeliveryRecord>,
     /// The attempt log of every delivery (filled by `EventLog::event`, empty in

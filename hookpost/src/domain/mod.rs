@@ -3,6 +3,7 @@
 //! without a network or a database.
 
 pub mod account;
+pub mod attachment;
 pub mod attempt;
 pub mod control;
 pub mod delivery;

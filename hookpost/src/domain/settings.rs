@@ -22,6 +22,20 @@ pub enum Format {
     Form,
 }
 
+/// Which fields a `form` delivery has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FormFields {
+    /// `event_type`, `id`, `occurred_at`, `attempt`, `delivered_to` and
+    /// `payload` (the payload as a JSON string).
+    #[default]
+    Envelope,
+    /// `event_type`, then each top-level key of the payload as its own field
+    /// (objects and arrays as JSON strings), so a publisher can reproduce a
+    /// fax provider's exact form.
+    Payload,
+}
+
 /// A signature scheme whose headers a delivery carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,6 +125,13 @@ pub struct Settings<U> {
         skip_serializing_if = "Option::is_none"
     )]
     pub format: Option<Format>,
+    /// For `format: form`: the envelope's fields or the payload's.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub form_fields: Option<FormFields>,
     /// Signature schemes to attach.
     #[serde(
         default,
@@ -180,6 +201,7 @@ impl<U> Default for Settings<U> {
             webhook_url: None,
             webhook_failover_url: None,
             format: None,
+            form_fields: None,
             signatures: None,
             inflight: None,
             version: None,
@@ -240,6 +262,7 @@ impl WebhookSettings {
             webhook_url: self.webhook_url.as_ref().map(WebhookUrl::masked),
             webhook_failover_url: self.webhook_failover_url.as_ref().map(WebhookUrl::masked),
             format: self.format,
+            form_fields: self.form_fields,
             signatures: self.signatures.clone(),
             inflight: self.inflight,
             version: self.version.clone(),

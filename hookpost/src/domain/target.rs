@@ -10,7 +10,7 @@ use super::duration::HumanDuration;
 use super::endpoint::Endpoint;
 use super::event::Category;
 use super::retry::RetrySchedule;
-use super::settings::{Format, SignatureScheme, Success, WebhookSettings};
+use super::settings::{FormFields, Format, SignatureScheme, Success, WebhookSettings};
 use super::webhook_url::WebhookUrl;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -48,6 +48,10 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     /// Body encoding.
     pub format: Format,
+    /// For forms: the envelope's fields or the payload's (absent in targets
+    /// stored before it existed: the envelope's).
+    #[serde(default, skip_serializing_if = "is_envelope")]
+    pub form_fields: FormFields,
     /// Signature schemes attached to every request.
     pub signatures: Vec<SignatureScheme>,
     /// Whether inflight events are delivered to this target.
@@ -135,6 +139,7 @@ impl Levels<'_> {
             endpoint_id: endpoint.map(|e| e.id.clone()),
             headers: endpoint.map_or_else(Vec::new, |e| e.spec.headers.0.clone()),
             format: first(&order, |s| s.format).unwrap_or_default(),
+            form_fields: first(&order, |s| s.form_fields).unwrap_or_default(),
             signatures: first(&order, |s| s.signatures.clone())
                 .unwrap_or_else(SignatureScheme::defaults),
             inflight: first(&order, |s| s.inflight).unwrap_or(false),
@@ -145,6 +150,10 @@ impl Levels<'_> {
             gated: endpoint.is_some_and(Endpoint::gated),
         }
     }
+}
+
+fn is_envelope(f: &FormFields) -> bool {
+    *f == FormFields::Envelope
 }
 
 fn is_any_2xx(s: &Success) -> bool {

@@ -14,6 +14,7 @@ pub mod sealed;
 pub mod sql;
 pub mod sqlite;
 
+use crate::domain::attachment::Attachment;
 use crate::domain::event::NewEvent;
 use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
@@ -420,6 +421,31 @@ pub trait Lifecycle: Send + Sync {
     ) -> StoreResult<sealed::ResealPage>;
 }
 
+/// An event's files, owner included: a download link names only the event.
+#[derive(Debug, Clone)]
+pub struct EventFiles {
+    /// The account the event belongs to.
+    pub account_id: String,
+    /// Its files' descriptions, in publish order.
+    pub files: Vec<Attachment>,
+}
+
+/// The bytes of attachments, read a chunk at a time (they are written with
+/// their event by [`EventLog::publish`] and deleted with it).
+#[async_trait]
+pub trait Attachments: Send + Sync {
+    /// Chunk `seq` (from 0, of [`crate::domain::attachment::CHUNK_BYTES`]) of
+    /// the event's file at `position`; `None` if there is no such chunk.
+    async fn attachment_chunk(
+        &self,
+        event_id: &str,
+        position: u32,
+        seq: u32,
+    ) -> StoreResult<Option<Vec<u8>>>;
+    /// The event's owner and files; `None` if there is no such event.
+    async fn event_attachments(&self, event_id: &str) -> StoreResult<Option<EventFiles>>;
+}
+
 /// What background jobs and health checks need.
 #[async_trait]
 pub trait Maintenance: Send + Sync {
@@ -463,5 +489,6 @@ store_of!(
     DeliveryControl,
     Jobs,
     Lifecycle,
+    Attachments,
     Maintenance
 );

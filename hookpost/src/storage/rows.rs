@@ -10,6 +10,7 @@ use super::{
     Account, ClaimedDelivery, DeliveryRecord, Endpoint, Job, NewDelivery, Profile, StoreError,
     StoreResult, StoredEvent,
 };
+use crate::domain::attachment::{Attachment, NewAttachment};
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
 use crate::domain::delivery::reason;
 use crate::domain::delivery::DeliveryStatus;
@@ -159,6 +160,8 @@ pub struct EventRow {
     pub ordering_key: Option<String>,
     /// `status`
     pub status: String,
+    /// `attachments` (JSON list of descriptions)
+    pub attachments: Option<String>,
 }
 
 impl EventRow {
@@ -175,6 +178,7 @@ impl EventRow {
             idempotency_key: r.opt_text("idempotency_key")?,
             ordering_key: r.opt_text("ordering_key")?,
             status: r.text("status")?,
+            attachments: r.opt_text("attachments")?,
         })
     }
 
@@ -195,6 +199,10 @@ impl EventRow {
         };
         let payload = json("payload", self.payload);
         let payloads = self.payloads.map(|p| json("payloads", p));
+        let attachments = read_attachments(self.attachments.as_deref()).unwrap_or_else(|e| {
+            unreadable.push(format!("attachments: {e}"));
+            Vec::new()
+        });
         let unreadable = (!unreadable.is_empty()).then(|| unreadable.join("; "));
         if let Some(problem) = &unreadable {
             tracing::error!(event = %self.id, %problem, "a stored event does not decode");
@@ -210,6 +218,7 @@ impl EventRow {
             idempotency_key: self.idempotency_key,
             ordering_key: self.ordering_key,
             status,
+            attachments,
             deliveries: Vec::new(),
             attempts: Vec::new(),
             unreadable,
@@ -315,6 +324,8 @@ pub struct ClaimRow {
     pub payloads: Option<String>,
     /// `occurred_at`
     pub occurred_at: String,
+    /// `attachments`
+    pub attachments: Option<String>,
     /// `target` (JSON)
     pub target: String,
     /// `attempts_made`
@@ -338,6 +349,7 @@ impl ClaimRow {
             payload: r.text("payload")?,
             payloads: r.opt_text("payloads")?,
             occurred_at: r.text("occurred_at")?,
+            attachments: r.opt_text("attachments")?,
             target: r.text("target")?,
             attempts_made: r.int("attempts_made")?,
             retries_left: r.int("retries_left")?,
@@ -356,6 +368,7 @@ impl ClaimRow {
             payload: raw(self.payload)?,
             payloads: self.payloads.map(raw).transpose()?,
             occurred_at: self.occurred_at,
+            attachments: read_attachments(self.attachments.as_deref())?,
             target: from_sealed(&self.target)?,
             attempts_made: self.attempts_made as u32,
             retries_left: self.retries_left as u32,
@@ -363,6 +376,22 @@ impl ClaimRow {
             gated: self.gated,
         })
     }
+}
+
+/// The `attachments` column: a JSON list of descriptions, or NULL for none.
+pub fn read_attachments(text: Option<&str>) -> StoreResult<Vec<Attachment>> {
+    text.map_or(Ok(Vec::new()), |t| {
+        serde_json::from_str(t).map_err(|e| StoreError::Internal(format!("attachments: {e}")))
+    })
+}
+
+/// The `attachments` column for an event's files: NULL when it has none.
+pub fn attachments_column(files: &[NewAttachment]) -> StoreResult<Option<String>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let metas: Vec<&Attachment> = files.iter().map(|f| &f.meta).collect();
+    to_json(&metas).map(Some)
 }
 
 /// Decodes claimed rows. A row that does not decode (corrupt or from a bug) must

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
 
@@ -30,6 +31,7 @@ pub const PREFIX: &str = "hpenc1:";
 pub struct MasterKey {
     id: String,
     cipher: XChaCha20Poly1305,
+    link_key: [u8; 32],
 }
 
 impl MasterKey {
@@ -39,6 +41,7 @@ impl MasterKey {
         MasterKey {
             id: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
             cipher: XChaCha20Poly1305::new(bytes.into()),
+            link_key: derive(bytes, b"hookpost attachment links v1"),
         }
     }
 
@@ -74,6 +77,13 @@ impl Keyring {
             }
         }
         self
+    }
+
+    /// The keys that sign attachment download links, current first: derived
+    /// from each master key, so links need no secret of their own and a
+    /// rotation keeps older links working while the old key is kept.
+    pub fn link_keys(&self) -> impl Iterator<Item = &[u8; 32]> {
+        self.keys.iter().map(|k| &k.link_key)
     }
 
     /// Whether a key with this id is in the keyring.
@@ -148,6 +158,15 @@ pub fn sealed_under(stored: &str) -> Option<&str> {
 
 fn unreadable(what: &str) -> StoreError {
     StoreError::Internal(what.to_string())
+}
+
+/// A key for `purpose` derived from a master key (HMAC-SHA256 as a PRF), so
+/// one master key serves several jobs without one exposing another.
+fn derive(master: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(master).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
 }
 
 static KEYRING: RwLock<Option<Arc<Keyring>>> = RwLock::new(None);

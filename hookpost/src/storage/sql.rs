@@ -59,13 +59,13 @@ macro_rules! columns {
     };
     (event) => {
         "id, profile_id, event_type, payload, payloads, occurred_at, created_at, idempotency_key, \
-         ordering_key, status"
+         ordering_key, status, attachments"
     };
     (delivery) => {
         "event_id, seq, target, status, reason, attempts_made, due_at, claimed_by, held"
     };
     (claim) => {
-        "d.event_id AS id, d.seq, e.account_id, e.event_type, e.payload, e.payloads, e.occurred_at, \
+        "d.event_id AS id, d.seq, e.account_id, e.event_type, e.payload, e.payloads, e.occurred_at, e.attachments, \
          d.target, d.attempts_made, d.retries_left, d.lane, \
          COALESCE((SELECT p.gated FROM endpoints p WHERE p.id = d.endpoint_id), 0) AS gated"
     };
@@ -186,12 +186,23 @@ pub static LIST_EVENT_TYPES: Statement =
 // ----- events -----
 
 /// `(id, account, profile, type, payload, payloads, occurred at, created ms,
-/// idempotency key, status, ordering key)`.
+/// idempotency key, status, ordering key, attachments)`.
 pub static INSERT_EVENT: Statement = Statement::new(
     "INSERT INTO events (id, account_id, profile_id, event_type, payload, payloads, occurred_at, created_at,
-        idempotency_key, status, updated_at, ordering_key)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11)",
+        idempotency_key, status, updated_at, ordering_key, attachments)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11, ?12)",
 );
+/// `(event, position, seq, bytes)`: one chunk of an attachment.
+pub static INSERT_ATTACHMENT_CHUNK: Statement = Statement::new(
+    "INSERT INTO attachment_chunks (event_id, position, seq, data) VALUES (?1, ?2, ?3, ?4)",
+);
+/// `(event, position, seq)`: one chunk's bytes.
+pub static SELECT_ATTACHMENT_CHUNK: Statement = Statement::new(
+    "SELECT data FROM attachment_chunks WHERE event_id = ?1 AND position = ?2 AND seq = ?3",
+);
+/// `(event)`: an event's account and attachment descriptions, for a download.
+pub static SELECT_EVENT_ATTACHMENTS: Statement =
+    Statement::new("SELECT account_id, attachments FROM events WHERE id = ?1");
 /// `(event, seq, endpoint, target, status, retries left, lease ms, due ms,
 /// claimed by, now ms, lane)`. A delivery whose lane has one pending already
 /// waits behind it (`due_at` NULL) until [`UNBLOCK_LANE`] lets it go.
@@ -625,6 +636,9 @@ pub static DELETE_EVENT_PERMITS: OverIds =
 /// `(ids)`.
 pub static DELETE_EVENT_DELIVERIES: OverIds =
     over_ids!("DELETE FROM deliveries WHERE event_id", 1, "");
+/// `(ids)`.
+pub static DELETE_EVENT_ATTACHMENTS: OverIds =
+    over_ids!("DELETE FROM attachment_chunks WHERE event_id", 1, "");
 /// `(ids)`.
 pub static DELETE_EVENTS: OverIds = over_ids!("DELETE FROM events WHERE id", 1, "");
 

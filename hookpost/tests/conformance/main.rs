@@ -96,6 +96,8 @@ conformance!(
     a_purge_takes_one_outcome_before_a_time_and_never_a_pending_event,
     deleting_events_takes_only_the_accounts_own,
     resealing_moves_every_sealed_value_under_the_current_key,
+    attachments_are_stored_in_chunks_and_go_with_their_event,
+    an_event_without_files_has_none,
 );
 
 /// Both backends' migrations must build the same tables with the same columns

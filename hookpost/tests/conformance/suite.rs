@@ -13,8 +13,10 @@ use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod attachments;
 mod control;
 mod lifecycle;
+pub use attachments::*;
 pub use control::*;
 pub use lifecycle::*;
 
@@ -67,6 +69,7 @@ fn event(account: &Account, key: Option<&str>, lease: Duration) -> NewEvent {
         idempotency_key: key.map(str::to_string),
         ordering_key: None,
         status: EventStatus::Pending,
+        attachments: Vec::new(),
         deliveries: vec![NewDelivery {
             target: target(),
             lease,

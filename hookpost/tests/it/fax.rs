@@ -8,19 +8,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The fields of a multipart/form-data request, by a real multipart parser.
+/// The text fields of a multipart/form-data request, by a real multipart parser.
 async fn form_fields(got: &receiver::Received) -> HashMap<String, String> {
-    let content_type = got.header("content-type").unwrap();
-    let boundary = multer::parse_boundary(&content_type).expect("a multipart boundary");
-    let body = got.body.clone();
-    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut form = multer::Multipart::new(stream, boundary);
-    let mut fields = HashMap::new();
-    while let Some(field) = form.next_field().await.expect("a well-formed form") {
-        let name = field.name().unwrap().to_string();
-        fields.insert(name, field.text().await.unwrap());
-    }
-    fields
+    forms::parse_form(got).await.fields
 }
 
 #[tokio::test]

@@ -104,6 +104,20 @@ async fn listen_checks_phaxio_signatures_of_form_deliveries() {
     let shown = listen.wait_for("answered 200", 1).await;
     assert!(shown.contains("signature phaxio: valid"), "{shown}");
     assert!(shown.contains("[event_type] fax.delivered"), "{shown}");
+    // With a file part, which the signature covers by its SHA-1.
+    server
+        .publish(
+            &acct,
+            json!({"event_type": "fax.received", "payload": {},
+                   "attachments": [{"filename": "fax.pdf", "content_base64": "JVBERi0xLjQ="}]}),
+        )
+        .await;
+    let shown = listen.wait_for("answered 200", 2).await;
+    assert_eq!(
+        shown.matches("signature phaxio: valid").count(),
+        2,
+        "{shown}"
+    );
 }
 
 #[tokio::test]

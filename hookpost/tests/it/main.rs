@@ -5,6 +5,7 @@
 mod helpers;
 
 mod api;
+mod attachments;
 mod bad_input;
 mod bulk_retry;
 mod cli;

@@ -3,11 +3,13 @@
     python smtp_sink.py PORT OUT_DIR
 
 Accepts every message on 127.0.0.1:PORT and writes each, parsed by Python's
-email package, to OUT_DIR/NNNN.json: {mail_from, rcpt_tos, subject, text, html}.
+email package, to OUT_DIR/NNNN.json: {mail_from, rcpt_tos, subject, text, html,
+attachments: [{filename, content_type, size, sha256}]}.
 Prints "ready" once listening; stops when its standard input closes.
 """
 
 import email
+import hashlib
 import json
 import os
 import sys
@@ -32,6 +34,15 @@ class Sink:
             "content_type": message.get_content_type(),
             "text": text.get_content() if text else None,
             "html": html.get_content() if html else None,
+            "attachments": [
+                {
+                    "filename": part.get_filename(),
+                    "content_type": part.get_content_type(),
+                    "size": len(part.get_payload(decode=True)),
+                    "sha256": hashlib.sha256(part.get_payload(decode=True)).hexdigest(),
+                }
+                for part in message.iter_attachments()
+            ],
         }
         self.count += 1
         path = os.path.join(self.out, f"{self.count:04}.json")

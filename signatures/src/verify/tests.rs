@@ -2,7 +2,7 @@
 //! rotation, and the Standard Webhooks specification's own test vector.
 
 use super::*;
-use crate::{public_key, Keys, Message};
+use crate::{public_key, Body, Keys, Message};
 use base64::engine::general_purpose::STANDARD;
 
 const NOW: i64 = 1_700_000_000;
@@ -50,11 +50,13 @@ impl Signed {
             id: "evt_01",
             timestamp,
             url: &url,
-            body,
+            body: Body::Bytes(body),
             form_fields: fields.as_deref(),
+            form_files: &[],
         };
         let headers = keys
             .headers(schemes, &message)
+            .expect("a body in memory is always read")
             .into_iter()
             .map(|(n, v)| (n.to_string(), v))
             .collect();
@@ -81,6 +83,7 @@ impl Signed {
             url: &self.url,
             body: &self.body,
             form_fields: self.fields.as_deref(),
+            form_files: &[],
         };
         v.verify(scheme, &request, now)
     }
@@ -148,6 +151,45 @@ fn phaxio_verifies_form_fields_in_any_order_and_a_json_body() {
     assert_eq!(json.check(&v, Scheme::Phaxio, NOW), Ok(()));
     // Phaxio has no timestamp: nothing goes stale.
     assert_eq!(json.check(&v, Scheme::Phaxio, NOW + 86_400), Ok(()));
+}
+
+#[test]
+fn phaxio_verifies_file_parts_by_their_sha1() {
+    let keys = signer(&[], &[], &[TOKEN]);
+    let v = verifier(&[], &[], &[TOKEN]);
+    let url = "https://receiver.example/fax";
+    let fields = [("event_type", "fax_completed".to_string())];
+    let files = [(
+        "file",
+        "a6a1c8998d4f5f1b2224127ad170540cd46ebf3d".to_string(),
+    )];
+    let message = Message {
+        id: "e1",
+        timestamp: NOW,
+        url,
+        body: Body::Bytes(b"--multipart--"),
+        form_fields: Some(&fields),
+        form_files: &files,
+    };
+    let headers = keys.headers(&[Scheme::Phaxio], &message).unwrap();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let request = |files: &[(&str, String)]| {
+        let request = Request {
+            headers: &headers,
+            url,
+            body: b"--multipart--",
+            form_fields: Some(&fields),
+            form_files: files,
+        };
+        v.verify(Scheme::Phaxio, &request, NOW)
+    };
+    assert_eq!(request(&files), Ok(()));
+    let other = [(
+        "file",
+        "0000000000000000000000000000000000000000".to_string(),
+    )];
+    assert_eq!(request(&other), Err(VerifyError::NoMatch), "another file");
+    assert_eq!(request(&[]), Err(VerifyError::NoMatch), "the file left out");
 }
 
 #[test]
@@ -240,6 +282,7 @@ fn the_specification_test_vector_verifies_and_goes_stale() {
         url: "https://example.com/",
         body: br#"{"test": 2432232314}"#,
         form_fields: None,
+        form_files: &[],
     };
     for secret in [SECRET, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
         let v = Verifier::new(VerifyKeys::decode(&[secret], &[], &[]).unwrap());
@@ -283,6 +326,7 @@ fn verify_present_checks_the_schemes_the_request_carries_in_order() {
         url: &signed.url,
         body: &signed.body,
         form_fields: None,
+        form_files: &[],
     };
     assert_eq!(
         v.verify_present(&request, NOW),

@@ -142,6 +142,7 @@ async fn remove<C: GenericClient>(c: &C, ids: &[String], lanes: &[String]) -> Sq
     run(&sql::FORGET_EVENT_KEYS).await?;
     let attempts = run(&sql::DELETE_EVENT_ATTEMPTS).await?;
     run(&sql::DELETE_EVENT_PERMITS).await?;
+    run(&sql::DELETE_EVENT_ATTACHMENTS).await?;
     let deliveries = run(&sql::DELETE_EVENT_DELIVERIES).await?;
     let events = run(&sql::DELETE_EVENTS).await?;
     let now = now_ms();

@@ -7,6 +7,7 @@
 //! PostgreSQL flushes a commit before acknowledging it (`synchronous_commit`), and
 //! groups the flushes of concurrent commits itself.
 
+mod attachments;
 mod control;
 mod errors;
 mod lifecycle;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_endpoints_and_deliveries.sql"),
     include_str!("migrations/0007_delivery_control.sql"),
     include_str!("migrations/0008_data_lifecycle.sql"),
+    include_str!("migrations/0009_attachments.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"
@@ -451,6 +453,21 @@ impl Lifecycle for PostgresStore {
         let page = lifecycle::reseal(&tx, column, &keyring, &after, limit).await?;
         tx.commit().await.map_err(from_pg)?;
         Ok(page)
+    }
+}
+
+#[async_trait]
+impl Attachments for PostgresStore {
+    async fn attachment_chunk(
+        &self,
+        event_id: &str,
+        position: u32,
+        seq: u32,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        attachments::chunk(&self.client().await?, event_id, position, seq).await
+    }
+    async fn event_attachments(&self, event_id: &str) -> StoreResult<Option<EventFiles>> {
+        attachments::of_event(&self.client().await?, event_id).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! needs more than a line. Each takes a client or a transaction.
 
 use super::errors::from_pg;
+use crate::domain::attachment::{NewAttachment, CHUNK_BYTES};
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::storage::rows::*;
@@ -164,11 +165,33 @@ pub async fn publish_one<C: GenericClient>(
             &e.idempotency_key,
             &e.status.as_str(),
             &e.ordering_key,
+            &rows::attachments_column(&e.attachments)?,
         ],
     )
     .await?;
+    insert_attachments(c, &e.id, &e.attachments).await?;
     insert_deliveries(c, &e.id, &e.deliveries, now).await?;
     Ok(Published::Created)
+}
+
+/// Each file in chunks of [`CHUNK_BYTES`], in the publish's transaction.
+async fn insert_attachments<C: GenericClient>(
+    c: &C,
+    event_id: &str,
+    files: &[NewAttachment],
+) -> Sql<()> {
+    for (position, file) in files.iter().enumerate() {
+        for (seq, chunk) in file.content.chunks(CHUNK_BYTES).enumerate() {
+            let (position, seq) = (position as i32, seq as i32);
+            execute(
+                c,
+                sql::INSERT_ATTACHMENT_CHUNK.postgres(),
+                &[&event_id, &position, &seq, &chunk],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn insert_deliveries<C: GenericClient>(

@@ -137,6 +137,7 @@ fn remove(c: &Connection, ids: &[String]) -> Sql<Removed> {
     run(&sql::FORGET_EVENT_KEYS)?;
     let attempts = run(&sql::DELETE_EVENT_ATTEMPTS)?;
     run(&sql::DELETE_EVENT_PERMITS)?;
+    run(&sql::DELETE_EVENT_ATTACHMENTS)?;
     let deliveries = run(&sql::DELETE_EVENT_DELIVERIES)?;
     let events = run(&sql::DELETE_EVENTS)?;
     let now = now_ms();

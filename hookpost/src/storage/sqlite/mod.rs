@@ -6,6 +6,7 @@
 //! delivers from it; at start that process takes back every claim a crash left
 //! behind, so events that were in flight are due again at once.
 
+mod attachments;
 mod control;
 mod errors;
 mod lifecycle;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_endpoints_and_deliveries.sql"),
     include_str!("migrations/0007_delivery_control.sql"),
     include_str!("migrations/0008_data_lifecycle.sql"),
+    include_str!("migrations/0009_attachments.sql"),
 ];
 
 /// The embedded store.
@@ -616,6 +618,27 @@ impl Lifecycle for SqliteStore {
     ) -> StoreResult<sealed::ResealPage> {
         self.writer
             .write(move |c| lifecycle::reseal(c, column, &keyring, &after, limit))
+            .await
+    }
+}
+
+#[async_trait]
+impl Attachments for SqliteStore {
+    async fn attachment_chunk(
+        &self,
+        event_id: &str,
+        position: u32,
+        seq: u32,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let event_id = event_id.to_string();
+        self.readers
+            .read(move |c| attachments::chunk(c, &event_id, position, seq))
+            .await
+    }
+    async fn event_attachments(&self, event_id: &str) -> StoreResult<Option<EventFiles>> {
+        let event_id = event_id.to_string();
+        self.readers
+            .read(move |c| attachments::of_event(c, &event_id))
             .await
     }
 }

@@ -2,6 +2,7 @@
 //! on a connection handed in by the writer thread or the read pool.
 
 use super::errors::{decoded, from_sqlite};
+use crate::domain::attachment::{NewAttachment, CHUNK_BYTES};
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::event_type::EventType;
 use crate::domain::settings::WebhookSettings;
@@ -216,6 +217,7 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
             .and_then(|mut s| s.execute(params![e.account_id, key, e.id, now + window.as_millis() as i64]))
             .map_err(from_sqlite)?;
     }
+    let attachments = rows::attachments_column(&e.attachments)?;
     c.prepare_cached(sql::INSERT_EVENT.sqlite())
         .and_then(|mut s| {
             s.execute(params![
@@ -230,11 +232,28 @@ fn publish_one(c: &Connection, e: &NewEvent, window: Duration) -> Sql<Published>
                 e.idempotency_key,
                 e.status.as_str(),
                 e.ordering_key,
+                attachments,
             ])
         })
         .map_err(from_sqlite)?;
+    insert_attachments(c, &e.id, &e.attachments)?;
     insert_deliveries(c, &e.id, &e.deliveries, now)?;
     Ok(Published::Created)
+}
+
+/// Each file in chunks of [`CHUNK_BYTES`], in the publish's transaction.
+fn insert_attachments(c: &Connection, event_id: &str, files: &[NewAttachment]) -> Sql<()> {
+    let mut insert = c
+        .prepare_cached(sql::INSERT_ATTACHMENT_CHUNK.sqlite())
+        .map_err(from_sqlite)?;
+    for (position, file) in files.iter().enumerate() {
+        for (seq, chunk) in file.content.chunks(CHUNK_BYTES).enumerate() {
+            insert
+                .execute(params![event_id, position as i64, seq as i64, chunk])
+                .map_err(from_sqlite)?;
+        }
+    }
+    Ok(())
 }
 
 fn insert_deliveries(

@@ -7,6 +7,7 @@
 pub mod database;
 pub mod endpoints;
 pub mod errors;
+pub mod forms;
 pub mod load;
 pub mod postgres;
 pub mod raw;

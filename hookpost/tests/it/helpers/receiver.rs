@@ -114,6 +114,8 @@ impl Receiver {
         shared.base.set(format!("http://{addr}")).unwrap();
         let app = axum::Router::new()
             .fallback(handle)
+            // Forms carrying files are larger than axum's default 2 MiB.
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
         tokio::spawn(async move {
             axum::serve(

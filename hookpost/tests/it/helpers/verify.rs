@@ -3,6 +3,7 @@
 //! SDK, and `v1a` and Phaxio checks written from the public specifications).
 
 use super::receiver::Received;
+use base64::Engine;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -26,7 +27,7 @@ pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
         })
         .collect();
     let input = json!({
-        "body": String::from_utf8(body.to_vec()).unwrap(),
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(body),
         "headers": headers,
         "url": request.url,
         "callback_token": keys["callback_token"],

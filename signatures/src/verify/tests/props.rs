@@ -43,7 +43,7 @@ proptest! {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let fields: Option<Vec<(&str, String)>> =
             fields.as_ref().map(|f| f.iter().map(|(n, v)| (n.as_str(), v.clone())).collect());
-        let request = Request { headers: &headers, url: &url, body: &body, form_fields: fields.as_deref() };
+        let request = Request { headers: &headers, url: &url, body: &body, form_fields: fields.as_deref(), form_files: &[] };
         for (_, verdict) in v.verify_present(&request, now) {
             // Random input can't carry a valid signature.
             prop_assert!(verdict.is_err());
@@ -75,7 +75,7 @@ proptest! {
         let original = signed.headers[which].1.clone();
         signed.set(&name, &value);
         let headers = signed.pairs();
-        let request = Request { headers: &headers, url: &signed.url, body: &signed.body, form_fields: None };
+        let request = Request { headers: &headers, url: &signed.url, body: &signed.body, form_fields: None, form_files: &[] };
         let verdicts = v.verify_present(&request, NOW);
         prop_assert_eq!(verdicts.len(), 3);
         if value != original && name != "webhook-signature" {
