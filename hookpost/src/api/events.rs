@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
-use super::publish_body::PublishBody;
+use super::publish_body::{CarriesFiles, JsonPublish, PublishBody};
 use super::views::{DeletedView, EventStateView, EventView, JobView, List, Page, PublishedView};
 use super::AppState;
 use crate::app::lifecycle::EraseRequest;
@@ -59,11 +59,17 @@ struct Batch {
     events: Vec<PublishRequest>,
 }
 
+impl CarriesFiles for Batch {
+    fn base64_bytes(&self) -> usize {
+        self.events.iter().map(CarriesFiles::base64_bytes).sum()
+    }
+}
+
 /// All or nothing: one bad item refuses the batch and names it.
 async fn publish_batch(
     Caller(account): Caller,
     State(app): State<AppState>,
-    JsonBody(batch): JsonBody<Batch>,
+    JsonPublish(batch): JsonPublish<Batch>,
 ) -> Result<(StatusCode, Response), ApiError> {
     let max = app.config.max_batch;
     if batch.events.is_empty() || batch.events.len() > max {

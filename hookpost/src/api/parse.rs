@@ -53,7 +53,7 @@ pub fn object_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 
 /// The raw body, within the configured size and time limits, if its
 /// `Content-Type` is JSON (or absent: `curl -d` clients are common).
-async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     check_content_type(req.headers())?;
     let limit = super::body_limit(req.uri().path(), &state.config);
     let read = Bytes::from_request(req, state);

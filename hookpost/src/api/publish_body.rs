@@ -3,16 +3,52 @@
 //! part per file, so a large file travels without base64.
 
 use super::error::ApiError;
-use super::parse::{object_from_slice, JsonBody};
+use super::parse::{object_from_slice, read_body};
 use super::AppState;
 use crate::app::publish::PublishRequest;
 use crate::domain::attachment::new_attachment;
 use crate::domain::validate::FieldError;
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 
 /// A publish request read from either shape.
 pub struct PublishBody(pub PublishRequest);
+
+/// A JSON publish body (one event or a batch): larger than
+/// `--max-body-bytes` only by the base64 of its files.
+pub struct JsonPublish<T>(pub T);
+
+/// How much of a JSON publish body is files in base64.
+pub trait CarriesFiles {
+    /// Bytes of `content_base64` text.
+    fn base64_bytes(&self) -> usize;
+}
+
+impl CarriesFiles for PublishRequest {
+    fn base64_bytes(&self) -> usize {
+        self.attachments
+            .iter()
+            .flatten()
+            .filter_map(|f| f.content_base64.as_ref())
+            .map(String::len)
+            .sum()
+    }
+}
+
+impl<T: DeserializeOwned + CarriesFiles> FromRequest<AppState> for JsonPublish<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        let request: T = object_from_slice(&bytes)?;
+        let limit = state.config.max_body_bytes;
+        if bytes.len().saturating_sub(request.base64_bytes()) > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        Ok(JsonPublish(request))
+    }
+}
 
 impl FromRequest<AppState> for PublishBody {
     type Rejection = ApiError;
@@ -29,7 +65,7 @@ impl FromRequest<AppState> for PublishBody {
             })
             .map(multer::parse_boundary);
         match boundary {
-            None => JsonBody::from_request(req, state)
+            None => JsonPublish::from_request(req, state)
                 .await
                 .map(|b| PublishBody(b.0)),
             Some(Err(e)) => Err(FieldError::new(
@@ -39,7 +75,7 @@ impl FromRequest<AppState> for PublishBody {
             .into()),
             Some(Ok(boundary)) => {
                 let limit = super::body_limit(req.uri().path(), &state.config);
-                let read = read_multipart(req, boundary, limit);
+                let read = read_multipart(req, boundary, limit, state.config.max_body_bytes);
                 tokio::time::timeout(state.config.body_read_timeout, read)
                     .await
                     .map_err(|_| ApiError::BodyTimeout)?
@@ -54,6 +90,7 @@ async fn read_multipart(
     req: Request,
     boundary: String,
     limit: usize,
+    event_limit: usize,
 ) -> Result<PublishRequest, ApiError> {
     let stream = req.into_body().into_data_stream();
     let constraints =
@@ -87,6 +124,9 @@ async fn read_multipart(
     }
     let event = event
         .ok_or_else(|| FieldError::new("event", "is required: a part holding the event as JSON"))?;
+    if event.len() > event_limit {
+        return Err(ApiError::TooLarge(event_limit));
+    }
     // The `event` part is the publish request: its fields are named as in a
     // JSON publish.
     let mut request: PublishRequest = object_from_slice(&event)?;

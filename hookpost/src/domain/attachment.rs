@@ -24,12 +24,21 @@ const MAX_FILENAME: usize = 255;
 const MAX_TOKEN: usize = 128;
 
 /// A file as a publisher sent it, checked and hashed, before it is stored.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows the description, not megabytes of contents.
+#[derive(Clone)]
 pub struct NewAttachment {
     /// Its description, hashes and size included.
     pub meta: Attachment,
     /// The bytes (shared, so cloning an event does not copy them).
     pub content: Bytes,
+}
+
+impl std::fmt::Debug for NewAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAttachment")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored file's description: what deliveries, listings and download links
