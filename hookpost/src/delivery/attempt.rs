@@ -206,7 +206,14 @@ impl Channels {
                 body: &body,
                 replay: stored.as_ref().map(|s| s as &dyn Replay),
             };
-            signer.headers(&target.signatures, &signed)
+            match stored {
+                // Reading the files blocks this thread: let the runtime move
+                // its other tasks away meanwhile.
+                Some(_) => {
+                    tokio::task::block_in_place(|| signer.headers(&target.signatures, &signed))
+                }
+                None => signer.headers(&target.signatures, &signed),
+            }
         };
         let mut headers = match signatures {
             Ok(headers) => headers,

@@ -127,8 +127,9 @@ impl FileReader {
         })
     }
 
-    /// The body, file contents included, for signing; must be used from a
-    /// multi-threaded runtime's worker (it blocks that thread while it reads).
+    /// The body, file contents included, for signing. Replaying it blocks
+    /// the thread on the store: do it inside `tokio::task::block_in_place`
+    /// (on a multi-threaded runtime).
     pub fn replay<'a>(&'a self, event_id: &'a str, body: &'a Body) -> StoredBody<'a> {
         StoredBody {
             reader: self,
@@ -152,7 +153,8 @@ impl Replay for StoredBody<'_> {
         for part in &self.body.files {
             for seq in 0..part.file.chunks() {
                 let read = self.reader.chunk(self.event_id, part.position, seq);
-                let chunk = tokio::task::block_in_place(|| handle.block_on(read))
+                let chunk = handle
+                    .block_on(read)
                     .map_err(|e| ReplayError(e.to_string()))?;
                 sink(&chunk);
             }
