@@ -147,11 +147,10 @@ impl Channels {
     ) -> Sent {
         let target = &event.target;
         let body = body(target.format, content, number, delivered_to);
-        let wire_url = url.without_credentials();
         let signed = Signed {
             msg_id: &event.id,
             timestamp: self.clock.now().timestamp(),
-            url: wire_url.as_str(),
+            url: url.as_given(),
             body: &body,
         };
         let mut headers = signer.headers(&target.signatures, &signed);

@@ -25,5 +25,6 @@ mod keys;
 mod lifecycle;
 mod listen;
 mod ordering;
+mod phaxio_url;
 mod signatures;
 mod starvation;
