@@ -2,6 +2,7 @@
 //! server over its API, for use from a shell.
 
 use crate::config::ServeConfig;
+use crate::domain::event_type::Catalog;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -95,11 +96,15 @@ pub enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
-    /// Register the ready catalog of fax and messaging event types in the account.
+    /// Register a ready catalog of fax and messaging event types in the account.
     LoadCatalog {
         /// Connection to the server.
         #[command(flatten)]
         server: ServerArgs,
+        /// Which provider style: `telnyx` (every status postflight) or `phaxio`
+        /// (page progress and retries inflight).
+        #[arg(long, value_enum, default_value_t)]
+        catalog: Catalog,
     },
     /// List events, newest first (one page; pass `next_cursor` as --cursor).
     ListEvents {

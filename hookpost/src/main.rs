@@ -144,12 +144,12 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Keys { server } => {
             account_call(&server, Method::GET, "/v1/account/keys", None).await
         }
-        Command::LoadCatalog { server } => {
+        Command::LoadCatalog { server, catalog } => {
             account_call(
                 &server,
                 Method::POST,
                 "/v1/event-types/catalog",
-                Some(json!({})),
+                Some(json!({ "catalog": catalog })),
             )
             .await
         }

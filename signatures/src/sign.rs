@@ -17,8 +17,8 @@ pub struct Message<'a> {
     pub id: &'a str,
     /// Unix seconds, the same for every scheme of the request.
     pub timestamp: i64,
-    /// The URL the request goes to, as the customer gave it (the Phaxio
-    /// scheme signs it).
+    /// The URL the request goes to, as the receiver configured it (the
+    /// Phaxio scheme signs it so).
     pub url: &'a str,
     /// The body, as sent.
     pub body: Body<'a>,

@@ -72,7 +72,8 @@ pub struct Request<'a> {
     /// The request's headers; names compared case-insensitively. When a name
     /// repeats, the first one counts.
     pub headers: &'a [(&'a str, &'a str)],
-    /// The URL as the sender addressed it (Phaxio signs it).
+    /// The callback URL as the receiver configured it with the sender, userinfo
+    /// included (Phaxio signs it so, not the request line's form).
     pub url: &'a str,
     /// The body, exactly as received.
     pub body: &'a [u8],

@@ -1,14 +1,14 @@
-//! Event types: register a type's category (inflight or postflight) and an
-//! optional JSON Schema that its payloads must satisfy; load the ready catalog of
-//! fax and messaging types in one call.
+//! Event types: register a type's category (inflight or postflight), an
+//! optional JSON Schema that its payloads must satisfy and a schema per payload
+//! version; load a ready catalog of fax and messaging types in one call.
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
-use super::parse::{JsonBody, PathParam};
+use super::parse::{JsonBody, OptionalJson, PathParam};
 use super::views::List;
 use super::AppState;
 use crate::domain::event::Category;
-use crate::domain::event_type::{EventType, PayloadSchema};
+use crate::domain::event_type::{Catalog, EventType, VersionSchema};
 use crate::domain::validate::{self, FieldError};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Longest description.
 const MAX_DESCRIPTION: usize = 1000;
@@ -42,6 +43,8 @@ struct PutEventType {
     schema: Option<Value>,
     #[serde(default)]
     example: Option<Value>,
+    #[serde(default)]
+    versions: BTreeMap<String, VersionSchema>,
 }
 
 fn check(event_type: &EventType) -> Result<(), FieldError> {
@@ -56,22 +59,7 @@ fn check(event_type: &EventType) -> Result<(), FieldError> {
             format!("must be at most {MAX_DESCRIPTION} characters"),
         ));
     }
-    let schema = event_type
-        .schema
-        .as_ref()
-        .map(PayloadSchema::compile)
-        .transpose()?;
-    if let Some(example) = &event_type.example {
-        if !example.is_object() {
-            return Err(FieldError::new("example", "must be a JSON object"));
-        }
-        if let Some(schema) = &schema {
-            schema.check(example).map_err(|e| {
-                FieldError::new(e.field.replacen("payload", "example", 1), e.message)
-            })?;
-        }
-    }
-    Ok(())
+    event_type.check_schemas()
 }
 
 async fn put_type(
@@ -86,6 +74,7 @@ async fn put_type(
         description: body.description,
         schema: body.schema,
         example: body.example,
+        versions: body.versions,
     };
     check(&event_type)?;
     let created = app.put_event_type(&account, &event_type).await?;
@@ -136,17 +125,31 @@ async fn list(
     Ok(Json(List { data }))
 }
 
-/// The names of the types a catalog registered.
+/// Which catalog to load; an empty body means Telnyx, as before there was a
+/// choice.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadCatalog {
+    #[serde(default)]
+    catalog: Catalog,
+}
+
+/// The catalog loaded and the names of the types it registered.
 #[derive(Serialize)]
 struct Loaded {
+    catalog: Catalog,
     loaded: Vec<String>,
 }
 
-/// Registers (or replaces) every type of the built-in catalog in the account.
+/// Registers (or replaces) every type of a built-in catalog in the account.
 async fn load_catalog(
     Caller(account): Caller,
     State(app): State<AppState>,
+    OptionalJson(body): OptionalJson<LoadCatalog>,
 ) -> Result<Json<Loaded>, ApiError> {
-    let loaded = app.load_catalog(&account).await?;
-    Ok(Json(Loaded { loaded }))
+    let loaded = app.load_catalog(&account, body.catalog).await?;
+    Ok(Json(Loaded {
+        catalog: body.catalog,
+        loaded,
+    }))
 }

@@ -260,11 +260,7 @@ impl App {
             None => self.example_payload(account, &event_type).await?,
         };
         validate::json_object("payload", &payload)?;
-        if let Some(schema) = &rules.schema {
-            let value: serde_json::Value = serde_json::from_str(payload.get())
-                .map_err(|e| FieldError::new("payload", e.to_string()))?;
-            schema.check(&value)?;
-        }
+        rules.check(&payload, None)?;
         let profile = self.endpoint_profile_settings(account, &endpoint).await?;
         let target = endpoint_target(&endpoint, profile.as_ref(), &account.settings);
         let created_at = Utc::now();

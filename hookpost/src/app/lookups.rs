@@ -6,11 +6,14 @@
 use super::App;
 use super::AppError;
 use crate::domain::event::Category;
-use crate::domain::event_type::PayloadSchema;
+use crate::domain::event_type::{EventType, PayloadSchema};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::validate::{self, FieldError};
 use crate::storage::{Account, Endpoint, StoreError};
-use std::collections::HashMap;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Most compiled schemas kept; past that the cache starts over.
@@ -23,6 +26,35 @@ pub struct TypeRules {
     pub category: Category,
     /// Payloads must satisfy it, if set.
     pub schema: Option<Arc<PayloadSchema>>,
+    /// The payload of a version (`payloads.v2`) must satisfy that version's
+    /// schema; a version without one is not checked.
+    pub versions: BTreeMap<String, Arc<PayloadSchema>>,
+}
+
+impl TypeRules {
+    /// Checks an event's payload against the type's schema and each versioned
+    /// payload against its version's, naming the failing path (`payload.x`,
+    /// `payloads.v2.x`). Both must already be JSON objects.
+    pub fn check(&self, payload: &RawValue, payloads: Option<&RawValue>) -> Result<(), FieldError> {
+        if let Some(schema) = &self.schema {
+            schema.check("payload", &parsed::<Value>("payload", payload)?)?;
+        }
+        let Some(payloads) = payloads.filter(|_| !self.versions.is_empty()) else {
+            return Ok(());
+        };
+        let by_version: BTreeMap<String, Value> = parsed("payloads", payloads)?;
+        for (version, payload) in &by_version {
+            if let Some(schema) = self.versions.get(version) {
+                schema.check(&format!("payloads.{version}"), payload)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A payload (or the map of them by version), read for checking against schemas.
+fn parsed<T: DeserializeOwned>(field: &str, raw: &RawValue) -> Result<T, FieldError> {
+    serde_json::from_str(raw.get()).map_err(|e| FieldError::new(field, e.to_string()))
 }
 
 impl App {
@@ -92,17 +124,28 @@ impl App {
         }
         let rules = match self.store.event_type(&account.id, name).await? {
             None => TypeRules::default(),
-            Some(t) => TypeRules {
-                category: t.category,
-                schema: t
-                    .schema
-                    .as_ref()
-                    .map(|s| self.schemas.compiled(s))
-                    .transpose()?,
-            },
+            Some(t) => self.compile_rules(&t)?,
         };
         self.caches.types.put(key, rules.clone(), generation);
         Ok(rules)
+    }
+
+    /// The rules of a stored type, its schemas compiled through the shared cache.
+    fn compile_rules(&self, t: &EventType) -> Result<TypeRules, StoreError> {
+        let versions = t
+            .versions
+            .iter()
+            .map(|(name, v)| Ok((name.clone(), self.schemas.compiled(&v.schema)?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(TypeRules {
+            category: t.category,
+            schema: t
+                .schema
+                .as_ref()
+                .map(|s| self.schemas.compiled(s))
+                .transpose()?,
+            versions,
+        })
     }
 }
 
@@ -127,5 +170,49 @@ impl SchemaCache {
         }
         cache.insert(key, compiled.clone());
         Ok(compiled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    fn compiled(schema: Value) -> Arc<PayloadSchema> {
+        Arc::new(PayloadSchema::compile(&schema).unwrap())
+    }
+
+    #[test]
+    fn each_versioned_payload_is_checked_by_its_own_schema_only() {
+        let rules = TypeRules {
+            category: Category::Postflight,
+            schema: Some(compiled(json!({"required": ["fax_id"]}))),
+            versions: [("v2".to_string(), compiled(json!({"required": ["id"]})))].into(),
+        };
+        let payload = raw(json!({"fax_id": "f"}));
+        let payloads = |v2: Value| raw(json!({"v2": v2, "v3": {"anything": true}}));
+        assert!(rules
+            .check(&payload, Some(&payloads(json!({"id": 1}))))
+            .is_ok());
+        assert_eq!(
+            rules
+                .check(&payload, Some(&payloads(json!({"fax_id": "f"}))))
+                .unwrap_err()
+                .field,
+            "payloads.v2"
+        );
+        assert_eq!(
+            rules
+                .check(&raw(json!({"id": 1})), Some(&payloads(json!({"id": 1}))))
+                .unwrap_err()
+                .field,
+            "payload",
+            "the main payload stays checked by the main schema"
+        );
+        assert!(rules.check(&payload, None).is_ok());
     }
 }

@@ -4,7 +4,7 @@
 //! their cache times); handlers never touch the caches.
 
 use super::{App, AppError};
-use crate::domain::event_type::{catalog, EventType};
+use crate::domain::event_type::{Catalog, EventType};
 use crate::domain::settings::WebhookSettings;
 use crate::secrets::SigningKeys;
 use crate::storage::{Account, Profile};
@@ -97,10 +97,14 @@ impl App {
         Ok(deleted)
     }
 
-    /// Registers (or replaces) every type of the built-in catalog; answers their
+    /// Registers (or replaces) every type of a built-in catalog; answers their
     /// names.
-    pub async fn load_catalog(&self, account: &Account) -> Result<Vec<String>, AppError> {
-        let types = catalog();
+    pub async fn load_catalog(
+        &self,
+        account: &Account,
+        catalog: Catalog,
+    ) -> Result<Vec<String>, AppError> {
+        let types = catalog.types();
         for event_type in &types {
             self.store.put_event_type(&account.id, event_type).await?;
         }

@@ -236,11 +236,7 @@ impl App {
             validate::timestamp("occurred_at", at)?;
         }
         let rules = self.type_rules(account, &event_type).await?;
-        if let Some(schema) = &rules.schema {
-            let payload: serde_json::Value = serde_json::from_str(payload.get())
-                .map_err(|e| FieldError::new("payload", e.to_string()))?;
-            schema.check(&payload)?;
-        }
+        rules.check(&payload, request.payloads.as_deref())?;
         self.check_settings(&overrides)?;
         let profile = match &request.profile_id {
             Some(id) => Some(self.profile_settings(account, id).await?),

@@ -195,14 +195,13 @@ impl Channels {
                 return Sent::not_sent(FailureKind::Other, "this node cannot read attachments")
             }
         };
-        let wire_url = url.without_credentials();
         // In a block: the replayed body borrows the body, which moves on next.
         let signatures = {
             let stored = reader.map(|r| r.replay(&event.id, &body));
             let signed = Signed {
                 msg_id: &event.id,
                 timestamp: now.timestamp(),
-                url: wire_url.as_str(),
+                url: url.as_given(),
                 body: &body,
                 replay: stored.as_ref().map(|s| s as &dyn Replay),
             };

@@ -22,7 +22,8 @@ pub struct Signed<'a> {
     pub msg_id: &'a str,
     /// Unix seconds, the same for every scheme of the request.
     pub timestamp: i64,
-    /// The URL the request goes to, as the customer gave it (Phaxio signs it).
+    /// The URL the request goes to as the customer configured it, credentials
+    /// included (Phaxio signs it; the request line carries its normalised form).
     pub url: &'a str,
     /// The body as sent.
     pub body: &'a Body,

@@ -132,6 +132,7 @@ pub fn event_types() -> Vec<EventType> {
         description: Some(description.into()),
         schema: Some(schema),
         example: None,
+        versions: Default::default(),
     })
     .collect()
 }
@@ -160,7 +161,9 @@ mod tests {
             Some("http 410"),
             Utc::now(),
         );
-        schema(ENDPOINT_DISABLED).check(&disabled.payload).unwrap();
+        schema(ENDPOINT_DISABLED)
+            .check("payload", &disabled.payload)
+            .unwrap();
         let failed = Notice::new(
             DELIVERY_FAILED,
             subject,
@@ -169,11 +172,13 @@ mod tests {
             Utc::now(),
         );
         assert!(
-            schema(DELIVERY_FAILED).check(&failed.payload).is_err(),
+            schema(DELIVERY_FAILED)
+                .check("payload", &failed.payload)
+                .is_err(),
             "event_id is required"
         );
         schema(DELIVERY_FAILED)
-            .check(&failed.with_event("evt").payload)
+            .check("payload", &failed.with_event("evt").payload)
             .unwrap();
     }
 

@@ -146,18 +146,24 @@ pub fn versioned_payloads(raw: &RawValue) -> Result<(), FieldError> {
     let map: std::collections::BTreeMap<String, &RawValue> =
         serde_json::from_str(raw.get()).map_err(|e| FieldError::new("payloads", e.to_string()))?;
     for (name, payload) in map {
-        version("payloads", &name).map_err(|e| {
-            FieldError::new(
-                "payloads",
-                format!(
-                    "has a key {name:?} that is not a version name: it {}",
-                    e.message
-                ),
-            )
-        })?;
+        version_key("payloads", &name)?;
         json_object(&format!("payloads.{name}"), payload)?;
     }
     Ok(())
+}
+
+/// A key of a map by version (`payloads`, an event type's `versions`) must be
+/// a version name; the refusal names the map, since the key is not a field.
+pub fn version_key(map: &str, name: &str) -> Result<(), FieldError> {
+    version(map, name).map_err(|e| {
+        FieldError::new(
+            map,
+            format!(
+                "has a key {name:?} that is not a version name: it {}",
+                e.message
+            ),
+        )
+    })
 }
 
 /// Refuses JSON text that is well-formed but whose values cannot be read back

@@ -9,11 +9,21 @@ pub const MAX_URL_LENGTH: usize = 2048;
 
 /// A validated webhook destination: `http`, `https` or `mailto`.
 ///
+/// It keeps the text as the customer gave it beside its parsed form: Phaxio
+/// signs the callback URL exactly as configured, which normalisation (`HTTP`
+/// lower-cased, `./x/..` resolved) would change, so the given text is what is
+/// stored, compared and signed, and the parsed form is where requests go.
+///
 /// It serializes in full (storage needs the password to send Basic auth); every
 /// place that shows a URL to a person goes through [`WebhookUrl::masked`], and
 /// `Debug` masks too so a URL in a log line never leaks its password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookUrl(Url);
+#[derive(Clone)]
+pub struct WebhookUrl {
+    /// The text as given, trimmed of surrounding whitespace.
+    given: String,
+    /// Its parsed, normalised form.
+    url: Url,
+}
 
 /// Why a URL was refused, in words meant for the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,46 +59,55 @@ impl WebhookUrl {
         }
         match url.scheme() {
             "http" | "https" if url.host().is_none() => Err(UrlError::NoHost),
-            "http" | "https" => Ok(WebhookUrl(url)),
             "mailto" if url.path().trim().is_empty() => Err(UrlError::NoAddress),
-            "mailto" => Ok(WebhookUrl(url)),
+            "http" | "https" | "mailto" => Ok(WebhookUrl {
+                given: text.trim().to_string(),
+                url,
+            }),
             other => Err(UrlError::Scheme(other.to_string())),
         }
     }
 
     /// The parsed URL, credentials included: for the sender only.
     pub fn url(&self) -> &Url {
-        &self.0
+        &self.url
+    }
+
+    /// The URL exactly as the customer gave it (trimmed), credentials
+    /// included: what a provider that signs the configured URL (Phaxio) signs.
+    /// Never shown to people; see [`WebhookUrl::masked`].
+    pub fn as_given(&self) -> &str {
+        &self.given
     }
 
     /// True for `mailto:` targets, which go through the SMTP relay.
     pub fn is_mailto(&self) -> bool {
-        self.0.scheme() == "mailto"
+        self.url.scheme() == "mailto"
     }
 
     /// The URL as shown to people: a password becomes `***`.
     pub fn masked(&self) -> String {
-        if self.0.password().is_none() {
-            return self.0.as_str().to_string();
+        if self.url.password().is_none() {
+            return self.url.as_str().to_string();
         }
-        let mut shown = self.0.clone();
+        let mut shown = self.url.clone();
         let _ = shown.set_password(Some("***"));
         shown.into()
     }
 
     /// The Basic-auth credentials carried in the URL, if any (percent-decoded).
     pub fn basic_auth(&self) -> Option<(String, Option<String>)> {
-        let user = self.0.username();
-        if user.is_empty() && self.0.password().is_none() {
+        let user = self.url.username();
+        if user.is_empty() && self.url.password().is_none() {
             return None;
         }
         let decode = |s: &str| percent_decode(s);
-        Some((decode(user), self.0.password().map(decode)))
+        Some((decode(user), self.url.password().map(decode)))
     }
 
     /// The URL with credentials removed, as it is put on the wire.
     pub fn without_credentials(&self) -> Url {
-        let mut bare = self.0.clone();
+        let mut bare = self.url.clone();
         let _ = bare.set_username("");
         let _ = bare.set_password(None);
         bare
@@ -108,9 +127,20 @@ impl std::fmt::Debug for WebhookUrl {
     }
 }
 
+/// Two URLs are the same if they were given the same: the given text is what
+/// is stored and signed, so URLs that merely normalise alike are not equal.
+impl PartialEq for WebhookUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.given == other.given
+    }
+}
+
+impl Eq for WebhookUrl {}
+
+/// The text as given, so that it survives storage for signing.
 impl Serialize for WebhookUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0.as_str())
+        s.serialize_str(&self.given)
     }
 }
 
@@ -161,6 +191,35 @@ mod tests {
         assert!(!format!("{u:?}").contains("s3cret"));
         assert_eq!(u.basic_auth(), Some(("user".into(), Some("s3cret".into()))));
         assert_eq!(u.without_credentials().as_str(), "https://example.com/hook");
+    }
+
+    #[test]
+    fn keeps_the_url_as_given_beside_its_normalised_form() {
+        let given = "HTTP://user:pass@127.0.0.1:8080/cb/./x/../hook?b=2&a=1";
+        let u = WebhookUrl::parse(&format!("  {given}\n")).unwrap();
+        assert_eq!(u.as_given(), given, "trimmed, otherwise untouched");
+        assert_eq!(
+            u.without_credentials().as_str(),
+            "http://127.0.0.1:8080/cb/hook?b=2&a=1"
+        );
+        assert_eq!(u.masked(), "http://user:***@127.0.0.1:8080/cb/hook?b=2&a=1");
+        assert!(!format!("{u:?}").contains("pass"));
+    }
+
+    #[test]
+    fn the_given_text_survives_storage_and_decides_equality() {
+        let u = WebhookUrl::parse("HTTPS://Example.com/a/../hook").unwrap();
+        let stored = serde_json::to_string(&u).unwrap();
+        assert_eq!(stored, r#""HTTPS://Example.com/a/../hook""#);
+        let read: WebhookUrl = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read.as_given(), u.as_given());
+        assert_eq!(read, u);
+        let normalised = WebhookUrl::parse("https://example.com/hook").unwrap();
+        assert_eq!(normalised.url(), u.url());
+        assert_ne!(
+            normalised, u,
+            "equal once normalised, but given differently"
+        );
     }
 
     #[test]

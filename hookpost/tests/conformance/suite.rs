@@ -261,6 +261,14 @@ pub async fn event_types_are_created_replaced_and_deleted(store: Arc<dyn Store>)
         description: None,
         schema: Some(serde_json::json!({"type": "object"})),
         example: Some(serde_json::json!({"page": 1})),
+        versions: [(
+            "v2".to_string(),
+            hookpost::domain::event_type::VersionSchema {
+                schema: serde_json::json!({"required": ["page_number"]}),
+                example: None,
+            },
+        )]
+        .into(),
     };
     assert!(store.put_event_type(&a.id, &t).await.unwrap());
     t.description = Some("a page went".into());

@@ -52,6 +52,7 @@ async fn create_account_publish_and_show_event_from_the_shell() {
     };
     server.wait_for_status(&acct, id, "delivered", SOON).await;
     let loaded = hookpost(&server, key, &["load-catalog"]);
+    assert_eq!(loaded["catalog"], "telnyx", "the default");
     assert_eq!(loaded["loaded"].as_array().unwrap().len(), 8);
     let shown = hookpost(&server, key, &["show-event", id]);
     assert_eq!(shown["status"], "delivered");
@@ -65,6 +66,30 @@ async fn create_account_publish_and_show_event_from_the_shell() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("payload"));
+}
+
+#[tokio::test]
+async fn load_catalog_takes_the_provider_style() {
+    let server = TestServer::start().await;
+    let acct = server.account().await;
+    let loaded = hookpost(&server, &acct.key, &["load-catalog", "--catalog", "phaxio"]);
+    assert_eq!(loaded["catalog"], "phaxio");
+    assert_eq!(
+        loaded["loaded"],
+        serde_json::json!(["fax_completed", "transmitting_page", "retry_scheduled"])
+    );
+    let page = server
+        .get("/v1/event-types/transmitting_page", &acct.key)
+        .await;
+    assert_eq!(page.body["category"], "inflight");
+    let refused = Command::new(env!("CARGO_BIN_EXE_hookpost"))
+        .args(["load-catalog", "--catalog", "twilio"])
+        .env("HOOKPOST_URL", &server.url)
+        .env("HOOKPOST_TOKEN", &acct.key)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("phaxio"));
 }
 
 /// Runs `hookpost` and answers its stdout as text (for commands that print

@@ -16,6 +16,12 @@ pub fn python() -> String {
 /// Runs every verifier on a received request with the account's keys (the answer
 /// of `GET /v1/account/keys`) and returns each verifier's verdict.
 pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
+    verify_configured(request, body, keys, &request.url)
+}
+
+/// Like [`verify`], with the callback URL as the receiver configured it: the
+/// Phaxio scheme signs that text, not the request line's normalised form.
+pub fn verify_configured(request: &Received, body: &[u8], keys: &Value, url: &str) -> Value {
     let headers: serde_json::Map<String, Value> = request
         .headers
         .iter()
@@ -29,7 +35,7 @@ pub fn verify(request: &Received, body: &[u8], keys: &Value) -> Value {
     let input = json!({
         "body_base64": base64::engine::general_purpose::STANDARD.encode(body),
         "headers": headers,
-        "url": request.url,
+        "url": url,
         "callback_token": keys["callback_token"],
         "secret": keys["webhook_secret"],
         "public_key": keys["public_key"],
