@@ -195,6 +195,11 @@ pub struct ListenArgs {
     /// How far a signature's timestamp may be from now.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub tolerance: std::time::Duration,
+    /// The webhook URL exactly as configured at hookpost (userinfo and all),
+    /// which the Phaxio signature covers; by default the URL the request
+    /// came to, which differs when hookpost normalised the configured one.
+    #[arg(long)]
+    pub signed_url: Option<String>,
 }
 
 /// `hookpost endpoints …`.

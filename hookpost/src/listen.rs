@@ -42,10 +42,16 @@ pub async fn run(args: ListenArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!("hookpost listen: listening on http://{address}");
-    Listener::new(keys, args.tolerance, statuses, args.forward)
-        .serve(listener)
-        .await
-        .map_err(|e| e.to_string())
+    Listener::new(
+        keys,
+        args.tolerance,
+        statuses,
+        args.forward,
+        args.signed_url,
+    )
+    .serve(listener)
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// Borrowed views of owned strings.
@@ -62,6 +68,8 @@ pub struct Listener {
     statuses: Vec<StatusCode>,
     /// Where each delivery is forwarded (and the client that does it), if anywhere.
     forward: Option<(String, reqwest::Client)>,
+    /// The URL the Phaxio signature is checked over, if not the request's.
+    signed_url: Option<String>,
     /// Deliveries received so far.
     received: AtomicUsize,
 }
@@ -111,11 +119,13 @@ impl Listener {
         tolerance: Duration,
         statuses: Vec<StatusCode>,
         forward: Option<String>,
+        signed_url: Option<String>,
     ) -> Arc<Listener> {
         Arc::new(Listener {
             verifier: Verifier::new(keys).tolerance(tolerance),
             statuses,
             forward: forward.map(|to| (to, reqwest::Client::new())),
+            signed_url,
             received: AtomicUsize::new(0),
         })
     }
@@ -184,7 +194,10 @@ async fn receive(
         .get("host")
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let url = format!("http://{host}{uri}");
+    let url = listener
+        .signed_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}{uri}"));
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -341,6 +354,7 @@ mod tests {
             VerifyKeys::decode(&[], &[], &[]).unwrap(),
             Duration::from_secs(300),
             statuses,
+            None,
             None,
         );
         let seen: Vec<u16> = (0..5).map(|n| listener.status_of(n).as_u16()).collect();

@@ -16,10 +16,16 @@ struct Listen {
 }
 
 impl Listen {
-    /// Starts `hookpost listen --port 0 ARGS` with the server's URL and `key`.
+    /// Starts `hookpost listen ARGS` (on `--port 0` unless ARGS name one)
+    /// with the server's URL and `key`.
     fn start(server: &TestServer, key: &str, args: &[&str]) -> Listen {
+        let any_port: &[&str] = match args.contains(&"--port") {
+            true => &[],
+            false => &["--port", "0"],
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookpost"))
-            .args(["listen", "--port", "0"])
+            .arg("listen")
+            .args(any_port)
             .args(args)
             .env("HOOKPOST_URL", &server.url)
             .env("HOOKPOST_TOKEN", key)
@@ -220,4 +226,26 @@ async fn every_scheme_verifies_on_json_and_form_deliveries() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn listen_checks_phaxio_over_the_url_as_configured() {
+    let server = TestServer::start().await;
+    let acct = server.account().await;
+    let port = crate::helpers::smtp::free_port().to_string();
+    let given = format!("HTTP://127.0.0.1:{port}/fax/./in");
+    let listen = Listen::start(
+        &server,
+        &acct.key,
+        &["--account-key", "--port", &port, "--signed-url", &given],
+    );
+    let settings = json!({"webhook_url": given, "format": "form", "signatures": ["phaxio"]});
+    server
+        .put("/v1/account/settings", &acct.key, &settings)
+        .await;
+    server
+        .publish(&acct, json!({"event_type": "fax.delivered", "payload": {}}))
+        .await;
+    let shown = listen.wait_for("answered 200", 1).await;
+    assert!(shown.contains("signature phaxio: valid"), "{shown}");
 }
