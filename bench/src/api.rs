@@ -3,8 +3,11 @@
 //! with one account endpoint per receiver endpoint (every event goes to all),
 //! publishing one event or a batch (all to one profile, or with ordering keys,
 //! if asked), a look at the pending queue, the account's retention, and the
-//! nodes' count of events purged by retention.
+//! nodes' count of events purged by retention; for attachments, an account
+//! endpoint taking forms, publishing an event with a file, and a look at and
+//! the re-enabling of that endpoint's delivery control.
 
+use crate::files;
 use crate::keys::Keys;
 use crate::server::ADMIN_TOKEN;
 use axum::body::Bytes;
@@ -188,6 +191,78 @@ impl Account {
             .map(drop)
     }
 
+    /// Creates an account endpoint at `url` taking the measured events as
+    /// `multipart/form-data` (files as file parts) with the default
+    /// signatures, this retry schedule and request `timeout`; its id.
+    pub async fn add_form_endpoint(
+        &self,
+        url: &str,
+        retries: &[&str],
+        timeout: &str,
+    ) -> Result<String, String> {
+        let body = json!({
+            "url": url,
+            "event_types": [EVENT_TYPE],
+            "settings": {"format": "form", "retry_schedule": retries, "timeout": timeout},
+        });
+        let created = self
+            .request(Method::POST, 0, "/v1/endpoints", Some(body.to_string()))
+            .await?;
+        created["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("endpoint created without an id: {created}"))
+    }
+
+    /// Whether account endpoint `id` is paused now (a receiver's
+    /// `Retry-After` in force).
+    pub async fn endpoint_paused(&self, id: &str) -> Result<bool, String> {
+        let path = format!("/v1/endpoints/{id}");
+        let shown = self.request(Method::GET, 0, &path, None).await?;
+        Ok(shown["control"]["paused_until"].is_string())
+    }
+
+    /// Whether every delivery of event `id` is held back by delivery control
+    /// (put back without an attempt, and not claimed now).
+    pub async fn event_held(&self, id: &str) -> Result<bool, String> {
+        let path = format!("/v1/events/{id}");
+        let shown = self.request(Method::GET, 0, &path, None).await?;
+        let deliveries = shown["deliveries"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let held = |d: &Value| d["held"].is_string() && d["in_flight"] == false;
+        Ok(!deliveries.is_empty() && deliveries.iter().all(held))
+    }
+
+    /// Enables account endpoint `id`: forgets its pause, and what its
+    /// delivery control held is due at once.
+    pub async fn enable_endpoint(&self, id: &str) -> Result<(), String> {
+        let path = format!("/v1/endpoints/{id}/enable");
+        self.request(Method::POST, 0, &path, None).await.map(drop)
+    }
+
+    /// Publishes event `seq` with file number `seq` of `bytes` random bytes
+    /// drawn from `seed`, as `multipart/form-data` (see [`files::form`]);
+    /// its id and the file's hex SHA-256.
+    pub async fn publish_file(
+        &self,
+        seq: usize,
+        bytes: usize,
+        seed: u64,
+    ) -> Result<(String, String), String> {
+        let inner = &self.inner;
+        let form = files::form(&self.event(seq), seq, bytes, seed);
+        let url = format!("{}/v1/events", inner.nodes[seq % inner.nodes.len()]);
+        let request = inner
+            .client
+            .post(&url)
+            .bearer_auth(&inner.key)
+            .header(CONTENT_TYPE, form.content_type)
+            .body(form.body);
+        let accepted = json_answer(request, &url).await?;
+        Ok((event_id(&accepted)?, form.sha256))
+    }
+
     /// Publishes event `seq`; its id.
     pub async fn publish(&self, seq: usize) -> Result<String, String> {
         let accepted = self
@@ -329,6 +404,12 @@ async fn call(
     if let Some(body) = body {
         request = request.header(CONTENT_TYPE, "application/json").body(body);
     }
+    json_answer(request, url).await
+}
+
+/// Sends `request` (to `url`); the JSON of an answer 200, 201 or 202, any
+/// other answer an error.
+async fn json_answer(request: RequestBuilder, url: &str) -> Result<Value, String> {
     let bytes = answer(request, url).await?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{url}: answer is not JSON: {e}"))
 }

@@ -4,11 +4,13 @@
 //! deliveries — against a ceiling: the same requests sent straight to
 //! the bench's own receiver; also fresh-event latency during a retry storm,
 //! healthy throughput beside a dead endpoint, ordering keys' throughput and
-//! order, and publishing while the retention purge empties a full store (and
-//! the store's size with the purge on). All traffic stays on 127.0.0.1, and
+//! order, publishing while the retention purge empties a full store (and
+//! the store's size with the purge on), and the memory of concurrent
+//! deliveries of 10 MiB attachments. All traffic stays on 127.0.0.1, and
 //! every loop is bounded in count and time.
 
 mod api;
+mod files;
 mod keys;
 mod load;
 mod notes;
@@ -34,6 +36,12 @@ const DEFAULT_STORM_EVENTS: usize = 5000;
 const DEFAULT_PURGE_EVENTS: usize = 1_000_000;
 /// Receiver endpoints of the storm scenario: the fresh events' and the storm's.
 const STORM_ENDPOINTS: usize = 2;
+/// Events (one file each) of the attachments scenario unless `--events` says otherwise.
+const DEFAULT_ATTACHMENT_EVENTS: usize = 20;
+/// Events per phase of `--smoke`…
+const SMOKE_EVENTS: usize = 300;
+/// …and of `--smoke` in the attachments scenario (10 MiB each).
+const SMOKE_ATTACHMENT_EVENTS: usize = 2;
 
 /// Benchmark of hookpost: starts a receiver and hookpost, publishes, measures.
 #[derive(Debug, Parser)]
@@ -42,8 +50,9 @@ struct Args {
     /// Events per phase (also the number of ceiling requests); in the storm
     /// scenario, the events to the failing endpoint; in the purge scenario,
     /// the events each of its two fills stores (its phases publish as many, at
-    /// most 20000) [default: 20000, 5000 for the storm scenario, 1000000 for
-    /// the purge one].
+    /// most 20000); in the attachments scenario, the events with a 10 MiB file
+    /// each [default: 20000, 5000 for the storm scenario, 1000000 for the purge
+    /// one, 20 for the attachments one].
     #[arg(long)]
     events: Option<usize>,
     /// Concurrent publishers (and concurrent ceiling senders).
@@ -78,8 +87,9 @@ struct Args {
     /// phases: shows how publishing holds up on a full store.
     #[arg(long, default_value_t = 0)]
     prefill: usize,
-    /// A tiny run for CI: 300 events, 8 publishers (overrides those flags);
-    /// the healthy scenario is then followed by a fan-out run.
+    /// A tiny run for CI: 300 events (2 in the attachments scenario), 8
+    /// publishers (overrides those flags); the healthy scenario is then
+    /// followed by a fan-out run.
     #[arg(long)]
     smoke: bool,
     /// The hookpost binary [default: `hookpost` next to this program].
@@ -116,6 +126,12 @@ pub enum Scenario {
     /// it; then as many events stored again with the purge on, and the
     /// store's size compared with the first fill's (embedded store only).
     Purge,
+    /// `--events` events, each with its own 10 MiB file, to one account
+    /// endpoint taking forms (files as file parts, default signatures),
+    /// published while the endpoint is paused and then delivered all at once;
+    /// the node's peak memory after publishing and after the deliveries, the
+    /// most deliveries in flight at once, every file checked (one node).
+    Attachments,
 }
 
 impl Scenario {
@@ -130,6 +146,7 @@ impl Scenario {
             Scenario::Dead => "dead",
             Scenario::Ordered => "ordered",
             Scenario::Purge => "purge",
+            Scenario::Attachments => "attachments",
         }
     }
 }
@@ -139,7 +156,7 @@ impl Scenario {
 pub struct Plan {
     /// What the receiver does.
     pub scenario: Scenario,
-    /// Events per phase.
+    /// Events per phase (with a file each in the attachments scenario).
     pub events: usize,
     /// Concurrent publishers.
     pub concurrency: usize,
@@ -172,10 +189,15 @@ impl Args {
         let default_events = match self.scenario {
             Scenario::Storm => DEFAULT_STORM_EVENTS,
             Scenario::Purge => DEFAULT_PURGE_EVENTS,
+            Scenario::Attachments => DEFAULT_ATTACHMENT_EVENTS,
             _ => DEFAULT_EVENTS,
         };
+        let smoke_events = match self.scenario {
+            Scenario::Attachments => SMOKE_ATTACHMENT_EVENTS,
+            _ => SMOKE_EVENTS,
+        };
         let (events, concurrency) = if self.smoke {
-            (300, 8)
+            (smoke_events, 8)
         } else {
             (self.events.unwrap_or(default_events), self.concurrency)
         };
@@ -190,6 +212,7 @@ impl Args {
             Scenario::Storm => {
                 "--scenario storm takes no --endpoints (it has a failing and a healthy one)"
             }
+            Scenario::Attachments => "--scenario attachments takes no --endpoints (it has one)",
             _ => "",
         };
         if !refused.is_empty() && self.endpoints.is_some() {
@@ -214,6 +237,9 @@ impl Args {
         }
         if self.nodes > 1 && self.database.is_empty() {
             return Err("--nodes above 1 needs a shared --database postgres://…".into());
+        }
+        if self.scenario == Scenario::Attachments && self.nodes > 1 {
+            return Err("--scenario attachments measures one node's memory: no --nodes".into());
         }
         if self.scenario == Scenario::Purge && !self.database.is_empty() {
             return Err(

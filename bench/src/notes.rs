@@ -1,7 +1,8 @@
 //! A run's own figures beyond its phases, one kind per scenario that has them:
 //! the backlog's memory and drain, the retry storm's size, the dead endpoint's
-//! requests, the ordering check, the purge's fills, pace and store size. Each
-//! prints its lines and its JSON object.
+//! requests, the ordering check, the purge's fills, pace and store size, the
+//! attachments' memory, concurrency and integrity. Each prints its lines and
+//! its JSON object.
 
 use crate::receiver::Order;
 use crate::report::{mib, ratio, round};
@@ -12,6 +13,10 @@ use std::time::Duration;
 /// Largest size of the store after the purge scenario's second fill (with the
 /// purge on), over its size after the first.
 pub const STORE_GROWTH_GOAL: f64 = 1.10;
+
+/// Peak resident memory of hookpost, in MiB, that the attachments scenario's
+/// concurrent deliveries should stay under.
+pub const ATTACHMENT_RSS_GOAL_MIB: f64 = 200.0;
 
 /// A run's own figures.
 pub enum Notes {
@@ -25,6 +30,8 @@ pub enum Notes {
     Ordered(Ordered),
     /// The purge scenario's.
     Purge(Purge),
+    /// The attachments scenario's.
+    Attachments(Attachments),
 }
 
 /// Figures of the backlog scenario.
@@ -130,6 +137,39 @@ pub struct Fill {
     pub drained: bool,
 }
 
+/// Figures of the attachments scenario: events with a file each, published
+/// while their endpoint is paused, then delivered together.
+pub struct Attachments {
+    /// Events accepted, one file each.
+    pub events: usize,
+    /// Publishes that failed.
+    pub publish_errors: usize,
+    /// Bytes of each file.
+    pub file_bytes: usize,
+    /// Wall time of publishing (one event at a time).
+    pub publish: Duration,
+    /// Requests the endpoint received while they were published: 0 when its
+    /// pause held every delivery back.
+    pub during_publish: u64,
+    /// Events whose deliveries were all held back by the pause (none claimed)
+    /// when the endpoint was released.
+    pub held: usize,
+    /// Peak resident memory of the node when publishing ended, before any
+    /// delivery, in KiB.
+    pub publish_peak_rss_kib: Vec<u64>,
+    /// Peak resident memory of the node once the deliveries arrived, in KiB.
+    pub peak_rss_kib: Vec<u64>,
+    /// The most deliveries in flight at the receiver at once.
+    pub most_in_flight: usize,
+    /// Events whose delivery carried exactly their file, byte for byte (its
+    /// SHA-256 at the receiver is the published one).
+    pub verified: usize,
+    /// From the endpoint's release until the last delivery was read.
+    pub delivery: Option<Duration>,
+    /// From the first publish until the last delivery was read.
+    pub total: Option<Duration>,
+}
+
 /// Figures of the ordering check.
 pub struct Ordered {
     /// Ordering keys per phase.
@@ -144,12 +184,14 @@ pub struct Ordered {
 impl Notes {
     /// Whether these figures show nothing wrong: no refused storm publish, no
     /// event out of order, none arrived unchecked, every purge fill delivered
-    /// and purged.
+    /// and purged, every attachment delivered intact with all of them in
+    /// flight at once and none before publishing ended.
     pub fn passed(&self) -> bool {
         match self {
             Notes::Storm(s) => s.publish_errors == 0,
             Notes::Ordered(o) => o.order.out_of_order == 0 && o.order.checked == o.arrived as u64,
             Notes::Purge(p) => p.passed(),
+            Notes::Attachments(a) => a.passed(),
             Notes::Backlog(_) | Notes::Dead(_) => true,
         }
     }
@@ -170,6 +212,7 @@ impl Notes {
             Notes::Dead(d) => d.print(),
             Notes::Ordered(o) => o.print(),
             Notes::Purge(p) => p.print(),
+            Notes::Attachments(a) => a.print(),
         }
     }
 
@@ -181,6 +224,7 @@ impl Notes {
             Notes::Dead(d) => ("dead_endpoint", d.json()),
             Notes::Ordered(o) => ("ordering", o.json()),
             Notes::Purge(p) => ("purge", p.json()),
+            Notes::Attachments(a) => ("attachments", a.json()),
         }
     }
 }
@@ -369,6 +413,75 @@ impl Purge {
             "purged_during_phase": purging.during_phase,
             "published": self.published,
             "purged": self.purged,
+        })
+    }
+}
+
+impl Attachments {
+    /// Every publish accepted, nothing delivered while publishing, every
+    /// delivery held by the pause, all in flight at once, and every file
+    /// received intact.
+    fn passed(&self) -> bool {
+        self.publish_errors == 0
+            && self.during_publish == 0
+            && self.held == self.events
+            && self.most_in_flight == self.events
+            && self.verified == self.events
+    }
+
+    /// The node's peak over the run, in MiB (the largest node's).
+    fn peak_mib(&self) -> f64 {
+        mib(&self.peak_rss_kib).into_iter().fold(0.0, f64::max)
+    }
+
+    /// The human lines.
+    fn print(&self) {
+        println!(
+            "attachments: {} events with a {:.1} MiB file each ({} errors) published one at a time in {:.1} s while the endpoint was paused; requests to it meanwhile: {} (must be 0); {} of them held by the pause at the release",
+            self.events,
+            bytes_mib(self.file_bytes as u64),
+            self.publish_errors,
+            self.publish.as_secs_f64(),
+            self.during_publish,
+            self.held
+        );
+        let peak = self.peak_mib();
+        println!(
+            "attachments: peak RSS (VmHWM) {:?} MiB after publishing, before any delivery; {:?} MiB with the deliveries (goal < {ATTACHMENT_RSS_GOAL_MIB:.0} MiB: {})",
+            mib(&self.publish_peak_rss_kib),
+            mib(&self.peak_rss_kib),
+            if peak < ATTACHMENT_RSS_GOAL_MIB { "met" } else { "not met" }
+        );
+        println!(
+            "attachments: most deliveries in flight at the receiver at once: {} of {} (the memory figure counts only if all: {}); {} of {} files received byte for byte (SHA-256); last delivery read {} after the release, {} after the first publish",
+            self.most_in_flight,
+            self.events,
+            if self.most_in_flight == self.events { "yes" } else { "no" },
+            self.verified,
+            self.events,
+            seconds(self.delivery),
+            seconds(self.total)
+        );
+    }
+
+    /// The JSON object.
+    fn json(&self) -> Value {
+        let secs = |d: Option<Duration>| d.map(|d| round(d.as_secs_f64(), 3));
+        json!({
+            "events": self.events,
+            "publish_errors": self.publish_errors,
+            "file_bytes": self.file_bytes,
+            "publish_s": round(self.publish.as_secs_f64(), 3),
+            "requests_during_publish": self.during_publish,
+            "held_at_release": self.held,
+            "publish_peak_rss_mib": mib(&self.publish_peak_rss_kib),
+            "peak_rss_mib": mib(&self.peak_rss_kib),
+            "rss_goal_mib": ATTACHMENT_RSS_GOAL_MIB,
+            "rss_goal_met": self.peak_mib() < ATTACHMENT_RSS_GOAL_MIB,
+            "most_in_flight": self.most_in_flight,
+            "verified": self.verified,
+            "delivery_s": secs(self.delivery),
+            "total_s": secs(self.total),
         })
     }
 }

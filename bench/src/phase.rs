@@ -1,8 +1,9 @@
 //! One measured phase: publish events (one per request, in batches, or paced),
 //! wait for their deliveries at the receiver (one per endpoint an event goes
 //! to), and turn the timings into figures. Also the ceiling: the same
-//! deliveries sent straight to the receiver; and waits on the account's
-//! pending queue and on the nodes' count of purged events.
+//! deliveries sent straight to the receiver; waits on the account's pending
+//! queue, on the nodes' count of purged events, on an endpoint's pause and on
+//! deliveries held back by it; and publishing events that each carry a file.
 
 use crate::api::Account;
 use crate::load::{closed_loop, open_loop};
@@ -11,7 +12,7 @@ use crate::stats::{per_second, Latency};
 use axum::body::Bytes;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Client;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,6 +139,46 @@ pub async fn paced(account: &Account, events: usize, rate: f64) -> Publishing {
     let job = move |seq| publish_one(account.clone(), seq);
     let (outcomes, wall) = open_loop(events, Duration::from_secs_f64(1.0 / rate), job).await;
     Publishing::collect(outcomes, wall)
+}
+
+/// Publishes `events` events one after another, each with its own file of
+/// `bytes` random bytes drawn from `seed` (see [`crate::files`]): what
+/// publishing gave, and each accepted event's file's hex SHA-256 by event id.
+pub async fn with_files(
+    account: &Account,
+    events: usize,
+    bytes: usize,
+    seed: u64,
+) -> (Publishing, HashMap<String, String>) {
+    let account = account.clone();
+    let job = move |seq| publish_file(account.clone(), seq, bytes, seed);
+    let (outcomes, wall) = closed_loop(events, 1, job).await;
+    let mut hashes = HashMap::new();
+    let outcomes = outcomes.into_iter().map(|outcome| {
+        outcome.map(|(sent, sha256)| {
+            hashes.insert(sent.id.clone(), sha256);
+            vec![sent]
+        })
+    });
+    let publishing = Publishing::collect(outcomes.collect(), wall);
+    (publishing, hashes)
+}
+
+/// Publishes event `seq` with its file; the event and the file's SHA-256.
+async fn publish_file(
+    account: Account,
+    seq: usize,
+    bytes: usize,
+    seed: u64,
+) -> Result<(Sent, String), String> {
+    let start = Instant::now();
+    let (id, sha256) = account.publish_file(seq, bytes, seed).await?;
+    let sent = Sent {
+        endpoints: account.endpoints(seq),
+        id,
+        start,
+    };
+    Ok((sent, sha256))
 }
 
 /// Publishes event `seq` alone.
@@ -301,6 +342,36 @@ pub async fn drained(account: &Account, max: Duration) -> Result<bool, String> {
         tokio::time::sleep(POLL).await;
     }
     Ok(true)
+}
+
+/// Waits, at most `max`, until account endpoint `endpoint` is paused (a
+/// receiver's `Retry-After` recorded); whether that happened.
+pub async fn paused(account: &Account, endpoint: &str, max: Duration) -> Result<bool, String> {
+    let started = Instant::now();
+    while !account.endpoint_paused(endpoint).await? {
+        if started.elapsed() > max {
+            return Ok(false);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(true)
+}
+
+/// Waits, at most `max`, until every delivery of events `ids` is held back
+/// by delivery control and none is claimed; how many events were so at the
+/// last look.
+pub async fn held(account: &Account, ids: &[&str], max: Duration) -> Result<usize, String> {
+    let started = Instant::now();
+    loop {
+        let mut held = 0;
+        for id in ids {
+            held += usize::from(account.event_held(id).await?);
+        }
+        if held == ids.len() || started.elapsed() > max {
+            return Ok(held);
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// What a wait on the purge counter saw.

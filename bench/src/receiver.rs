@@ -7,18 +7,35 @@
 //! and, when checking order, whether each ordering key's events first arrived
 //! in their publish order. Keying by path too tells apart the copies of a
 //! fanned-out event.
+//!
+//! Beside them, files endpoints (`/files/e0`, …) take `multipart/form-data`
+//! deliveries of any size: they ask for a pause (`503` with `Retry-After`)
+//! while told to, hold the deliveries of the events they were told about until
+//! all of them are in flight at once (counting the most at once), then read
+//! each form to its end and keep the SHA-256 of every file part. Their
+//! requests are recorded under the endpoint's name, like the others'.
 
+use crate::files::hex;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
-use std::collections::HashMap;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Longest a files endpoint holds a delivery, waiting for the others to be in
+/// flight too, before it reads it anyway.
+const HOLD_MAX: Duration = Duration::from_secs(30);
 
 /// What the receiver saw of one delivery (one event id on one endpoint).
 #[derive(Debug, Clone, Copy, Default)]
@@ -155,6 +172,40 @@ impl Book {
     }
 }
 
+/// What the files endpoints do and saw, behind one lock.
+#[derive(Default)]
+struct Files {
+    /// While set, they answer `503` with this `Retry-After` to everything.
+    pause: Option<Duration>,
+    /// The deliveries they hold until all are in flight.
+    hold: Option<Hold>,
+    /// Held deliveries in flight now: arrived, not yet answered.
+    in_flight: usize,
+    /// The most held deliveries in flight at once.
+    most_in_flight: usize,
+    /// Per event id, the hex SHA-256 of each file part (in order) of its
+    /// first delivery read to the end.
+    received: HashMap<String, Vec<String>>,
+}
+
+/// Deliveries a files endpoint holds, before reading them, until all are in
+/// flight at once.
+struct Hold {
+    /// The events whose deliveries are held.
+    ids: HashSet<String>,
+    /// Becomes `true` once all of them were in flight at once.
+    released: watch::Sender<bool>,
+}
+
+/// What the files endpoints saw (see [`Receiver::files`]).
+pub struct FilesSeen {
+    /// The most held deliveries in flight at once.
+    pub most_in_flight: usize,
+    /// Per event id, the hex SHA-256 of each file part of its first delivery
+    /// read to the end.
+    pub received: HashMap<String, Vec<String>>,
+}
+
 /// State shared by the handler and the bench.
 #[derive(Default)]
 struct Shared {
@@ -172,12 +223,36 @@ struct Shared {
     answered_ok: AtomicU64,
     /// Per delivery, per endpoint, per ordering key.
     book: Mutex<Book>,
+    /// The files endpoints'.
+    files: Mutex<Files>,
 }
 
 impl Shared {
     /// The book, even if a holder panicked (its counts stay usable).
     fn book(&self) -> MutexGuard<'_, Book> {
         self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The files endpoints' state, even if a holder panicked.
+    fn files(&self) -> MutexGuard<'_, Files> {
+        self.files.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a request to `endpoint` in the totals and the book (see
+    /// [`Book::record`]).
+    fn record(
+        &self,
+        endpoint: &str,
+        id: Option<&str>,
+        ok: bool,
+        arrived: Instant,
+        place: Option<Place>,
+    ) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if ok {
+            self.answered_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        self.book().record(endpoint, id, ok, arrived, place);
     }
 
     /// The broken endpoint and its status, if any.
@@ -215,8 +290,11 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
+        // Forms with 10 MiB files: no body limit on the files endpoints.
+        let files = post(receive_files).layer(DefaultBodyLimit::disable());
         let app = Router::new()
             .route("/{endpoint}", post(receive))
+            .route("/files/{endpoint}", files)
             .with_state(shared.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Receiver { shared, address })
@@ -225,6 +303,41 @@ impl Receiver {
     /// URL of endpoint `n`.
     pub fn url(&self, n: usize) -> String {
         format!("http://{}/{}", self.address, endpoint_name(n))
+    }
+
+    /// URL of files endpoint `n` (recorded as endpoint `n`: see [`key`]).
+    pub fn files_url(&self, n: usize) -> String {
+        format!("http://{}/files/{}", self.address, endpoint_name(n))
+    }
+
+    /// Makes the files endpoints answer `503` with `Retry-After: pause` (in
+    /// whole seconds) to everything, without reading the body.
+    pub fn pause_files(&self, pause: Duration) {
+        let mut files = self.shared.files();
+        files.pause = Some(pause);
+        files.hold = None;
+    }
+
+    /// Ends the pause; from now on the files endpoints hold the deliveries of
+    /// events `ids`, before reading them, until all are in flight at once
+    /// (each at most [`HOLD_MAX`]), and answer other deliveries at once.
+    pub fn hold_files(&self, ids: HashSet<String>) {
+        let mut files = self.shared.files();
+        files.pause = None;
+        files.hold = Some(Hold {
+            ids,
+            released: watch::channel(false).0,
+        });
+        (files.in_flight, files.most_in_flight) = (0, 0);
+    }
+
+    /// What the files endpoints saw so far.
+    pub fn files(&self) -> FilesSeen {
+        let files = self.shared.files();
+        FilesSeen {
+            most_in_flight: files.most_in_flight,
+            received: files.received.clone(),
+        }
     }
 
     /// Makes every endpoint answer 503 (`true`) or recover (`false`).
@@ -297,17 +410,115 @@ async fn receive(
     body: Bytes,
 ) -> StatusCode {
     let arrived = Instant::now();
-    shared.requests.fetch_add(1, Ordering::Relaxed);
     let status = shared.answer(&endpoint);
-    let ok = status == StatusCode::OK;
-    if ok {
-        shared.answered_ok.fetch_add(1, Ordering::Relaxed);
-    }
     let checking = shared.checking_order.load(Ordering::Relaxed);
     let place = checking.then(|| Place::of(&body)).flatten();
     let id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
-    shared.book().record(&endpoint, id, ok, arrived, place);
+    shared.record(&endpoint, id, status == StatusCode::OK, arrived, place);
     status
+}
+
+/// A held delivery in flight: counted from its arrival until it is answered
+/// or dropped (when the sender gives up).
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.files().in_flight -= 1;
+    }
+}
+
+/// What a files endpoint does with one request: ask for a pause, or hold it
+/// (with the wait for the others) or not, then read it.
+enum Treatment {
+    /// Answer `503` with this `Retry-After`.
+    Pause(Duration),
+    /// Wait until this says all held deliveries are in flight, then read.
+    Hold(watch::Receiver<bool>),
+    /// Read it at once.
+    Read,
+}
+
+impl Files {
+    /// How to treat a delivery of event `id`; counts it in flight if held,
+    /// and releases every held delivery once all are in flight.
+    fn arrive(&mut self, id: &str) -> Treatment {
+        if let Some(pause) = self.pause {
+            return Treatment::Pause(pause);
+        }
+        let Some(hold) = self.hold.as_ref().filter(|h| h.ids.contains(id)) else {
+            return Treatment::Read;
+        };
+        let released = hold.released.subscribe();
+        let expected = hold.ids.len();
+        self.in_flight += 1;
+        self.most_in_flight = self.most_in_flight.max(self.in_flight);
+        if self.in_flight >= expected {
+            hold.released.send_replace(true);
+        }
+        Treatment::Hold(released)
+    }
+}
+
+/// Answers one delivery to a files endpoint: a pause while asked to;
+/// otherwise, once its hold (if any) is over, reads the form to its end and
+/// records its files' hashes and its arrival (when read) before answering 200.
+async fn receive_files(
+    State(shared): State<Arc<Shared>>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
+    let treatment = shared.files().arrive(id.unwrap_or_default());
+    let _in_flight = match treatment {
+        Treatment::Pause(pause) => {
+            shared.record(&endpoint, id, false, Instant::now(), None);
+            let retry_after = [(RETRY_AFTER, pause.as_secs().to_string())];
+            return (StatusCode::SERVICE_UNAVAILABLE, retry_after).into_response();
+        }
+        Treatment::Hold(mut released) => {
+            let guard = InFlight(&shared);
+            let _ = tokio::time::timeout(HOLD_MAX, released.wait_for(|all| *all)).await;
+            Some(guard)
+        }
+        Treatment::Read => None,
+    };
+    let read = read_files(form).await;
+    let ok = read.is_ok();
+    if let (Some(id), Ok(hashes)) = (id, read) {
+        shared
+            .files()
+            .received
+            .entry(id.to_owned())
+            .or_insert(hashes);
+    }
+    shared.record(&endpoint, id, ok, Instant::now(), None);
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    status.into_response()
+}
+
+/// Reads a form to its end: the hex SHA-256 of each file part, in order,
+/// hashed as it streams in.
+async fn read_files(mut form: Multipart) -> Result<Vec<String>, MultipartError> {
+    let mut hashes = Vec::new();
+    while let Some(mut field) = form.next_field().await? {
+        let file = field.file_name().is_some();
+        let mut hash = Sha256::new();
+        while let Some(chunk) = field.chunk().await? {
+            if file {
+                hash.update(&chunk);
+            }
+        }
+        if file {
+            hashes.push(hex(&hash.finalize()));
+        }
+    }
+    Ok(hashes)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ const PURGE_KEPT_GOAL: f64 = 0.8;
 /// One set of hookpost processes and the phases measured on it.
 pub struct Run {
     /// `healthy`, `baseline`, `failing`, `backlog`, `fanout`, `storm`, `dead`,
-    /// `unkeyed`, `ordered` or `purge`.
+    /// `unkeyed`, `ordered`, `purge` or `attachments`.
     pub label: &'static str,
     /// Named phases, in order.
     pub phases: Vec<(&'static str, Figures)>,

@@ -1,9 +1,11 @@
 //! The scenarios. Each is a ceiling measurement and then one or more runs; a run
 //! is a fresh set of hookpost processes with one account and one profile (or,
 //! in a fan-out run, one account endpoint) per receiver endpoint, measured in
-//! phases, and killed at its end.
+//! phases, and killed at its end. The attachments run has one account
+//! endpoint, taking forms, on a files endpoint of the receiver.
 
 use crate::api::{Account, Routing};
+use crate::files::{self, FILE_BYTES};
 use crate::keys::Keys;
 use crate::notes::{self, Notes};
 use crate::phase::{self, Figures, Publishing, Shape};
@@ -14,6 +16,7 @@ use crate::stats::per_second;
 use crate::{Plan, Scenario};
 use axum::http::StatusCode;
 use reqwest::Client;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// Retries of healthy endpoints (profiles or account endpoints): short, so a
@@ -68,6 +71,20 @@ const PURGE_START_MAX: Duration = Duration::from_secs(90);
 const PURGE_STALL: Duration = Duration::from_secs(15);
 /// Longest wait for the purge to delete what it should.
 const PURGE_MAX: Duration = Duration::from_secs(600);
+/// The attachments scenario's receiver endpoint (files endpoint).
+const FILES_ENDPOINT: usize = 0;
+/// How long the files endpoint asks hookpost to pause (`Retry-After`) while
+/// the events are published: longer than publishing them takes.
+const FILES_PAUSE: Duration = Duration::from_secs(60);
+/// Retries of the attachments' endpoint: short first steps, and a longest one
+/// of [`FILES_PAUSE`] (a pause is capped at the longest step).
+const FILES_RETRIES: &[&str] = &["1s", "2s", "60s"];
+/// Request timeout of the attachments' endpoint: the receiver holds each
+/// delivery until all are in flight (at most 30 s), then reads it.
+const FILES_TIMEOUT: &str = "60s";
+/// Longest wait for the files endpoint's pause to be recorded, and then for
+/// every published delivery to be held back by it.
+const FILES_PAUSE_WAIT_MAX: Duration = Duration::from_secs(10);
 /// Deadline of one HTTP request from the bench.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -124,6 +141,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
             vec![bench.ordered(false).await?, bench.ordered(true).await?]
         }
         Scenario::Purge => vec![bench.purge().await?],
+        Scenario::Attachments => vec![bench.attachments().await?],
     };
     let (receiver_requests, receiver_ok) = bench.receiver.totals();
     Ok(Report {
@@ -156,6 +174,19 @@ impl Bench {
     /// Starts the run's hookpost processes, and an account with a profile or an
     /// account endpoint (as `routing` says) per receiver endpoint.
     async fn setup(&self, routing: Routing) -> Result<(Cluster, Account), String> {
+        let (cluster, account) = self.start(routing).await?;
+        for endpoint in 0..routing.endpoints() {
+            let url = self.receiver.url(endpoint);
+            account
+                .add_destination(endpoint, &url, self.retries(endpoint))
+                .await?;
+        }
+        Ok((cluster, account))
+    }
+
+    /// Starts the run's hookpost processes, and an account routing its events
+    /// as `routing` says, without destinations yet.
+    async fn start(&self, routing: Routing) -> Result<(Cluster, Account), String> {
         let plan = &self.plan;
         let cluster = tokio::task::block_in_place(|| {
             Cluster::start(&plan.hookpost_bin, &plan.database, plan.nodes)
@@ -163,12 +194,6 @@ impl Bench {
         let (client, payload) = (self.client.clone(), self.payload.clone());
         let retries = self.account_retries();
         let account = Account::create(client, cluster.bases(), payload, routing, retries).await?;
-        for endpoint in 0..routing.endpoints() {
-            let url = self.receiver.url(endpoint);
-            account
-                .add_destination(endpoint, &url, self.retries(endpoint))
-                .await?;
-        }
         Ok((cluster, account))
     }
 
@@ -511,6 +536,75 @@ impl Bench {
             drain: started.elapsed(),
             drained,
         })
+    }
+
+    /// `--events` events with a [`FILE_BYTES`] file each, to one account
+    /// endpoint taking forms with the default signatures: published one at a
+    /// time while the endpoint is paused (a first, file-less event was
+    /// answered `503` with `Retry-After`), so that nothing is delivered and
+    /// the node's peak memory of publishing alone is read; then, once every
+    /// delivery is held back by the pause, the endpoint is enabled (its pause
+    /// forgotten, its held deliveries due at once) and
+    /// the receiver holds every delivery until all are in flight at once,
+    /// then reads each and checks its file's SHA-256.
+    async fn attachments(&self) -> Result<Run, String> {
+        let routing = Routing::FanOut(1);
+        let (cluster, account) = self.start(routing).await?;
+        self.prefill(&account).await?;
+        self.receiver.pause_files(FILES_PAUSE);
+        let url = self.receiver.files_url(FILES_ENDPOINT);
+        let endpoint = account
+            .add_form_endpoint(&url, FILES_RETRIES, FILES_TIMEOUT)
+            .await?;
+        account.publish(0).await?;
+        if !phase::paused(&account, &endpoint, FILES_PAUSE_WAIT_MAX).await? {
+            return Err("the files endpoint's 503 with Retry-After did not pause it".into());
+        }
+        let before = self.receiver.requests_to(FILES_ENDPOINT);
+        let started = Instant::now();
+        let events = self.plan.events;
+        let (publishing, hashes) =
+            phase::with_files(&account, events, FILE_BYTES, files::seed()).await;
+        let publish = publishing.wall();
+        let during_publish = self.receiver.requests_to(FILES_ENDPOINT) - before;
+        let publish_peak_rss_kib = cluster.peak_rss_kib();
+        // Enabling the endpoint while a delivery is being admitted leaves it
+        // held until the old pause ends: wait until none is.
+        let ids: Vec<&str> = hashes.keys().map(String::as_str).collect();
+        let held = phase::held(&account, &ids, FILES_PAUSE_WAIT_MAX).await?;
+        self.receiver
+            .hold_files(hashes.keys().cloned().collect::<HashSet<_>>());
+        let released = Instant::now();
+        account.enable_endpoint(&endpoint).await?;
+        let figures = self.settle(publishing).await;
+        let seen = self.receiver.files();
+        let intact = |(id, sha256): (&String, &String)| {
+            let files = seen.received.get(id).map(Vec::as_slice);
+            matches!(files, Some([one]) if one == sha256)
+        };
+        let since = |from: Instant| {
+            let last = figures.last_arrival;
+            last.map(|t| t.saturating_duration_since(from))
+        };
+        let notes = notes::Attachments {
+            events: figures.events,
+            publish_errors: figures.publish_errors,
+            file_bytes: FILE_BYTES,
+            publish,
+            during_publish,
+            held,
+            publish_peak_rss_kib,
+            peak_rss_kib: cluster.peak_rss_kib(),
+            most_in_flight: seen.most_in_flight,
+            verified: hashes.iter().filter(|&f| intact(f)).count(),
+            delivery: since(released),
+            total: since(started),
+        };
+        let phases = vec![("files", figures)];
+        let mut run = finish("attachments", phases, &cluster, routing, None);
+        run.fanout = None;
+        run.notes = Some(Notes::Attachments(notes));
+        Ok(run)
     }
 }
 
