@@ -144,6 +144,7 @@ fn page(args: &PageArgs) -> [(&'static str, Option<String>); 2] {
     ]
 }
 
+/// `publish`, `events publish`.
 fn publish(event: &crate::cli::PublishArgs) -> Result<Call, ClientError> {
     Ok(Call::new(
         Method::POST,
@@ -152,11 +153,13 @@ fn publish(event: &crate::cli::PublishArgs) -> Result<Call, ClientError> {
     ))
 }
 
+/// `load-catalog`, `event-types load-catalog`.
 fn load_catalog(args: &CatalogArgs) -> Call {
     let request = json!({ "catalog": args.catalog });
     Call::new(Method::POST, "/v1/event-types/catalog", Some(request))
 }
 
+/// `list-events`, `events list`: the filters given, encoded.
 fn list_events(filter: &ListEventsArgs) -> Call {
     let mut query = vec![
         ("status", filter.status.clone()),
@@ -169,10 +172,12 @@ fn list_events(filter: &ListEventsArgs) -> Call {
     Call::get(with_query("/v1/events", &query))
 }
 
+/// `keys`, `account keys`.
 fn keys() -> Call {
     Call::get("/v1/account/keys")
 }
 
+/// `show-event`, `events show`.
 fn show_event(id: &str) -> Call {
     Call::get(at("/v1/events", id, ""))
 }
