@@ -45,98 +45,74 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// A receiver for development: prints each delivery and whether its
+    /// signatures hold, answers a chosen status or forwards to a local app.
+    Listen(ListenArgs),
+    /// The commands that call a running server's API.
+    #[command(flatten)]
+    Api(ApiCommand),
+}
+
+/// The commands that call the API, one request each, grouped by resource (the
+/// older flat names stay for scripts that use them).
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
     /// Rotate the master key of a running server (needs the admin token): a
     /// new key goes first in its key file and every stored secret is sealed
     /// again under it while the server keeps serving; prints the new key id
     /// and what was sealed again.
     RotateMasterKey {
-        /// Base URL of the server.
-        #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
-        url: String,
-        /// The server's admin token (the same variable `serve` reads).
-        #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
+        /// Connection to the server, as its operator.
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// Create an account (needs the admin token); prints its id and API key.
     CreateAccount {
-        /// Base URL of the server.
-        #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
-        url: String,
-        /// The server's admin token (the same variable `serve` reads).
-        #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
-        /// Print only this field of the answer (e.g. `api_key`).
-        #[arg(long)]
-        print: Option<String>,
+        /// Connection to the server, as its operator.
+        #[command(flatten)]
+        admin: AdminArgs,
         /// A label for the account.
         #[arg(long)]
         name: String,
     },
-    /// Publish an event; prints the event id and its resolved target.
+    /// Publish an event; prints the event id and its resolved target (also
+    /// `events publish`).
     Publish {
         /// Connection to the server.
         #[command(flatten)]
         server: ServerArgs,
-        /// e.g. `fax.delivered`.
-        #[arg(long)]
-        event_type: String,
-        /// The payload, a JSON object.
-        #[arg(long, default_value = "{}")]
-        payload: String,
-        /// Profile whose settings apply.
-        #[arg(long)]
-        profile_id: Option<String>,
-        /// Deliver to this URL instead of the profile's or account's.
-        #[arg(long)]
-        webhook_url: Option<String>,
-        /// Failover for --webhook-url.
-        #[arg(long)]
-        webhook_failover_url: Option<String>,
-        /// De-duplication key.
-        #[arg(long)]
-        idempotency_key: Option<String>,
+        /// The event.
+        #[command(flatten)]
+        event: PublishArgs,
     },
-    /// Register a ready catalog of fax and messaging event types in the account.
+    /// Register a ready catalog of fax and messaging event types in the account
+    /// (also `event-types load-catalog`).
     LoadCatalog {
         /// Connection to the server.
         #[command(flatten)]
         server: ServerArgs,
-        /// Which provider style: `telnyx` (every status postflight) or `phaxio`
-        /// (page progress and retries inflight).
-        #[arg(long, value_enum, default_value_t)]
-        catalog: Catalog,
+        /// Which catalog.
+        #[command(flatten)]
+        catalog: CatalogArgs,
     },
-    /// List events, newest first (one page; pass `next_cursor` as --cursor).
+    /// List events, newest first (one page; pass `next_cursor` as --cursor;
+    /// also `events list`).
     ListEvents {
         /// Connection to the server.
         #[command(flatten)]
         server: ServerArgs,
-        /// `pending`, `delivered`, `failed`, `no_target` or `filtered`.
-        #[arg(long)]
-        status: Option<String>,
-        /// Only this event type.
-        #[arg(long)]
-        event_type: Option<String>,
-        /// Only this profile (written as is: `+` is encoded for you).
-        #[arg(long)]
-        profile_id: Option<String>,
-        /// Only events accepted at or after this RFC 3339 time.
-        #[arg(long)]
-        since: Option<String>,
-        /// Page size.
-        #[arg(long)]
-        limit: Option<u32>,
-        /// The previous page's `next_cursor`.
-        #[arg(long)]
-        cursor: Option<String>,
+        /// Which events.
+        #[command(flatten)]
+        filter: ListEventsArgs,
     },
-    /// Show the account's signing keys (for verifying deliveries).
+    /// Show the account's signing keys (for verifying deliveries; also
+    /// `account keys`).
     Keys {
         /// Connection to the server.
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Show an event with every attempt.
+    /// Show an event with every attempt (also `events show`).
     ShowEvent {
         /// Connection to the server.
         #[command(flatten)]
@@ -144,9 +120,6 @@ pub enum Command {
         /// The event id.
         id: String,
     },
-    /// A receiver for development: prints each delivery and whether its
-    /// signatures hold, answers a chosen status or forwards to a local app.
-    Listen(ListenArgs),
     /// Manage the account's endpoints (destinations subscribed to event types).
     Endpoints {
         /// Connection to the server.
@@ -156,6 +129,427 @@ pub enum Command {
         #[command(subcommand)]
         action: EndpointCommand,
     },
+    /// Publish, list, show, retry and delete events.
+    Events {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: EventCommand,
+    },
+    /// Delete every event whose payload holds a subject's value at a path (a
+    /// job: follow it with `jobs show`).
+    Erase {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Which events.
+        #[command(flatten)]
+        subject: EraseArgs,
+    },
+    /// Follow or cancel a job (a replay, a retry by filter, an erasure).
+    Jobs {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: JobCommand,
+    },
+    /// The account: its settings, retention and keys.
+    Account {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: AccountCommand,
+    },
+    /// Profiles: named scopes of the account with their own settings.
+    Profiles {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: ProfileCommand,
+    },
+    /// Registered event types: categories, schemas, descriptions.
+    EventTypes {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: EventTypeCommand,
+    },
+    /// The networks deliveries come from (no token needed).
+    Egress {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Whether the server and its database answer (no token needed).
+    Health {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The server's Prometheus counters, as text (no token needed).
+    Metrics {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// An event to publish, as flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishArgs {
+    /// e.g. `fax.delivered`.
+    #[arg(long)]
+    pub event_type: String,
+    /// The payload, a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// Profile whose settings apply.
+    #[arg(long)]
+    pub profile_id: Option<String>,
+    /// Deliver to this URL instead of the profile's or account's.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+    /// Failover for --webhook-url.
+    #[arg(long)]
+    pub webhook_failover_url: Option<String>,
+    /// De-duplication key.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Which ready catalog to register.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogArgs {
+    /// Which provider style: `telnyx` (every status postflight) or `phaxio`
+    /// (page progress and retries inflight).
+    #[arg(long, value_enum, default_value_t)]
+    pub catalog: Catalog,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListEventsArgs {
+    /// `pending`, `delivered`, `failed`, `no_target` or `filtered`.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this event type.
+    #[arg(long)]
+    pub event_type: Option<String>,
+    /// Only this profile (written as is: `+` is encoded for you).
+    #[arg(long)]
+    pub profile_id: Option<String>,
+    /// Only events with a delivery to this endpoint.
+    #[arg(long)]
+    pub endpoint_id: Option<String>,
+    /// Only events accepted at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// One page.
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PageArgs {
+    /// Page size.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+/// A request body given whole: every command that sends a body takes one, and
+/// the flags given beside it replace its fields.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BodyArgs {
+    /// The body, a JSON object (`'{"webhook_url": "https://…"}'`).
+    #[arg(long, conflicts_with = "file")]
+    pub json: Option<String>,
+    /// Read the body from this JSON file (`-`: standard input).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+/// `hookpost events …`.
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Publish one event (as `publish`).
+    Publish(PublishArgs),
+    /// Publish events all or nothing: the body `{"events": [...]}` from
+    /// --file or --json.
+    Batch(BodyArgs),
+    /// List events, newest first (as `list-events`).
+    List(ListEventsArgs),
+    /// Show an event with every attempt (as `show-event`).
+    Show {
+        /// The event id.
+        id: String,
+    },
+    /// Send one event again (a failed one's failed deliveries, a pending
+    /// one's now; a `no_target` or `filtered` one is resolved anew).
+    Retry {
+        /// The event id.
+        id: String,
+    },
+    /// Retry every event a filter selects, oldest first, as a job.
+    RetryMatching(RetryFilterArgs),
+    /// Delete an event with its deliveries and attempts, whatever its state.
+    Delete {
+        /// The event id.
+        id: String,
+    },
+}
+
+/// Which events a retry by filter takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetryFilterArgs {
+    /// Only events with this status (e.g. `failed`).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this event type.
+    #[arg(long)]
+    pub event_type: Option<String>,
+    /// Only this profile's events.
+    #[arg(long)]
+    pub profile_id: Option<String>,
+    /// Only events with a delivery to this endpoint.
+    #[arg(long)]
+    pub endpoint_id: Option<String>,
+    /// Events published at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Events published before this time (default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Events retried per second (default 100).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// The whole filter as JSON instead.
+    #[command(flatten)]
+    pub body: BodyArgs,
+}
+
+/// Whose events an erasure deletes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EraseArgs {
+    /// Where in the payload: `payload.to`, or `payload.to[].phone_number`.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The subject's value there, as text (a number or other JSON: --json).
+    #[arg(long)]
+    pub value: Option<String>,
+    /// Events looked at per second.
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// The whole request as JSON instead.
+    #[command(flatten)]
+    pub body: BodyArgs,
+}
+
+/// `hookpost jobs …`.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// A job's state and progress.
+    Show {
+        /// The job id.
+        id: String,
+    },
+    /// Stop a job where it stands.
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+}
+
+/// `hookpost account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// The account: id, name, settings.
+    Show,
+    /// The account-level webhook settings.
+    Settings {
+        /// Read or replace them.
+        #[command(subcommand)]
+        action: SettingsCommand,
+    },
+    /// How long finished events are kept.
+    Retention {
+        /// Read or replace it.
+        #[command(subcommand)]
+        action: RetentionCommand,
+    },
+    /// The signing keys (as `keys`).
+    Keys,
+    /// The API key.
+    ApiKey {
+        /// Rotate it.
+        #[command(subcommand)]
+        action: RotateCommand,
+    },
+    /// The signing keys (secret, Ed25519 key, callback token).
+    SigningKeys {
+        /// Rotate them.
+        #[command(subcommand)]
+        action: RotateCommand,
+    },
+}
+
+/// Read or replace account settings.
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show them.
+    Get,
+    /// Replace them: the fields given (flags over --json or --file), the rest
+    /// unset.
+    Set(Box<SettingsArgs>),
+}
+
+/// Read or replace the account's retention.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// The times in effect.
+    Get,
+    /// Replace the account's own times (one left out: the server's
+    /// `--retention`).
+    Set {
+        /// How long `delivered` events are kept (`30d`).
+        #[arg(long)]
+        delivered: Option<String>,
+        /// How long `failed` events are kept.
+        #[arg(long)]
+        failed: Option<String>,
+        /// How long `no_target` and `filtered` events are kept.
+        #[arg(long)]
+        other: Option<String>,
+        /// The whole body as JSON instead.
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+}
+
+/// Rotate a key.
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// A new key; prints it.
+    Rotate {
+        /// Keep the old one working this long too (`1h`).
+        #[arg(long)]
+        keep_old_for: Option<String>,
+    },
+}
+
+/// Webhook settings (of the account or a profile), as flags over a JSON body.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// Primary URL.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+    /// Tried at once when the primary fails.
+    #[arg(long)]
+    pub webhook_failover_url: Option<String>,
+    /// Signature schemes, comma-separated (`standard,telnyx,phaxio`).
+    #[arg(long, value_delimiter = ',')]
+    pub signatures: Vec<String>,
+    /// The payload version receivers are pinned to.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Delays before each retry, comma-separated (`5m,1h`).
+    #[arg(long, value_delimiter = ',')]
+    pub retry_schedule: Vec<String>,
+    /// Deadline of one request (`10s`).
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// `json` or `form`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// For `form`: `envelope` or `payload`.
+    #[arg(long)]
+    pub form_fields: Option<String>,
+    /// Deliver inflight event types (`true` or `false`).
+    #[arg(long)]
+    pub inflight: Option<bool>,
+    /// Which answers count as delivered: `2xx` or `200`.
+    #[arg(long)]
+    pub success: Option<String>,
+    /// The settings as JSON (flags given beside replace its fields).
+    #[command(flatten)]
+    pub body: BodyArgs,
+}
+
+/// `hookpost profiles …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Create or replace a profile with these settings.
+    Put {
+        /// The profile id (yours: `+13125550000`, a UUID).
+        id: String,
+        /// Its settings.
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
+    /// Show one profile.
+    Get {
+        /// The profile id.
+        id: String,
+    },
+    /// List profiles in id order (one page).
+    List(PageArgs),
+    /// Delete a profile.
+    Delete {
+        /// The profile id.
+        id: String,
+    },
+}
+
+/// `hookpost event-types …`.
+#[derive(Debug, Subcommand)]
+pub enum EventTypeCommand {
+    /// Register or replace an event type.
+    Put {
+        /// Its name (`fax.delivered`).
+        name: String,
+        /// `inflight` (progress) or `postflight` (a state change).
+        #[arg(long)]
+        category: Option<String>,
+        /// What it means, for people.
+        #[arg(long)]
+        description: Option<String>,
+        /// A JSON Schema file its payloads must satisfy.
+        #[arg(long)]
+        schema_file: Option<PathBuf>,
+        /// A JSON file with an example payload (sent by endpoint tests).
+        #[arg(long)]
+        example_file: Option<PathBuf>,
+        /// The whole body as JSON (for `versions`); flags replace its fields.
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+    /// Show one event type.
+    Get {
+        /// Its name.
+        name: String,
+    },
+    /// List the registered event types.
+    List,
+    /// Delete an event type.
+    Delete {
+        /// Its name.
+        name: String,
+    },
+    /// Register a ready catalog (as `load-catalog`).
+    LoadCatalog(CatalogArgs),
 }
 
 /// `hookpost listen`.
@@ -334,7 +728,47 @@ pub struct ServerArgs {
     /// shows in `ps`).
     #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// How to print the answer.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where the server is, reached as its operator (admin routes).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminArgs {
+    /// Base URL of the server.
+    #[arg(long, env = "HOOKPOST_URL", default_value = DEFAULT_URL)]
+    pub url: String,
+    /// The server's admin token (the same variable `serve` reads).
+    #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// How to print the answer.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How an API command prints its answer, shared by every one of them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OutputArgs {
     /// Print only this field of the answer (e.g. `id`), as plain text.
     #[arg(long, global = true)]
     pub print: Option<String>,
+    /// `json` (the default: the answer as the API gives it, the same on a
+    /// terminal and in a pipe) or `table` (aligned columns; a list one row
+    /// per item).
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub output: Format,
+    /// Print the request (method, URL, body) instead of sending it.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
+/// The shapes `--output` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The answer's JSON, pretty.
+    #[default]
+    Json,
+    /// Aligned columns.
+    Table,
 }

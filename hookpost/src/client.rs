@@ -1,46 +1,97 @@
-//! The shell commands that talk to a running server (`create-account`, `publish`,
-//! `list-events`, `keys`, `show-event`, `endpoints …`): thin wrappers over the API that print its
-//! JSON answers, or one field of them for use in scripts.
+//! The shell commands' way to the API: one request ([`Call`]) sent with a
+//! bearer token (or none, for the public routes), the JSON answer or the API's
+//! error read back, and the bodies built from flags. `commands` says which
+//! call each subcommand makes; `output` prints the answers.
 
 use serde_json::{json, Value};
 
 /// A failed command, with what to tell the user.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ClientError(String);
+pub struct ClientError(pub String);
 
-/// Where a command sends its request, and with which bearer token.
+/// Where a command sends its request, and how it authenticates.
 pub struct Connection<'a> {
     /// Base URL of the server.
     pub url: &'a str,
-    /// The token; `None` is refused before anything is sent.
-    pub token: Option<&'a str>,
-    /// Where the token can come from, named when it is missing.
-    pub token_source: &'a str,
+    /// The token the route needs, if any.
+    pub auth: Auth<'a>,
 }
 
-/// Sends one API request and answers the JSON body; a non-2xx answer is an error
-/// carrying the server's message.
-pub async fn call(
-    to: &Connection<'_>,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Result<Value, ClientError> {
-    let token = to
-        .token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ClientError(format!("no token: {}", to.token_source)))?;
-    let url = format!("{}{}", to.url.trim_end_matches('/'), path);
-    let mut request = reqwest::Client::new()
-        .request(method, &url)
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request
+/// How a request authenticates.
+pub enum Auth<'a> {
+    /// `Authorization: Bearer`; a missing token is refused before anything is
+    /// sent, naming where it can come from.
+    Bearer {
+        /// The token, if given.
+        token: Option<&'a str>,
+        /// Where the token can come from, named when it is missing.
+        source: &'a str,
+    },
+    /// A public route (`/v1/egress`, `/healthz`, `/metrics`): no token.
+    Public,
+}
+
+/// One API request: what every subcommand comes down to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The HTTP method.
+    pub method: reqwest::Method,
+    /// The path and query, already encoded.
+    pub path: String,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+}
+
+impl Call {
+    /// A `GET`.
+    pub fn get(path: impl Into<String>) -> Call {
+        Call::new(reqwest::Method::GET, path, None)
+    }
+
+    /// A request with a method, a path and maybe a body.
+    pub fn new(method: reqwest::Method, path: impl Into<String>, body: Option<Value>) -> Call {
+        Call {
+            method,
+            path: path.into(),
+            body,
+        }
+    }
+
+    /// What `--dry-run` prints: the method and URL, then the body.
+    pub fn describe(&self, base: &str) -> String {
+        let mut text = format!(
+            "{} {}{}",
+            self.method,
+            base.trim_end_matches('/'),
+            self.path
+        );
+        if let Some(body) = &self.body {
+            text.push('\n');
+            text.push_str(&serde_json::to_string_pretty(body).unwrap_or_default());
+        }
+        text
+    }
+}
+
+/// Sends one API request and answers the JSON body (a text body, such as
+/// `/metrics`, as a JSON string); a non-2xx answer is an error carrying the
+/// server's code, message and field.
+pub async fn call(to: &Connection<'_>, request: &Call) -> Result<Value, ClientError> {
+    let url = format!("{}{}", to.url.trim_end_matches('/'), request.path);
+    let mut builder = reqwest::Client::new().request(request.method.clone(), &url);
+    if let Auth::Bearer { token, source } = to.auth {
+        let token = token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| ClientError(format!("no token: {source}")))?;
+        builder = builder.bearer_auth(token);
+    }
+    if let Some(body) = &request.body {
+        builder = builder
             .header("content-type", "application/json")
             .body(body.to_string());
     }
-    let response = request
+    let response = builder
         .send()
         .await
         .map_err(|e| ClientError(format!("cannot reach {url}: {e}")))?;
@@ -56,25 +107,83 @@ pub async fn call(
     if status.is_success() {
         Ok(value)
     } else {
-        Err(ClientError(format!("{status}: {value}")))
+        Err(ClientError(format!("{status}: {}", api_error(&value))))
     }
 }
 
-/// The body of a publish request from command-line arguments.
-pub fn publish_body(
-    event_type: &str,
-    payload: &str,
-    optional: [(&str, Option<&String>); 4],
+/// The API's `{"error": {code, message, field}}` in words: `invalid_field:
+/// must be at most 2m (field: timeout)`; any other answer as it came.
+fn api_error(value: &Value) -> String {
+    let error = &value["error"];
+    let (Some(code), Some(message)) = (error["code"].as_str(), error["message"].as_str()) else {
+        return value.to_string();
+    };
+    match error["field"].as_str() {
+        Some(field) => format!("{code}: {message} (field: {field})"),
+        None => format!("{code}: {message}"),
+    }
+}
+
+/// A request body from a whole one (`--json`, `--file`, or none: `{}`) with
+/// the fields given as flags put over it.
+pub fn body(
+    whole: &crate::cli::BodyArgs,
+    fields: Vec<(&str, Option<Value>)>,
 ) -> Result<Value, ClientError> {
-    let payload: Value = serde_json::from_str(payload)
-        .map_err(|e| ClientError(format!("--payload is not JSON: {e}")))?;
-    let mut body = json!({"event_type": event_type, "payload": payload});
-    for (name, value) in optional {
-        if let Some(v) = value {
-            body[name] = Value::String(v.clone());
+    let mut body = match (&whole.json, &whole.file) {
+        (Some(text), _) => parse_json("--json", text)?,
+        (None, Some(path)) => read_json(path)?,
+        (None, None) => json!({}),
+    };
+    let object = body
+        .as_object_mut()
+        .ok_or_else(|| ClientError("the body must be a JSON object".into()))?;
+    for (name, value) in fields {
+        if let Some(value) = value {
+            object.insert(name.into(), value);
         }
     }
     Ok(body)
+}
+
+/// A JSON file's contents (`-`: standard input).
+pub fn read_json(path: &std::path::Path) -> Result<Value, ClientError> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| ClientError(format!("cannot read {}: {e}", path.display())))?;
+    parse_json(&path.display().to_string(), &text)
+}
+
+/// JSON text given by the user, refused naming where it came from.
+pub fn parse_json(source: &str, text: &str) -> Result<Value, ClientError> {
+    serde_json::from_str(text).map_err(|e| ClientError(format!("{source} is not JSON: {e}")))
+}
+
+/// One path segment, percent-encoded (a profile id's `+`, a space, a slash).
+pub fn segment(text: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, KEEP).to_string()
+}
+
+/// The body of a publish request from command-line arguments.
+pub fn publish_body(args: &crate::cli::PublishArgs) -> Result<Value, ClientError> {
+    let text = |v: &Option<String>| v.as_ref().map(|v| json!(v));
+    let fields = vec![
+        ("event_type", Some(json!(args.event_type))),
+        ("payload", Some(parse_json("--payload", &args.payload)?)),
+        ("profile_id", text(&args.profile_id)),
+        ("webhook_url", text(&args.webhook_url)),
+        ("webhook_failover_url", text(&args.webhook_failover_url)),
+        ("idempotency_key", text(&args.idempotency_key)),
+    ];
+    body(&crate::cli::BodyArgs::default(), fields)
 }
 
 /// The JSON body of an endpoint create or update from command-line flags: only
@@ -138,19 +247,6 @@ pub fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
     }
 }
 
-/// What a command prints: the whole answer, pretty, or one field of it as plain
-/// text (strings without quotes), for `$(…)` in scripts.
-pub fn render(value: &Value, field: Option<&str>) -> Result<String, ClientError> {
-    let Some(field) = field else {
-        return Ok(serde_json::to_string_pretty(value).unwrap_or_default());
-    };
-    match value.get(field) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Ok(other.to_string()),
-        None => Err(ClientError(format!("the answer has no field `{field}`"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,10 +281,37 @@ mod tests {
     }
 
     #[test]
-    fn one_field_prints_as_plain_text() {
-        let v = json!({"api_key": "hp_x", "n": 3});
-        assert_eq!(render(&v, Some("api_key")).unwrap(), "hp_x");
-        assert_eq!(render(&v, Some("n")).unwrap(), "3");
-        assert!(render(&v, Some("nope")).is_err());
+    fn a_path_segment_keeps_its_plus() {
+        assert_eq!(segment("+1312 555/x"), "%2B1312%20555%2Fx");
+        assert_eq!(segment("fax.delivered"), "fax.delivered");
+    }
+
+    #[test]
+    fn flags_go_over_the_whole_body() {
+        let whole = crate::cli::BodyArgs {
+            json: Some(r#"{"timeout": "5s", "format": "form"}"#.into()),
+            file: None,
+        };
+        let fields = vec![("timeout", Some(json!("9s"))), ("version", None)];
+        assert_eq!(
+            body(&whole, fields).unwrap(),
+            json!({"timeout": "9s", "format": "form"})
+        );
+        let list = crate::cli::BodyArgs {
+            json: Some("[1]".into()),
+            file: None,
+        };
+        assert!(body(&list, vec![]).is_err());
+    }
+
+    #[test]
+    fn an_api_error_reads_as_words() {
+        let error =
+            json!({"error": {"code": "invalid_field", "message": "too long", "field": "timeout"}});
+        assert_eq!(
+            api_error(&error),
+            "invalid_field: too long (field: timeout)"
+        );
+        assert_eq!(api_error(&json!("plain")), "\"plain\"");
     }
 }

@@ -17,8 +17,9 @@
 //! - [`jobs`]: background work on a schedule (expiring idempotency keys, the
 //!   jobs callers start: replays, bulk retries).
 //! - [`config`], [`cli`], [`server`]: configuration, the command line, start/stop.
-//! - [`client`], [`listen`]: the shell commands over the API, and the
-//!   development receiver.
+//! - [`commands`], [`client`], [`output`], [`listen`]: the shell commands over
+//!   the API (which call each makes, how it is sent, how its answer prints),
+//!   and the development receiver.
 //! - [`secrets`]: API keys, tokens and signing keys, never printed.
 //! - [`metrics`]: counters for `GET /metrics`.
 
@@ -26,6 +27,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod config;
 pub mod delivery;
 pub mod domain;
@@ -33,6 +35,7 @@ pub mod jobs;
 pub mod listen;
 pub mod master_key;
 pub mod metrics;
+pub mod output;
 pub mod secrets;
 pub mod server;
 pub mod storage;

@@ -22,10 +22,13 @@ pub async fn run(args: ListenArgs) -> Result<(), String> {
     let keys = if args.account_key {
         let to = crate::client::Connection {
             url: &args.url,
-            token: args.token.as_deref(),
-            token_source: "--account-key reads the API key from HOOKPOST_TOKEN (or --token)",
+            auth: crate::client::Auth::Bearer {
+                token: args.token.as_deref(),
+                source: "--account-key reads the API key from HOOKPOST_TOKEN (or --token)",
+            },
         };
-        let answer = crate::client::call(&to, reqwest::Method::GET, "/v1/account/keys", None)
+        let keys = crate::client::Call::get("/v1/account/keys");
+        let answer = crate::client::call(&to, &keys)
             .await
             .map_err(|e| e.to_string())?;
         keys_from_answer(&answer)?

@@ -10,6 +10,7 @@ mod bad_input;
 mod bulk_retry;
 mod catalogs;
 mod cli;
+mod cli_resources;
 mod control;
 mod crash;
 mod defects_api;
