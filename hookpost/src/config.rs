@@ -229,6 +229,15 @@ pub enum Role {
     Worker,
 }
 
+impl Role {
+    /// Its name as `--role` takes it (`all`, `api`, `worker`), for `/metrics`.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
 fn secret(text: &str) -> Result<Secret, String> {
     Ok(Secret::new(text))
 }

@@ -123,12 +123,12 @@ pub async fn run(
         .await
         .map_err(|e| ConfigError::new(e.to_string()))?;
     let policy = AddressPolicy::new(config.allow_targets.clone());
-    let metrics = Arc::new(Metrics::default());
     let stop = CancellationToken::new();
     let node = config
         .node_id
         .clone()
         .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let metrics = Arc::new(Metrics::new(&node, &config.role.name()));
     // The role decides whether this node has a worker at all: an API-only node
     // stores events and leaves them to the worker nodes.
     let deliverer = match config.role {

@@ -3,7 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
-use super::parse::{JsonBody, PathParam, QueryParams};
+use super::parse::{Arrived, JsonBody, PathParam, QueryParams};
 use super::publish_body::{CarriesFiles, JsonPublish, PublishBody};
 use super::views::{DeletedView, EventStateView, EventView, JobView, List, Page, PublishedView};
 use super::AppState;
@@ -40,11 +40,12 @@ pub fn router(publish_limit: usize) -> Router<AppState> {
 
 /// `202` once the event is durably stored; `200` for a duplicate.
 async fn publish(
+    arrived: Arrived,
     Caller(account): Caller,
     State(app): State<AppState>,
     PublishBody(request): PublishBody,
 ) -> Result<(StatusCode, Response), ApiError> {
-    let outcomes = app.publish(&account, vec![request], Shape::Single).await?;
+    let outcomes = timed_publish(&app, arrived, &account, vec![request], Shape::Single).await?;
     let outcome = outcomes.first().ok_or(ApiError::Internal)?;
     let status = match outcome {
         Outcome::Accepted { .. } => StatusCode::ACCEPTED,
@@ -67,6 +68,7 @@ impl CarriesFiles for Batch {
 
 /// All or nothing: one bad item refuses the batch and names it.
 async fn publish_batch(
+    arrived: Arrived,
     Caller(account): Caller,
     State(app): State<AppState>,
     JsonPublish(batch): JsonPublish<Batch>,
@@ -75,9 +77,23 @@ async fn publish_batch(
     if batch.events.is_empty() || batch.events.len() > max {
         return Err(FieldError::new("events", format!("must hold 1 to {max} events")).into());
     }
-    let outcomes = app.publish(&account, batch.events, Shape::Batch).await?;
+    let outcomes = timed_publish(&app, arrived, &account, batch.events, Shape::Batch).await?;
     let data = outcomes.iter().map(PublishedView::from).collect();
     Ok((StatusCode::ACCEPTED, Json(List { data }).into_response()))
+}
+
+/// Publishes, and counts the time from the request's arrival to its events
+/// stored durably (refusals are not counted).
+async fn timed_publish(
+    app: &AppState,
+    Arrived(arrived): Arrived,
+    account: &Account,
+    requests: Vec<PublishRequest>,
+    shape: Shape,
+) -> Result<Vec<Outcome>, AppError> {
+    let outcomes = app.publish(account, requests, shape).await?;
+    app.metrics.observe_publish(shape, arrived.elapsed());
+    Ok(outcomes)
 }
 
 async fn show(

@@ -11,6 +11,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::time::Instant;
 
 /// A JSON body of type `T`, refused with field-naming errors.
 pub struct JsonBody<T>(pub T);
@@ -142,6 +144,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
                 let path = e.path().to_string();
                 ApiError::Field(field_error(&path, &e.into_inner().to_string()))
             })
+    }
+}
+
+/// When the request reached its handler, headers read but before the caller
+/// is looked up or the body read (put it first among a handler's arguments):
+/// the start of the publish-latency histogram.
+pub struct Arrived(pub Instant);
+
+impl<S: Send + Sync> FromRequestParts<S> for Arrived {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Arrived(Instant::now()))
     }
 }
 

@@ -6,6 +6,7 @@ use super::{App, AppError};
 use crate::delivery::worker::Reservation;
 use crate::domain::attachment::{self, Base64File, NewAttachment};
 use crate::domain::delivery::NewDelivery;
+pub use crate::domain::event::Shape;
 use crate::domain::event::{EventStatus, NewEvent};
 use crate::domain::settings::WebhookSettings;
 use crate::domain::target::{resolve_destinations, Level, LevelEndpoints, Levels, Target};
@@ -78,16 +79,6 @@ pub enum Outcome {
         /// Where its deliveries go, in order.
         targets: Vec<Target>,
     },
-}
-
-/// Whether a publish came as one event or as a batch, which decides how a
-/// refusal names its field (`payload` or `events[0].payload`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// `POST /v1/events`.
-    Single,
-    /// `POST /v1/events/batch`.
-    Batch,
 }
 
 /// Where an event goes and in which state it starts, as resolved from the

@@ -296,6 +296,8 @@ impl Deliverer {
                 &self.metrics.requests_failed
             };
             Metrics::inc(counter);
+            let took = Duration::from_millis(leg.duration_ms);
+            self.metrics.observe_request(leg.leg, leg.succeeded(), took);
         }
         Metrics::inc(match report.next {
             NextState::Delivered => &self.metrics.deliveries_delivered,
@@ -425,7 +427,7 @@ mod tests {
             lease_margin: Duration::from_secs(30),
             control: ControlPolicy::default(),
         };
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new("node-test", "all"));
         let deliverer = Deliverer::new(store.clone(), channels(&web, None), config, metrics);
         Fixture {
             deliverer,

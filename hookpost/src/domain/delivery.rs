@@ -266,6 +266,24 @@ impl NewEvent {
     }
 }
 
+/// The pending deliveries across every account, for `/metrics`: how many may
+/// be claimed now, how many have a later due time, how many wait behind their
+/// ordering lane's head (no due time until it finishes), and how long the
+/// oldest due one has waited. A delivery being attempted counts as scheduled
+/// (its due time is its lease's end); a parked one (endpoint disabled) is not
+/// pending and not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Due now: claimable.
+    pub due: u64,
+    /// Due later: a retry, a held or a claimed delivery.
+    pub scheduled: u64,
+    /// Behind the head of its ordering lane.
+    pub waiting: u64,
+    /// How long the oldest due delivery has been due; zero when none is.
+    pub oldest_due_age: Duration,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 
+/// Whether a publish came as one event or as a batch, which decides how a
+/// refusal names its field (`payload` or `events[0].payload`) and labels its
+/// latency in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `POST /v1/events`.
+    Single,
+    /// `POST /v1/events/batch`.
+    Batch,
+}
+
 /// Where an event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

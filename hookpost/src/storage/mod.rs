@@ -145,7 +145,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub use crate::domain::account::{Account, NewAccount, Profile};
 pub use crate::domain::control::ControlPolicy;
 pub use crate::domain::delivery::{
-    AttemptReport, ClaimedDelivery, DeliveryRecord, NewDelivery, NextState,
+    AttemptReport, ClaimedDelivery, DeliveryRecord, NewDelivery, NextState, QueueDepth,
 };
 pub use crate::domain::endpoint::{Endpoint, EndpointState, EndpointStats, EndpointTally};
 pub use crate::domain::event_log::{
@@ -454,6 +454,10 @@ pub trait Maintenance: Send + Sync {
     async fn expire_idempotency_keys(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// Endpoints by state, for `/metrics`.
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally>;
+    /// The pending deliveries by due state at `now`, for `/metrics`: one pass
+    /// over the two partial indexes the claims use (`deliveries_fresh`,
+    /// `deliveries_retry`), never the table.
+    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<QueueDepth>;
     /// Records that the master key `id` seals this database's secrets;
     /// answers every id recorded (another one is a node started with a
     /// different key).

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::domain::attachment::{Attachment, NewAttachment};
 use crate::domain::attempt::{FailureKind, Leg, LegRecord};
-use crate::domain::delivery::reason;
 use crate::domain::delivery::DeliveryStatus;
+use crate::domain::delivery::{reason, QueueDepth};
 use crate::domain::endpoint::EndpointState;
 use crate::domain::event::EventStatus;
 use crate::domain::job::JobState;
@@ -84,6 +84,17 @@ pub fn leg_name(leg: Leg) -> &'static str {
         Leg::Primary => "primary",
         Leg::Failover => "failover",
     }
+}
+
+/// The row of [`super::sql::QUEUE_DEPTH`].
+pub fn queue_depth(r: &impl Columns) -> StoreResult<QueueDepth> {
+    let count = |name| r.int(name).map(|n| n.max(0) as u64);
+    Ok(QueueDepth {
+        due: count("due")?,
+        scheduled: count("scheduled")?,
+        waiting: count("waiting")?,
+        oldest_due_age: std::time::Duration::from_millis(count("oldest_due_age_ms")?),
+    })
 }
 
 /// Columns of an account row.

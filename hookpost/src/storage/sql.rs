@@ -546,6 +546,19 @@ pub static ENDPOINT_TALLY: Statement = Statement::new(
     "SELECT state, CASE WHEN control LIKE '%\"breaker\":%' THEN 1 ELSE 0 END AS open, COUNT(*) AS n
      FROM endpoints GROUP BY state, open",
 );
+/// `(now ms)`: pending deliveries due now, due later and waiting in a lane
+/// (no due time), and the age in ms of the oldest due one (0 if none), for
+/// `/metrics`. Read from the two partial indexes of pending deliveries (each
+/// holds `due_at`, so neither branch touches the table).
+pub static QUEUE_DEPTH: Statement = Statement::new(
+    "SELECT COALESCE(SUM(CASE WHEN due_at <= ?1 THEN 1 ELSE 0 END), 0) AS due,
+            COALESCE(SUM(CASE WHEN due_at > ?1 THEN 1 ELSE 0 END), 0) AS scheduled,
+            COALESCE(SUM(CASE WHEN due_at IS NULL THEN 1 ELSE 0 END), 0) AS waiting,
+            COALESCE(?1 - MIN(CASE WHEN due_at <= ?1 THEN due_at END), 0) AS oldest_due_age_ms
+     FROM (SELECT due_at FROM deliveries WHERE status = 'pending' AND attempts_made = 0
+           UNION ALL
+           SELECT due_at FROM deliveries WHERE status = 'pending' AND attempts_made > 0) AS pending",
+);
 /// `(account, id)`.
 pub static ENDPOINT_LAST_REQUESTS: Statement = Statement::new(
     "SELECT last_success_at, last_failure_at FROM endpoints WHERE account_id = ?1 AND id = ?2",

@@ -87,6 +87,7 @@ conformance!(
     a_delivery_is_added_once_per_endpoint,
     jobs_are_claimed_saved_and_cancelled,
     a_lane_delivers_one_at_a_time_in_publish_order,
+    the_queue_counts_pending_deliveries_by_due_state,
     admissions_hold_max_in_flight_and_a_finished_one_wakes_the_next,
     a_gone_receiver_disables_its_endpoint_and_parks_the_rest,
     a_run_of_failures_opens_the_breaker_and_a_success_closes_it,

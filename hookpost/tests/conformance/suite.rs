@@ -1025,3 +1025,61 @@ pub async fn a_lane_delivers_one_at_a_time_in_publish_order(store: Arc<dyn Store
     let retried = store.claim_due("node-a", 10).await.unwrap();
     assert_eq!(claimed_ids(&retried), [lane[0].id.as_str()]);
 }
+
+/// `event` with its one delivery due at `due_at`.
+fn due_at(account: &Account, due_at: chrono::DateTime<Utc>) -> NewEvent {
+    let mut e = event(account, None, Duration::from_secs(30));
+    e.deliveries[0].due_at = due_at;
+    e
+}
+
+pub async fn the_queue_counts_pending_deliveries_by_due_state(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_queue").await;
+    let t0 = Utc::now();
+    assert_eq!(store.queue_depth(t0).await.unwrap(), QueueDepth::default());
+    let retried = event(&a, None, Duration::from_secs(30));
+    publish_one(&store, retried.clone()).await;
+    assert_eq!(store.claim_due("node-a", 10).await.unwrap().len(), 1);
+    let retry = NextState::RetryAt(t0 - Span::seconds(10), 1);
+    store
+        .record_attempt(report(&retried.id, 1, retry), &ControlPolicy::default())
+        .await
+        .unwrap();
+    publish_one(&store, due_at(&a, t0 - Span::seconds(2))).await;
+    publish_one(&store, due_at(&a, t0 + Span::hours(1))).await;
+    let lane: Vec<NewEvent> = (0..2)
+        .map(|_| {
+            let mut e = in_lane(&a, "fax-1");
+            e.deliveries[0].due_at = t0;
+            e
+        })
+        .collect();
+    store.publish(lane, WINDOW).await.unwrap();
+
+    let depth = store.queue_depth(t0).await.unwrap();
+    let expected = QueueDepth {
+        due: 3,
+        scheduled: 1,
+        waiting: 1,
+        oldest_due_age: Duration::from_secs(10),
+    };
+    assert_eq!(
+        depth, expected,
+        "a retry, a fresh one and a lane's head are due"
+    );
+    let before = store.queue_depth(t0 - Span::seconds(20)).await.unwrap();
+    let expected = QueueDepth {
+        due: 0,
+        scheduled: 4,
+        waiting: 1,
+        oldest_due_age: Duration::ZERO,
+    };
+    assert_eq!(before, expected, "nothing is due yet: no age");
+    assert_eq!(store.claim_due("node-a", 10).await.unwrap().len(), 3);
+    let claimed = store.queue_depth(Utc::now()).await.unwrap();
+    assert_eq!(
+        (claimed.due, claimed.scheduled, claimed.waiting),
+        (0, 4, 1),
+        "a claimed delivery is due again only when its lease ends"
+    );
+}

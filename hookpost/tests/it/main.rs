@@ -27,6 +27,7 @@ mod idempotency;
 mod keys;
 mod lifecycle;
 mod listen;
+mod metrics;
 mod ordering;
 mod phaxio_url;
 mod signatures;

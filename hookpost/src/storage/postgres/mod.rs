@@ -483,6 +483,9 @@ impl Maintenance for PostgresStore {
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         queries::endpoint_tally(&self.client().await?).await
     }
+    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<QueueDepth> {
+        queries::queue_depth(&self.client().await?, now).await
+    }
     async fn record_master_key(&self, id: &str) -> StoreResult<Vec<String>> {
         lifecycle::record_master_key(&self.client().await?, id).await
     }

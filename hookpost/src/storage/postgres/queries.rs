@@ -563,6 +563,12 @@ pub async fn endpoint_tally<C: GenericClient>(c: &C) -> Sql<EndpointTally> {
     Ok(tally)
 }
 
+pub async fn queue_depth<C: GenericClient>(c: &C, now: DateTime<Utc>) -> Sql<QueueDepth> {
+    let rows = query(c, sql::QUEUE_DEPTH.postgres(), &[&ms(now)]).await?;
+    rows.first()
+        .map_or(Ok(QueueDepth::default()), rows::queue_depth)
+}
+
 pub async fn update_endpoint<C: GenericClient>(c: &C, e: &Endpoint) -> Sql<bool> {
     let n = execute(
         c,

@@ -657,6 +657,11 @@ impl Maintenance for SqliteStore {
     async fn endpoint_tally(&self) -> StoreResult<EndpointTally> {
         self.readers.read(queries::endpoint_tally).await
     }
+    async fn queue_depth(&self, now: DateTime<Utc>) -> StoreResult<QueueDepth> {
+        self.readers
+            .read(move |c| queries::queue_depth(c, now))
+            .await
+    }
     async fn record_master_key(&self, id: &str) -> StoreResult<Vec<String>> {
         let id = id.to_string();
         self.writer

@@ -706,6 +706,12 @@ pub fn endpoint_tally(c: &Connection) -> Sql<EndpointTally> {
     Ok(tally)
 }
 
+pub fn queue_depth(c: &Connection, now: DateTime<Utc>) -> Sql<QueueDepth> {
+    c.prepare_cached(sql::QUEUE_DEPTH.sqlite())
+        .and_then(|mut s| s.query_row(params![ms(now)], |r| decoded(rows::queue_depth(r))))
+        .map_err(from_sqlite)
+}
+
 pub fn endpoint_stats(
     c: &Connection,
     account_id: &str,
