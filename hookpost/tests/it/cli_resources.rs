@@ -13,16 +13,10 @@ const PROFILE: &str = "+13125550000";
 /// Runs `hookpost` against `server` with `token` as the account's API key
 /// (empty: none at all).
 fn run(server: &TestServer, token: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookpost"));
-    command
-        .args(args)
-        .env("HOOKPOST_URL", &server.url)
-        .env_remove("HOOKPOST_TOKEN")
-        .env_remove("HOOKPOST_ADMIN_TOKEN");
-    if !token.is_empty() {
-        command.env("HOOKPOST_TOKEN", token);
+    match token {
+        "" => cli::run_cli(server, &[], args),
+        key => cli::run_cli(server, &[("HOOKPOST_TOKEN", key)], args),
     }
-    command.output().expect("run hookpost")
 }
 
 /// Its standard output, after checking it succeeded.

@@ -9,21 +9,6 @@ use std::time::Duration;
 
 const PROFILE: &str = "+13125550000";
 
-/// Runs the `hookpost` command against `server` with only the given tokens in
-/// its environment.
-fn cli(server: &TestServer, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookpost"));
-    command
-        .args(args)
-        .env("HOOKPOST_URL", &server.url)
-        .env_remove("HOOKPOST_TOKEN")
-        .env_remove("HOOKPOST_ADMIN_TOKEN");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("run hookpost")
-}
-
 fn stdout(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -38,7 +23,7 @@ fn stdout(out: &Output) -> String {
 #[tokio::test]
 async fn cli_without_a_token_names_hookpost_token() {
     let server = TestServer::start().await;
-    let out = cli(&server, &[], &["show-event", "x"]);
+    let out = cli::run_cli(&server, &[], &["show-event", "x"]);
     assert!(
         !out.status.success(),
         "show-event without a token succeeded"
@@ -50,7 +35,7 @@ async fn cli_without_a_token_names_hookpost_token() {
 #[tokio::test]
 async fn cli_create_account_takes_the_admin_token_and_prints_one_field() {
     let server = TestServer::start().await;
-    let by_flag = cli(
+    let by_flag = cli::run_cli(
         &server,
         &[],
         &[
@@ -63,7 +48,7 @@ async fn cli_create_account_takes_the_admin_token_and_prints_one_field() {
             "api_key",
         ],
     );
-    let by_env = cli(
+    let by_env = cli::run_cli(
         &server,
         &[("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN)],
         &["create-account", "--name", "n", "--print", "api_key"],
@@ -81,7 +66,7 @@ async fn cli_create_account_takes_the_admin_token_and_prints_one_field() {
             "{key:?} is not an API key"
         );
     }
-    let wrong_variable = cli(
+    let wrong_variable = cli::run_cli(
         &server,
         &[("HOOKPOST_TOKEN", ADMIN_TOKEN)],
         &["create-account", "--name", "n"],
@@ -96,7 +81,7 @@ async fn cli_create_account_takes_the_admin_token_and_prints_one_field() {
 async fn cli_keys_prints_the_webhook_secret() {
     let server = TestServer::start().await;
     let acct = server.account().await;
-    let text = stdout(&cli(
+    let text = stdout(&cli::run_cli(
         &server,
         &[("HOOKPOST_TOKEN", acct.key.as_str())],
         &["keys", "--print", "webhook_secret"],
@@ -124,7 +109,7 @@ async fn cli_list_events_finds_a_profile_id_with_a_plus() {
     server
         .publish(&acct, json!({"event_type": "x", "payload": {}}))
         .await;
-    let text = stdout(&cli(
+    let text = stdout(&cli::run_cli(
         &server,
         &[("HOOKPOST_TOKEN", acct.key.as_str())],
         &["list-events", "--profile-id", PROFILE],

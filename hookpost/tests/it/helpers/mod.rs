@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod cli;
 pub mod database;
 pub mod endpoints;
 pub mod errors;
