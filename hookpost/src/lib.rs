@@ -7,6 +7,8 @@
 //! # Layout
 //!
 //! - [`api`]: the HTTP edge. One file per resource; errors mapped once.
+//! - [`console`]: `/console`, the account's, the portal's and the operator's
+//!   pages: server-rendered HTML over the same services as the API.
 //! - [`app`]: services between the edge and storage (publishing, settings checks).
 //! - [`domain`]: events, endpoints, deliveries, targets, attempts, retry
 //!   schedules, jobs: rules without I/O.
@@ -29,6 +31,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod domain;
 pub mod jobs;

@@ -9,6 +9,7 @@ use crate::domain::attempt::Leg;
 use crate::domain::delivery::QueueDepth;
 use crate::domain::endpoint::EndpointTally;
 use crate::domain::event::Shape;
+use crate::domain::series::MinuteSeries;
 use prometheus::core::Collector;
 use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntGaugeVec, Opts};
 use std::fmt::{Display, Write};
@@ -51,6 +52,7 @@ pub struct Metrics {
     attempts: Labelled<4>,
     publishes: Labelled<2>,
     node_info: IntGaugeVec,
+    recent: RecentRequests,
 }
 
 /// A histogram family and its series, each resolved once by its labels.
@@ -126,7 +128,14 @@ impl Metrics {
                 [&["single"], &["batch"]],
             ),
             node_info,
+            recent: RecentRequests::default(),
         }
+    }
+
+    /// This node's delivery requests of the last [`RECENT_MINUTES`] minutes,
+    /// per minute, for the console's node plot.
+    pub fn recent_requests(&self, now: chrono::DateTime<chrono::Utc>) -> MinuteSeries {
+        self.recent.series(now)
     }
 
     /// Adds one to a counter.
@@ -142,6 +151,7 @@ impl Metrics {
         };
         let series = leg + usize::from(!succeeded);
         self.attempts.series[series].observe(took.as_secs_f64());
+        self.recent.record(chrono::Utc::now(), succeeded, took);
     }
 
     /// Counts one publish answered after `took`.
@@ -356,5 +366,106 @@ mod tests {
     fn the_node_is_told_apart_by_its_id_and_role_only() {
         let text = Metrics::new("node \"a\"", "api").render(&Snapshot::default());
         assert!(text.contains("hookpost_node_info{node=\"node \\\"a\\\"\",role=\"api\"} 1\n"));
+    }
+}
+
+/// How many minutes of requests a node keeps for its plot.
+pub const RECENT_MINUTES: usize = 60;
+
+/// A ring of per-minute request counts, one slot a minute, lock-free: a slot
+/// holds the minute it counts, and the first request of a new minute clears
+/// it (a request racing that reset may be lost, which a plot can bear).
+struct RecentRequests {
+    slots: [MinuteSlot; RECENT_MINUTES],
+}
+
+#[derive(Default)]
+struct MinuteSlot {
+    minute: AtomicU64,
+    ok: AtomicU64,
+    failed: AtomicU64,
+    total_ms: AtomicU64,
+    max_ms: AtomicU64,
+}
+
+impl Default for RecentRequests {
+    fn default() -> Self {
+        RecentRequests {
+            slots: std::array::from_fn(|_| MinuteSlot::default()),
+        }
+    }
+}
+
+fn minute_number(at: chrono::DateTime<chrono::Utc>) -> u64 {
+    u64::try_from(at.timestamp() / 60).unwrap_or(0)
+}
+
+impl RecentRequests {
+    fn record(&self, at: chrono::DateTime<chrono::Utc>, ok: bool, took: Duration) {
+        let minute = minute_number(at);
+        let slot = &self.slots[(minute % RECENT_MINUTES as u64) as usize];
+        let seen = slot.minute.load(Ordering::Relaxed);
+        if seen != minute
+            && slot
+                .minute
+                .compare_exchange(seen, minute, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            for counter in [&slot.ok, &slot.failed, &slot.total_ms, &slot.max_ms] {
+                counter.store(0, Ordering::Relaxed);
+            }
+        }
+        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        let counter = if ok { &slot.ok } else { &slot.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        slot.total_ms.fetch_add(ms, Ordering::Relaxed);
+        slot.max_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn series(&self, now: chrono::DateTime<chrono::Utc>) -> MinuteSeries {
+        let mut series = MinuteSeries::empty(now, RECENT_MINUTES);
+        let first = minute_number(series.start);
+        for (bucket, offset) in series.buckets.iter_mut().zip(0u64..) {
+            let minute = first + offset;
+            let slot = &self.slots[(minute % RECENT_MINUTES as u64) as usize];
+            if slot.minute.load(Ordering::Acquire) == minute {
+                bucket.ok = slot.ok.load(Ordering::Relaxed);
+                bucket.failed = slot.failed.load(Ordering::Relaxed);
+                bucket.total_ms = slot.total_ms.load(Ordering::Relaxed);
+                bucket.max_ms = slot.max_ms.load(Ordering::Relaxed);
+            }
+        }
+        series
+    }
+}
+
+#[cfg(test)]
+mod recent_tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_counts_by_minute_and_forgets_an_hour_back() {
+        let ring = RecentRequests::default();
+        let t0: chrono::DateTime<chrono::Utc> = "2026-12-03T10:00:10Z".parse().unwrap();
+        ring.record(t0, true, Duration::from_millis(10));
+        ring.record(t0, false, Duration::from_millis(30));
+        ring.record(
+            t0 + chrono::TimeDelta::minutes(2),
+            true,
+            Duration::from_millis(5),
+        );
+        let series = ring.series(t0 + chrono::TimeDelta::minutes(2));
+        let last = series.buckets.len() - 1;
+        assert_eq!(
+            (series.buckets[last - 2].ok, series.buckets[last - 2].failed),
+            (1, 1)
+        );
+        assert_eq!(series.buckets[last - 2].mean_ms(), Some(20));
+        assert_eq!(series.buckets[last].ok, 1);
+        // The same slot an hour later counts afresh.
+        let later = t0 + chrono::TimeDelta::minutes(60);
+        ring.record(later, true, Duration::from_millis(1));
+        let series = ring.series(later);
+        assert_eq!(series.total().count(), 2, "the first minute's two fell off");
     }
 }

@@ -200,7 +200,7 @@ pub async fn run(
     let router = if role == Role::Worker {
         api::health_router(app)
     } else {
-        api::router(app)
+        api::router(app.clone()).merge(crate::console::router(app))
     };
 
     tracing::info!(address = %listener.local_addr()?, ?role, "hookpost listening");

@@ -16,6 +16,7 @@ mod health;
 mod jobs;
 mod keys;
 pub mod parse;
+mod portal_links;
 mod profiles;
 mod publish_body;
 mod views;
@@ -38,6 +39,7 @@ pub fn router(app: AppState) -> Router {
         .merge(accounts::router())
         .merge(admin::router())
         .merge(attachments::router())
+        .merge(portal_links::router())
         .merge(profiles::router())
         .merge(events::router(publish_limit))
         .merge(event_types::router())

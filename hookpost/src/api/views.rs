@@ -530,3 +530,23 @@ pub struct RotationView {
     /// Values sealed again, per column.
     pub resealed: std::collections::BTreeMap<&'static str, u64>,
 }
+
+/// A portal link: the URL to hand a customer, and when it stops working.
+#[derive(Serialize)]
+pub struct PortalLinkView {
+    /// Opens the console on the account (or the profile).
+    pub url: String,
+    /// When the link stops working.
+    pub expires_at: String,
+    /// The one profile it shows, if any.
+    pub profile_id: Option<String>,
+    /// Whether it may change nothing.
+    pub read_only: bool,
+}
+
+/// When an account's portal links were revoked.
+#[derive(Serialize)]
+pub struct RevokedView {
+    /// Links made until this time no longer work.
+    pub revoked_at: String,
+}

@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod lookups;
 pub mod manage;
 pub mod notices;
+pub mod portal;
 pub mod publish;
 pub mod retry;
 

@@ -287,10 +287,7 @@ fn held_to(rule: Success, mut sent: Sent) -> Sent {
 /// One line per request at `info`, so deliveries can be followed in the log
 /// alone. The URL is the masked one; nothing here carries a secret.
 fn log_leg(delivery: &ClaimedDelivery, r: &LegRecord) {
-    let leg = match r.leg {
-        Leg::Primary => "primary",
-        Leg::Failover => "failover",
-    };
+    let leg = r.leg.as_str();
     let outcome = if r.succeeded() { "delivered" } else { "failed" };
     tracing::info!(
         event = %delivery.id,

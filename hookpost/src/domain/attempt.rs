@@ -18,6 +18,16 @@ pub enum Leg {
     Failover,
 }
 
+impl Leg {
+    /// The name used in storage, the API and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Leg::Primary => "primary",
+            Leg::Failover => "failover",
+        }
+    }
+}
+
 /// Why a request did not succeed. The names are part of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

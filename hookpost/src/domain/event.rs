@@ -70,6 +70,16 @@ pub enum Category {
     Postflight,
 }
 
+impl Category {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Inflight => "inflight",
+            Category::Postflight => "postflight",
+        }
+    }
+}
+
 /// An event ready to be stored: validated, its destinations resolved.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod attachment;
 pub mod attempt;
+pub mod console_token;
 pub mod control;
 pub mod delivery;
 pub mod duration;
@@ -16,8 +17,10 @@ pub mod fields;
 pub mod job;
 pub mod keys;
 pub mod notice;
+pub mod overview;
 pub mod retention;
 pub mod retry;
+pub mod series;
 pub mod settings;
 pub mod subject;
 pub mod target;

@@ -153,7 +153,9 @@ pub use crate::domain::event_log::{
 };
 pub use crate::domain::job::{Job, JobProgress, JobState, ReplayCandidate};
 pub use crate::domain::notice::Notice;
+pub use crate::domain::overview::{AccountSummary, RecentFailure};
 pub use crate::domain::retention::{Outcome, RetentionOverride};
+pub use crate::domain::series::AttemptPoint;
 pub use control::Admitted;
 
 /// Tenants: their API keys (as hashes), signing keys and account-level settings.
@@ -468,6 +470,44 @@ pub trait Maintenance: Send + Sync {
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
 }
+/// What the console reads beyond the API: the operator's view across
+/// accounts, an endpoint's requests for its plot, and the revocation of an
+/// account's portal links.
+#[async_trait]
+pub trait Overview: Send + Sync {
+    /// Accounts in id order, after `after`, at most `limit`.
+    async fn list_accounts(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AccountSummary>>;
+    /// Endpoints an operator should look at, across accounts: disabled, with
+    /// the breaker open, or whose last request failed; at most `limit`.
+    async fn troubled_endpoints(&self, limit: u32) -> StoreResult<Vec<Endpoint>>;
+    /// The latest failed requests of events published since `since`, of one
+    /// account or of all, newest first.
+    async fn recent_failures(
+        &self,
+        account_id: Option<&str>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecentFailure>>;
+    /// The requests made since `since` to one of the account's endpoints, for
+    /// events published since `published_since`.
+    async fn endpoint_requests(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        published_since: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<AttemptPoint>>;
+    /// Every portal link of the account made up to `at` stops working.
+    async fn revoke_portal_links(&self, account_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// When the account's portal links were last revoked.
+    async fn portal_links_revoked_at(&self, account_id: &str)
+        -> StoreResult<Option<DateTime<Utc>>>;
+}
+
 /// `Store` and its blanket implementation, over one list of parts.
 macro_rules! store_of {
     ($(#[$doc:meta])* $($part:ident),+) => {
@@ -494,5 +534,6 @@ store_of!(
     Jobs,
     Lifecycle,
     Attachments,
-    Maintenance
+    Maintenance,
+    Overview
 );

@@ -18,6 +18,8 @@ use crate::domain::endpoint::EndpointState;
 use crate::domain::event::EventStatus;
 use crate::domain::job::JobState;
 use crate::domain::notice::{self, Notice};
+use crate::domain::overview::{AccountSummary, RecentFailure};
+use crate::domain::series::AttemptPoint;
 use crate::domain::target::Target;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::value::RawValue;
@@ -76,14 +78,6 @@ pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
 pub fn raw(text: String) -> StoreResult<Box<RawValue>> {
     RawValue::from_string(text)
         .map_err(|e| StoreError::Internal(format!("stored JSON does not parse: {e}")))
-}
-
-/// The stored name of a leg.
-pub fn leg_name(leg: Leg) -> &'static str {
-    match leg {
-        Leg::Primary => "primary",
-        Leg::Failover => "failover",
-    }
 }
 
 /// The row of [`super::sql::QUEUE_DEPTH`].
@@ -634,4 +628,38 @@ pub fn first_id_at(t: DateTime<Utc>) -> String {
         ms >> 16,
         ms & 0xffff
     )
+}
+
+/// Reads a row of [`sql::LIST_ACCOUNTS`](super::sql::LIST_ACCOUNTS).
+pub fn account_summary(r: &impl Columns) -> StoreResult<AccountSummary> {
+    Ok(AccountSummary {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        created_at: time(r.int("created_at")?),
+    })
+}
+
+/// Reads a row of [`sql::RECENT_FAILURES`](super::sql::RECENT_FAILURES).
+pub fn recent_failure(r: &impl Columns) -> StoreResult<RecentFailure> {
+    Ok(RecentFailure {
+        account_id: r.text("account_id")?,
+        event_id: r.text("event_id")?,
+        endpoint_id: r.opt_text("endpoint_id")?,
+        attempt: r.int("attempt")? as u32,
+        leg: r.text("leg")?,
+        url: r.text("url")?,
+        started_at: time(r.int("started_at")?),
+        duration_ms: r.int("duration_ms")?.max(0) as u64,
+        http_status: r.opt_int("http_status")?.map(|s| s as u16),
+        error: r.opt_text("error")?.unwrap_or_default(),
+    })
+}
+
+/// Reads a row of [`sql::ENDPOINT_REQUESTS`](super::sql::ENDPOINT_REQUESTS).
+pub fn attempt_point(r: &impl Columns) -> StoreResult<AttemptPoint> {
+    Ok(AttemptPoint {
+        at: time(r.int("started_at")?),
+        duration_ms: r.int("duration_ms")?.max(0) as u64,
+        ok: r.int("ok")? == 1,
+    })
 }

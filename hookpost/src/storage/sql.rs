@@ -759,3 +759,47 @@ mod tests {
         assert!(!LIST_EVENTS.postgres().contains('?'));
     }
 }
+
+// ----- the console's overview -----
+
+/// `(after id or NULL, limit)`: accounts in id order.
+pub static LIST_ACCOUNTS: Statement = Statement::new(
+    "SELECT id, name, created_at FROM accounts
+     WHERE (CAST(?1 AS TEXT) IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+);
+/// `(limit)`: endpoints that are disabled, have their breaker open, or
+/// failed last, across accounts, most recently changed first.
+pub static TROUBLED_ENDPOINTS: Statement = Statement::new(concat!(
+    "SELECT ",
+    columns!(endpoint),
+    " FROM endpoints WHERE state = 'disabled' OR control LIKE '%\"breaker\":%'
+       OR (last_failure_at IS NOT NULL AND (last_success_at IS NULL OR last_failure_at > last_success_at))
+     ORDER BY updated_at DESC LIMIT ?1"
+));
+/// `(account or NULL, first event id, limit)`: failed requests of events
+/// published since the id's time, newest first.
+pub static RECENT_FAILURES: Statement = Statement::new(
+    "SELECT e.account_id, a.event_id, d.endpoint_id, a.attempt, a.leg, a.url, a.started_at,
+            a.duration_ms, a.http_status, a.error
+     FROM attempts a JOIN events e ON e.id = a.event_id
+     LEFT JOIN deliveries d ON d.event_id = a.event_id AND d.seq = a.seq
+     WHERE a.event_id >= ?2 AND a.error IS NOT NULL
+       AND (CAST(?1 AS TEXT) IS NULL OR e.account_id = ?1)
+     ORDER BY a.started_at DESC LIMIT ?3",
+);
+/// `(account, endpoint, first event id, since ms)`: when each request to the
+/// endpoint started, how long it took, and whether it succeeded (1 or 0).
+pub static ENDPOINT_REQUESTS: Statement = Statement::new(
+    "SELECT a.started_at, a.duration_ms, CAST(CASE WHEN a.error IS NULL THEN 1 ELSE 0 END AS BIGINT) AS ok
+     FROM deliveries d JOIN events e ON e.id = d.event_id
+     JOIN attempts a ON a.event_id = d.event_id AND a.seq = d.seq
+     WHERE d.endpoint_id = ?2 AND d.event_id >= ?3 AND e.account_id = ?1 AND a.started_at >= ?4",
+);
+/// `(account, at ms)`: every portal link made up to `at` stops working.
+pub static REVOKE_PORTAL_LINKS: Statement = Statement::new(
+    "INSERT INTO portal_revocations (account_id, revoked_at) VALUES (?1, ?2)
+     ON CONFLICT (account_id) DO UPDATE SET revoked_at = excluded.revoked_at",
+);
+/// `(account)`.
+pub static PORTAL_REVOKED_AT: Statement =
+    Statement::new("SELECT revoked_at FROM portal_revocations WHERE account_id = ?1");

@@ -11,6 +11,7 @@ mod attachments;
 mod control;
 mod errors;
 mod lifecycle;
+mod overview;
 mod queries;
 
 use crate::domain::event::NewEvent;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_delivery_control.sql"),
     include_str!("migrations/0008_data_lifecycle.sql"),
     include_str!("migrations/0009_attachments.sql"),
+    include_str!("migrations/0010_portal_links.sql"),
 ];
 /// Serializes migrations between nodes starting together.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374; // "hookpost"

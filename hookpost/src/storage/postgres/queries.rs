@@ -470,7 +470,7 @@ pub async fn record_attempt<C: GenericClient>(
                 &report.event_id,
                 &seq,
                 &(leg.attempt as i64),
-                &leg_name(leg.leg),
+                &leg.leg.as_str(),
                 &leg.url,
                 &ms(leg.started_at),
                 &(leg.duration_ms as i64),

@@ -10,6 +10,7 @@ mod attachments;
 mod control;
 mod errors;
 mod lifecycle;
+mod overview;
 mod queries;
 mod read_pool;
 mod writer;
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_delivery_control.sql"),
     include_str!("migrations/0008_data_lifecycle.sql"),
     include_str!("migrations/0009_attachments.sql"),
+    include_str!("migrations/0010_portal_links.sql"),
 ];
 
 /// The embedded store.

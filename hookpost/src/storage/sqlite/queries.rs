@@ -538,7 +538,7 @@ pub fn record_attempt(c: &Connection, report: &AttemptReport, policy: &ControlPo
                 report.event_id,
                 report.seq,
                 leg.attempt,
-                leg_name(leg.leg),
+                leg.leg.as_str(),
                 leg.url,
                 ms(leg.started_at),
                 leg.duration_ms as i64,
