@@ -184,6 +184,16 @@ pub enum ApiCommand {
         #[command(subcommand)]
         action: EventTypeCommand,
     },
+    /// Portal links: signed, expiring URLs that open the console on the
+    /// account (or one profile) for a customer.
+    PortalLinks {
+        /// Connection to the server.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: PortalLinkCommand,
+    },
     /// The networks deliveries come from (no token needed).
     Egress {
         /// Connection to the server.
@@ -371,6 +381,25 @@ pub enum JobCommand {
         /// The job id.
         id: String,
     },
+}
+
+/// `hookpost portal-links …`.
+#[derive(Debug, Subcommand)]
+pub enum PortalLinkCommand {
+    /// Make a link (prints its URL and expiry).
+    Create {
+        /// Show only this profile's endpoints and events.
+        #[arg(long)]
+        profile_id: Option<String>,
+        /// How long it works (default 1h, at most 30d).
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// Let the link change nothing.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// End every link made until now, at once.
+    Revoke,
 }
 
 /// `hookpost account …`.

@@ -7,8 +7,8 @@
 
 use crate::cli::{
     AccountCommand, AdminArgs, ApiCommand, CatalogArgs, EndpointCommand, EventCommand,
-    EventTypeCommand, JobCommand, ListEventsArgs, OutputArgs, PageArgs, ProfileCommand,
-    RetentionCommand, RotateCommand, ServerArgs, SettingsArgs, SettingsCommand,
+    EventTypeCommand, JobCommand, ListEventsArgs, OutputArgs, PageArgs, PortalLinkCommand,
+    ProfileCommand, RetentionCommand, RotateCommand, ServerArgs, SettingsArgs, SettingsCommand,
 };
 use crate::client::{
     body, call, endpoint_body, parse_json, publish_body, read_json, segment, with_query, Auth,
@@ -71,6 +71,7 @@ fn prepare(command: &ApiCommand) -> Result<Prepared<'_>, ClientError> {
         ApiCommand::Account { server, action } => as_account(server, account(action)?),
         ApiCommand::Profiles { server, action } => as_account(server, profiles(action)?),
         ApiCommand::EventTypes { server, action } => as_account(server, event_types(action)?),
+        ApiCommand::PortalLinks { server, action } => as_account(server, portal_links(action)),
         ApiCommand::Egress { server } => public(server, Call::get("/v1/egress")),
         ApiCommand::Health { server } => public(server, Call::get("/healthz")),
         ApiCommand::Metrics { server } => public(server, Call::get("/metrics")),
@@ -215,6 +216,26 @@ fn jobs(action: &JobCommand) -> Call {
     match action {
         JobCommand::Show { id } => Call::get(at("/v1/jobs", id, "")),
         JobCommand::Cancel { id } => Call::new(Method::POST, at("/v1/jobs", id, "/cancel"), None),
+    }
+}
+
+/// `hookpost portal-links …`.
+fn portal_links(action: &PortalLinkCommand) -> Call {
+    match action {
+        PortalLinkCommand::Create {
+            profile_id,
+            expires_in,
+            read_only,
+        } => {
+            let mut request = json!({"read_only": read_only});
+            for (name, value) in [("profile_id", profile_id), ("expires_in", expires_in)] {
+                if let Some(value) = value {
+                    request[name] = json!(value);
+                }
+            }
+            Call::new(Method::POST, "/v1/portal-links", Some(request))
+        }
+        PortalLinkCommand::Revoke => Call::new(Method::POST, "/v1/portal-links/revoke", None),
     }
 }
 

@@ -61,7 +61,7 @@ impl Scope {
 /// Whom the session is for.
 pub enum Viewer {
     /// An account (or part of one).
-    Account(Scope),
+    Account(Box<Scope>),
     /// The operator (admin token).
     Operator,
 }
@@ -128,12 +128,12 @@ async fn viewer(app: &AppState, token: &ConsoleToken) -> Result<Viewer, ConsoleE
                 .account_by_key(hash)
                 .await?
                 .ok_or(ConsoleError::SignedOut)?;
-            Ok(Viewer::Account(Scope {
+            Ok(Viewer::Account(Box::new(Scope {
                 account,
                 profile: None,
                 read_only: false,
                 portal: false,
-            }))
+            })))
         }
         Grant::Admin { h } => match &app.config.admin_token {
             Some(admin) if token_hash(admin.expose()) == *h => Ok(Viewer::Operator),
@@ -145,12 +145,12 @@ async fn viewer(app: &AppState, token: &ConsoleToken) -> Result<Viewer, ConsoleE
             if revoked.is_some_and(|at| token.issued_at() <= at) {
                 return Err(ConsoleError::Link(TokenRefusal::Expired));
             }
-            Ok(Viewer::Account(Scope {
+            Ok(Viewer::Account(Box::new(Scope {
                 account,
                 profile: p.clone(),
                 read_only: *ro,
                 portal: true,
-            }))
+            })))
         }
     }
 }

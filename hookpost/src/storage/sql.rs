@@ -745,21 +745,6 @@ pub static SEALED_COLUMNS: [SealedColumn; 5] = [
     ),
 ];
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbered_parameters_become_dollars_and_nothing_else_changes() {
-        assert_eq!(
-            to_postgres("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
-            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
-        );
-        assert!(RETRY_DELIVERIES.postgres().contains("updated_at = $3"));
-        assert!(!LIST_EVENTS.postgres().contains('?'));
-    }
-}
-
 // ----- the console's overview -----
 
 /// `(after id or NULL, limit)`: accounts in id order.
@@ -803,3 +788,18 @@ pub static REVOKE_PORTAL_LINKS: Statement = Statement::new(
 /// `(account)`.
 pub static PORTAL_REVOKED_AT: Statement =
     Statement::new("SELECT revoked_at FROM portal_revocations WHERE account_id = ?1");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_become_dollars_and_nothing_else_changes() {
+        assert_eq!(
+            to_postgres("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
+        );
+        assert!(RETRY_DELIVERIES.postgres().contains("updated_at = $3"));
+        assert!(!LIST_EVENTS.postgres().contains('?'));
+    }
+}

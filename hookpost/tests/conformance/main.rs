@@ -98,6 +98,7 @@ conformance!(
     deleting_events_takes_only_the_accounts_own,
     resealing_moves_every_sealed_value_under_the_current_key,
     attachments_are_stored_in_chunks_and_go_with_their_event,
+    the_overview_lists_accounts_failures_and_revocations,
     an_event_without_files_has_none,
 );
 

@@ -16,9 +16,11 @@ use std::time::Duration;
 mod attachments;
 mod control;
 mod lifecycle;
+mod overview;
 pub use attachments::*;
 pub use control::*;
 pub use lifecycle::*;
+pub use overview::*;
 
 const WINDOW: Duration = Duration::from_secs(60);
 

@@ -387,6 +387,17 @@ async fn egress_health_and_metrics_need_no_token() {
 /// Each API route and a subcommand that calls it (the resource groups and the
 /// older flat names both), run with `--dry-run`.
 const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    (
+        "POST /v1/portal-links",
+        &[
+            "portal-links",
+            "create",
+            "--expires-in",
+            "1h",
+            "--read-only",
+        ],
+    ),
+    ("POST /v1/portal-links/revoke", &["portal-links", "revoke"]),
     ("POST /v1/accounts", &["create-account", "--name", "n"]),
     ("GET /v1/account", &["account", "show"]),
     ("GET /v1/account/settings", &["account", "settings", "get"]),

@@ -11,6 +11,7 @@ mod bulk_retry;
 mod catalogs;
 mod cli;
 mod cli_resources;
+mod console;
 mod control;
 mod crash;
 mod defects_api;

@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod console;
 pub mod database;
 pub mod endpoints;
 pub mod errors;
