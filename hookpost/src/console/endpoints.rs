@@ -4,7 +4,7 @@
 //! replay, delete. Forms become the API's JSON bodies, so they pass the same
 //! checks and a refusal names the same field.
 
-use super::layout::{badge, button, csrf, notice, page, time};
+use super::layout::{badge, button, csrf, notice, page, time, Done};
 use super::plot;
 use super::session::{Posted, Scope, Session};
 use super::{ConsoleError, Page};
@@ -72,16 +72,16 @@ pub fn endpoint_table(endpoints: &[Endpoint], with_account: bool) -> Markup {
     }
 }
 
+/// The endpoint's subscriptions as the forms write them; empty for every type.
+fn type_list(e: &Endpoint) -> String {
+    let types: Vec<_> = e.spec.event_types.iter().map(ToString::to_string).collect();
+    types.join(", ")
+}
+
 fn patterns(e: &Endpoint) -> String {
     match e.spec.event_types.is_empty() {
         true => "every type".into(),
-        false => e
-            .spec
-            .event_types
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
+        false => type_list(e),
     }
 }
 
@@ -207,16 +207,11 @@ async fn scoped(app: &AppState, scope: &Scope, id: &str) -> Result<Endpoint, Con
         })
 }
 
-#[derive(Deserialize)]
-struct ShowQuery {
-    done: Option<String>,
-}
-
 async fn show(
     session: Session,
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ShowQuery>,
+    Query(q): Query<Done>,
 ) -> Page {
     let scope = session.scope()?;
     let endpoint = scoped(&app, scope, &id).await?;
@@ -293,16 +288,7 @@ fn facts(e: &Endpoint) -> Markup {
 
 fn actions(session: &Session, e: &Endpoint) -> Markup {
     let base = format!("/console/endpoints/{}", e.id);
-    let types = match e.spec.event_types.is_empty() {
-        true => String::new(),
-        false => e
-            .spec
-            .event_types
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
+    let types = type_list(e);
     html! {
         section.actions {
             h2 { "Actions" }

@@ -1,9 +1,9 @@
 //! Event types in the console: the account's registered types with their
 //! category and schema, and the built-in catalogs to load.
 
-use super::layout::{badge, csrf, notice, page};
+use super::layout::{badge, csrf, notice, page, Done};
 use super::session::{Posted, Session};
-use super::{ConsoleError, Page};
+use super::Page;
 use crate::api::AppState;
 use crate::domain::event_type::Catalog;
 use axum::extract::{Query, State};
@@ -18,11 +18,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/event-types", get(list))
         .route("/console/event-types/catalog", post(load))
-}
-
-#[derive(Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 async fn list(session: Session, State(app): State<AppState>, Query(q): Query<Done>) -> Page {
@@ -64,10 +59,7 @@ struct CatalogForm {
 }
 
 async fn load(State(app): State<AppState>, Posted(session, form): Posted<CatalogForm>) -> Page {
-    let scope = session.writable()?;
-    if !scope.manages_account() {
-        return Err(ConsoleError::refused("event types are the whole account's"));
-    }
+    let scope = session.manager()?;
     app.load_catalog(&scope.account, form.catalog).await?;
     Ok(Redirect::to("/console/event-types?done=loaded").into_response())
 }

@@ -3,7 +3,7 @@
 //! payload holding markup stays inert), files, deliveries and every attempt,
 //! with a button to send it again.
 
-use super::layout::{badge, button, notice, page, time};
+use super::layout::{badge, button, notice, page, time, Done};
 use super::session::{NoFields, Posted, Scope, Session};
 use super::{ConsoleError, Page};
 use crate::api::error::{ApiError, ErrorCode};
@@ -176,16 +176,11 @@ fn missing(id: &str) -> ConsoleError {
     ApiError::not_found(ErrorCode::EventNotFound, format!("no event `{id}` here")).into()
 }
 
-#[derive(Deserialize)]
-struct ShowQuery {
-    done: Option<String>,
-}
-
 async fn show(
     session: Session,
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ShowQuery>,
+    Query(q): Query<Done>,
 ) -> Page {
     let scope = session.scope()?;
     let event = scoped(&app, scope, &id).await?;

@@ -3,7 +3,7 @@
 //! history), and rotation with a grace period during which deliveries carry
 //! the old and the new signatures.
 
-use super::layout::{csrf, notice, page, time};
+use super::layout::{csrf, notice, page, time, Done};
 use super::session::{NoFields, Posted, Scope, Session};
 use super::{ConsoleError, Page};
 use crate::api::error::ApiError;
@@ -33,23 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/console/keys", get(show))
         .route("/console/keys/reveal", post(reveal))
         .route("/console/keys/rotate", post(rotate))
-}
-
-#[derive(Deserialize)]
-struct Done {
-    done: Option<String>,
-}
-
-/// Secrets are the whole account's: a read-only or profile-scoped portal
-/// never sees them.
-fn secrets_scope(session: &Session) -> Result<&Scope, ConsoleError> {
-    let scope = session.scope()?;
-    match scope.manages_account() {
-        true => Ok(scope),
-        false => Err(ConsoleError::refused(
-            "this portal link does not show the signing secrets",
-        )),
-    }
 }
 
 fn key_page(session: &Session, scope: &Scope, done: Option<&str>, secrets: bool) -> Page {
@@ -118,7 +101,7 @@ async fn show(session: Session, Query(q): Query<Done>) -> Page {
 }
 
 async fn reveal(Posted(session, NoFields {}): Posted<NoFields>) -> Page {
-    let scope = secrets_scope(&session)?;
+    let scope = session.manager()?;
     key_page(&session, scope, None, true)
 }
 
@@ -128,7 +111,7 @@ struct RotateForm {
 }
 
 async fn rotate(State(app): State<AppState>, Posted(session, form): Posted<RotateForm>) -> Page {
-    let scope = secrets_scope(&session)?;
+    let scope = session.manager()?;
     let grace = GRACE
         .iter()
         .find(|(value, _)| *value == form.keep_old_for)

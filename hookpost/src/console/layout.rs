@@ -145,6 +145,13 @@ const NOTICES: [(&str, &str); 12] = [
     ("unchanged", "Nothing to send again."),
 ];
 
+/// The query of a page an action redirects to: which notice to show.
+#[derive(serde::Deserialize)]
+pub struct Done {
+    /// A code of [`NOTICES`].
+    pub done: Option<String>,
+}
+
 /// The notice named by the `done` query parameter, if it is one.
 pub fn notice(done: Option<&str>) -> Markup {
     let text = NOTICES

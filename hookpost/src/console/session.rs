@@ -87,6 +87,18 @@ impl Session {
         }
     }
 
+    /// The account scope, when it may change what is the whole account's
+    /// (see [`Scope::manages_account`]).
+    pub fn manager(&self) -> Result<&Scope, ConsoleError> {
+        let scope = self.scope()?;
+        match scope.manages_account() {
+            true => Ok(scope),
+            false => Err(ConsoleError::refused(
+                "this portal link does not reach what is the whole account's (its settings, signing keys and event types)",
+            )),
+        }
+    }
+
     /// The account scope, when it may change things.
     pub fn writable(&self) -> Result<&Scope, ConsoleError> {
         let scope = self.scope()?;

@@ -4,7 +4,7 @@
 //! sent back unchanged keeps the stored one, so editing another setting never
 //! loses a password.
 
-use super::layout::{csrf, notice, page, time};
+use super::layout::{csrf, notice, page, time, Done};
 use super::session::{Posted, Scope, Session};
 use super::{ConsoleError, Page};
 use crate::api::parse::object_from_slice;
@@ -31,11 +31,6 @@ pub fn router() -> Router<AppState> {
             "/console/profiles/{id}",
             get(show_profile).post(save_profile),
         )
-}
-
-#[derive(Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 fn masked_json(settings: &WebhookSettings) -> String {
@@ -162,12 +157,7 @@ async fn save_account(
     State(app): State<AppState>,
     Posted(session, form): Posted<SettingsForm>,
 ) -> Page {
-    let scope = session.writable()?;
-    if scope.profile.is_some() {
-        return Err(ConsoleError::refused(
-            "this portal link shows one profile, not the account",
-        ));
-    }
+    let scope = session.manager()?;
     let settings = posted(&form.settings, &scope.account.settings)?;
     app.set_account_settings(&scope.account, &settings).await?;
     Ok(Redirect::to("/console/settings?done=saved").into_response())
@@ -189,12 +179,7 @@ async fn create_profile(
     State(app): State<AppState>,
     Posted(session, form): Posted<SettingsForm>,
 ) -> Page {
-    let scope = session.writable()?;
-    if scope.profile.is_some() {
-        return Err(ConsoleError::refused(
-            "this portal link shows one profile, not the account",
-        ));
-    }
+    let scope = session.manager()?;
     let id = form.id.unwrap_or_default().trim().to_string();
     validate::profile_id(&id)?;
     let settings = posted(&form.settings, &WebhookSettings::default())?;
