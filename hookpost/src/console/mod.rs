@@ -61,7 +61,8 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// The headers of every console answer: the policy above, no sniffing, no
-/// referrer (a portal link's token must not leak to another site), and no
+/// referrer to other sites (a portal link's token must not leak; within this
+/// site browsers then send `Origin`, which the sign-in form checks), and no
 /// caching of pages that show an account's data.
 async fn secure_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -69,7 +70,7 @@ async fn secure_headers(mut response: Response) -> Response {
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }

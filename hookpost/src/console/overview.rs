@@ -66,13 +66,13 @@ async fn operator(session: &Session, app: &AppState) -> Page {
     let body = html! {
         section.stats {
             dl {
-                dt { "Due now" } dd #queue-due { (queue.due) }
-                dt { "Scheduled" } dd #queue-scheduled { (queue.scheduled) }
-                dt { "Waiting in a lane" } dd { (queue.waiting) }
-                dt { "Oldest due" } dd #oldest-due { (queue.oldest_due_age.as_secs()) " s" }
-                dt { "Endpoints enabled" } dd { (tally.enabled) }
-                dt { "Breaker open" } dd { (tally.breaker_open) }
-                dt { "Disabled" } dd { (tally.disabled) }
+                div { dt { "Due now" } dd #queue-due { (queue.due) } }
+                div { dt { "Scheduled" } dd #queue-scheduled { (queue.scheduled) } }
+                div { dt { "Waiting in a lane" } dd { (queue.waiting) } }
+                div { dt { "Oldest due" } dd #oldest-due { (queue.oldest_due_age.as_secs()) " s" } }
+                div { dt { "Endpoints enabled" } dd { (tally.enabled) } }
+                div { dt { "Breaker open" } dd { (tally.breaker_open) } }
+                div { dt { "Disabled" } dd { (tally.disabled) } }
             }
         }
         section {

@@ -26,7 +26,7 @@ fn axis(series: &MinuteSeries, top: &str) -> Markup {
     html! {
         text x="2" y="10" class="axis" { (top) }
         text x="2" y=(HEIGHT + 14) class="axis" { (series.start.format("%H:%M")) }
-        text x=(WIDTH - 40) y=(HEIGHT + 14) class="axis" { (end.format("%H:%M")) " UTC" }
+        text x=(WIDTH - 2) y=(HEIGHT + 14) text-anchor="end" class="axis" { (end.format("%H:%M")) " UTC" }
     }
 }
 
@@ -92,7 +92,7 @@ pub fn latency(series: &MinuteSeries, label: &str) -> Markup {
                         }
                     }
                 }
-                @if !points.is_empty() { polyline.mean points=(points.join(" ")); }
+                @if !points.is_empty() { polyline.mean points=(points.join(" ")) {} }
                 (axis(series, &format!("{max} ms")))
             }
             figcaption.latency-summary {

@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -340,7 +341,7 @@ class Console:
             try:
                 old.tag_name
                 return False
-            except Exception:
+            except StaleElementReferenceException:
                 return self.driver.execute_script("return document.readyState") == "complete"
 
         WebDriverWait(self.driver, PAGE_WAIT).until(lambda _: replaced())
@@ -365,8 +366,18 @@ class Console:
         return self.submit(buttons[0])
 
     def sign_in(self, credential):
+        """Signs in through the sign-in form (whatever comes of it)."""
         self.open("/console/sign-in")
         return self.submit_form("form[action='/console/sign-in']", credential=credential)
+
+    def signed_in(self, credential):
+        """Signs in through the form, and must land on the overview."""
+        self.sign_in(credential)
+        assert self.path == "/console" and not self.errors(), (
+            f"signing in through the form ended on {self.path}: {self.errors()}"
+            f"\nserver log:\n{self.server.log_tail(10)}"
+        )
+        return self
 
     def expect_page(self, title=None):
         """The page shows no error (and has `title` as its heading)."""
@@ -508,8 +519,7 @@ def test_sign_in_with_an_account_key(console, alpha):
     console.open("/console")
     assert console.path == "/console/sign-in", "a wrong key must not sign in"
 
-    console.sign_in(alpha["api_key"])
-    assert console.path == "/console"
+    console.signed_in(alpha["api_key"])
     console.expect_page("Alpha Fax Co")
     assert "Alpha Fax Co" in console.text("nav .who")
     cookie = console.driver.get_cookie("hookpost_console")
@@ -525,7 +535,7 @@ def test_sign_in_with_an_account_key(console, alpha):
 
 
 def test_create_an_endpoint_through_the_form(console, alpha, receiver):
-    console.sign_in(alpha["api_key"])
+    console.signed_in(alpha["api_key"])
     console.open("/console/endpoints").expect_page("Endpoints")
     url = receiver.url("/hook")
     console.submit_form(
@@ -548,7 +558,7 @@ def test_create_an_endpoint_through_the_form(console, alpha, receiver):
 
 def test_a_test_event_is_delivered_and_shown(console, alpha, receiver, server):
     endpoint = alpha["main"]
-    console.sign_in(alpha["api_key"])
+    console.signed_in(alpha["api_key"])
     console.open(f"/console/endpoints/{endpoint}").expect_page(f"Endpoint {endpoint}")
     before = {r["id"] for r in console.event_rows()}
     console.submit_form("#test-endpoint")
@@ -585,7 +595,7 @@ def test_a_test_event_is_delivered_and_shown(console, alpha, receiver, server):
 
 def test_rotate_the_signing_keys(console, server):
     account = server.create_account("Keys Rotating Co")
-    console.sign_in(account["api_key"])
+    console.signed_in(account["api_key"])
     console.open("/console/keys").expect_page("Signing keys")
     labels = [dt.text for dt in console.all("dl.facts dt")]
     assert "Current" in labels and "Previous" not in labels, labels
@@ -617,7 +627,6 @@ def test_a_portal_link_shows_only_its_account(server, alpha, bravo, fresh_consol
     assert bravo["main"] not in shown
     assert bravo["main"] not in portal.driver.page_source
     assert portal.all("#create-endpoint")
-    portal.screenshot("portal")
 
     portal.open(f"/console/endpoints/{bravo['main']}")
     assert any(bravo["main"] in e for e in portal.errors()), portal.errors()
@@ -632,6 +641,7 @@ def test_a_profile_link_shows_only_its_profile(server, alpha, fresh_console):
     assert portal.endpoint_ids() == {alpha["profiled"]}
     form = portal.one("#create-endpoint")
     assert not form.find_elements(By.NAME, "profile_id")
+    portal.screenshot("portal")
 
     portal.open(f"/console/endpoints/{alpha['main']}")
     assert portal.errors(), "another profile's endpoint was shown"
@@ -649,6 +659,32 @@ def test_a_read_only_link_changes_nothing(server, alpha, receiver, fresh_console
     portal.open(f"/console/endpoints/{alpha['main']}").expect_page()
     assert portal.text("#endpoint-url") == receiver.url("/alpha")
     assert not portal.all("#test-endpoint, #replay-endpoint, #edit-endpoint")
+
+
+def test_the_plots_draw_their_axes(console, server, receiver):
+    account = server.create_account("Echo Plotting Co")
+    endpoint = server.create_endpoint(account, receiver.url("/echo"))["id"]
+    event = server.publish(account, "fax.delivered", {"fax_id": "f-200"})
+    wait_until("the delivery", lambda: receiver.got("/echo", event["id"]), DELIVERY_WAIT)
+    # Opened from a portal link: how the console is entered is not what this checks.
+    console.open(server.portal_link(account)).expect_page("Echo Plotting Co")
+
+    def plotted():
+        console.open(f"/console/endpoints/{endpoint}")
+        return "1 succeeded" in console.text(".requests-summary")
+
+    wait_until("the attempt in the endpoint's plot", plotted, PAGE_WAIT)
+    assert "mean" in console.text(".latency-summary")
+    figures = console.all("figure.plot")
+    assert len(figures) == 2
+    for figure in figures:
+        caption = figure.find_element(By.TAG_NAME, "figcaption").text
+        # The scale, the first and the last minute, drawn as the svg's own text.
+        labels = [t.text for t in figure.find_elements(By.CSS_SELECTOR, "svg > text.axis")]
+        assert len(labels) == 3, (
+            f"the plot `{caption}` draws {labels} as its axis labels: "
+            + figure.find_element(By.TAG_NAME, "svg").get_attribute("innerHTML")[-400:]
+        )
 
 
 def test_expired_and_revoked_links_are_refused(server, fresh_console):
@@ -679,7 +715,7 @@ def test_payload_markup_is_shown_as_text(console, server, alpha):
     script = "<script>window.__xss=1</script>"
     image = "<img src=x onerror=window.__xss=2>"
     event = server.publish(alpha, "note.added", {"note": script, "html": image})
-    console.sign_in(alpha["api_key"])
+    console.signed_in(alpha["api_key"])
     console.open(f"/console/events/{event['id']}").expect_page(f"Event {event['id']}")
     payload = console.text("pre#payload")
     assert script in payload and image in payload, payload
@@ -692,7 +728,7 @@ def test_payload_markup_is_shown_as_text(console, server, alpha):
 def test_the_event_log_settings_and_overview(console, server, alpha, receiver):
     delivered = server.publish(alpha, "fax.delivered", {"fax_id": "f-100", "pages": 3})
     queued = server.publish(alpha, "fax.queued", {"fax_id": "f-101"})
-    console.sign_in(alpha["api_key"])
+    console.signed_in(alpha["api_key"])
 
     def listed():
         console.open("/console/events")
@@ -723,7 +759,7 @@ def test_the_event_log_settings_and_overview(console, server, alpha, receiver):
 
 def test_load_an_event_type_catalog(console, server):
     account = server.create_account("Delta Catalog Co")
-    console.sign_in(account["api_key"])
+    console.signed_in(account["api_key"])
     console.open("/console/event-types").expect_page("Event types")
     assert not console.all("#event-types")
     console.submit_form("#load-catalog", catalog="telnyx")
@@ -733,7 +769,7 @@ def test_load_an_event_type_catalog(console, server):
 
 
 def test_the_operator_view(console, server, alpha, bravo):
-    console.sign_in(server.admin_token)
+    console.signed_in(server.admin_token)
     console.expect_page("Operator")
     assert console.text("nav .who") == "operator"
     for figure in ("#queue-due", "#queue-scheduled"):

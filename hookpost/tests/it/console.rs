@@ -246,6 +246,11 @@ async fn forms_need_the_sessions_csrf_token_and_the_cookie_and_headers_are_locke
         "the console has no script at all"
     );
 
+    let elsewhere = Console::new(&server)
+        .sign_in_from("http://attacker.invalid", &acct.key)
+        .await;
+    assert_eq!(elsewhere.status, 403, "a sign-in posted from another site");
+    assert!(elsewhere.header("set-cookie").is_none());
     let wrong_key = Console::new(&server).sign_in("hp_not-a-key").await;
     assert_eq!(wrong_key.status, 401);
     assert!(wrong_key.header("set-cookie").is_none());

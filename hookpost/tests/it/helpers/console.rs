@@ -61,11 +61,18 @@ impl Console {
         console
     }
 
-    /// Posts the sign-in form.
+    /// Posts the sign-in form (as a browser would from this server's page).
     pub async fn sign_in(&mut self, credential: &str) -> Fetched {
-        let answer = self
-            .send_form("/console/sign-in", &[("credential", credential)])
-            .await;
+        let origin = self.base.clone();
+        self.sign_in_from(&origin, credential).await
+    }
+
+    /// Posts the sign-in form from a page of `origin`.
+    pub async fn sign_in_from(&mut self, origin: &str, credential: &str) -> Fetched {
+        let request = self
+            .form_request("/console/sign-in", &[("credential", credential)])
+            .header("origin", origin);
+        let answer = fetched(request.send().await.expect("console request")).await;
         self.keep_cookie(&answer);
         answer
     }
@@ -95,6 +102,11 @@ impl Console {
     }
 
     async fn send_form(&self, path: &str, fields: &[(&str, &str)]) -> Fetched {
+        let request = self.form_request(path, fields);
+        fetched(request.send().await.expect("console request")).await
+    }
+
+    fn form_request(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -103,7 +115,7 @@ impl Console {
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
         }
-        fetched(request.send().await.expect("console request")).await
+        request
     }
 
     /// Posts a form as the page at `from` would: with that page's CSRF token.
