@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// The stable error codes of the API: the catalogue clients program against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Its OpenAPI schema is derived from the variants (snake_case, as
+/// [`ErrorCode::as_str`] writes them; a test holds the two together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not well-formed JSON.
     InvalidJson,
@@ -263,18 +266,20 @@ impl From<AppError> for ApiError {
 }
 
 /// Every error answer: `{"error": {...}}`.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// What went wrong.
     pub error: ErrorDetail<'a>,
 }
 
 /// The inside of an error answer.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
     /// A code of [`ErrorCode`]'s catalogue.
+    #[schema(value_type = ErrorCode)]
     pub code: &'static str,
     /// The field at fault, or `null`.
+    #[schema(required = true)]
     pub field: Option<&'a str>,
     /// What to fix, for people.
     pub message: String,

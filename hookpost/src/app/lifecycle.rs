@@ -37,7 +37,7 @@ where
 }
 
 /// `POST /v1/erase`: whose data to erase.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EraseRequest {
     /// Where in the payload, e.g. `payload.to[].phone_number`.
