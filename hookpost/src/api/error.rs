@@ -339,6 +339,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_documented_enum_is_every_code_as_answered() {
+        let schema = serde_json::to_value(<ErrorCode as utoipa::PartialSchema>::schema()).unwrap();
+        let documented: HashSet<&str> = schema["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let answered: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        // The schema is derived from the variants, so this also proves `ALL` whole.
+        assert_eq!(documented, answered);
+    }
+
     fn rendered(e: ApiError) -> (u16, serde_json::Value) {
         let response = e.into_response();
         let status = response.status().as_u16();
