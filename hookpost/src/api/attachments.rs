@@ -4,12 +4,12 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::openapi::Binary;
-use super::parse::QueryParams;
+use super::parse::{PathParam, QueryParams};
 use super::AppState;
 use crate::delivery::files::FileReader;
 use crate::delivery::links;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -62,7 +62,7 @@ pub(super) struct Api;
 )]
 async fn download(
     State(app): State<AppState>,
-    Path((event_id, position)): Path<(String, u32)>,
+    PathParam((event_id, position)): PathParam<(String, u32)>,
     QueryParams(link): QueryParams<LinkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -159,6 +159,7 @@ pub mod reason {
 
 /// Where one delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or in one).
     Pending,
