@@ -4,6 +4,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
+use super::openapi::{EndpointChange, NewEndpoint};
 use super::parse::{JsonBody, OptionalJson, PathParam, QueryParams};
 use super::views::{EndpointStatsView, EndpointView, JobView, Page, PublishedView};
 use super::AppState;
@@ -59,7 +60,7 @@ pub(super) struct Api;
     operation_id = "create_endpoint",
     tag = "endpoints",
     security(("account_key" = [])),
-    request_body = EndpointFields,
+    request_body = NewEndpoint,
     responses(
         (status = 201, description = "The endpoint.", body = EndpointView),
     ),
@@ -105,7 +106,7 @@ async fn show(
     tag = "endpoints",
     security(("account_key" = [])),
     params(("id" = String, Path, description = "The endpoint.")),
-    request_body = EndpointFields,
+    request_body = EndpointChange,
     responses(
         (status = 200, description = "The endpoint now.", body = EndpointView),
         (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
@@ -289,6 +290,7 @@ async fn stats(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     /// Only this profile's endpoints.
+    #[param(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -44,9 +44,11 @@ struct PutEventType {
     description: Option<String>,
     /// A JSON Schema its payloads must satisfy.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     schema: Option<Value>,
     /// A payload that satisfies the schema, sent by endpoint tests.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     example: Option<Value>,
     /// A schema per payload version (`{"v2": {"schema", "example"?}}`).
     #[serde(default)]
@@ -80,7 +82,7 @@ fn check(event_type: &EventType) -> Result<(), FieldError> {
     operation_id = "put_event_type",
     tag = "event-types",
     security(("account_key" = [])),
-    params(("name" = String, Path, description = "The event type (`fax.delivered`).")),
+    params(("name" = String, Path, description = "The event type (`fax.delivered`).", pattern = r"^[A-Za-z0-9._-]{1,128}$")),
     request_body = PutEventType,
     responses(
         (status = 201, description = "Registered.", body = EventType),
@@ -118,7 +120,7 @@ async fn put_type(
     operation_id = "show_event_type",
     tag = "event-types",
     security(("account_key" = [])),
-    params(("name" = String, Path, description = "The event type (`fax.delivered`).")),
+    params(("name" = String, Path, description = "The event type (`fax.delivered`).", pattern = r"^[A-Za-z0-9._-]{1,128}$")),
     responses(
         (status = 200, description = "The event type.", body = EventType),
         (status = 404, description = "`event_type_not_found`.", body = super::error::ErrorBody),
@@ -149,7 +151,7 @@ fn missing(name: &str) -> ApiError {
     operation_id = "delete_event_type",
     tag = "event-types",
     security(("account_key" = [])),
-    params(("name" = String, Path, description = "The event type (`fax.delivered`).")),
+    params(("name" = String, Path, description = "The event type (`fax.delivered`).", pattern = r"^[A-Za-z0-9._-]{1,128}$")),
     responses(
         (status = 204, description = "Removed."),
         (status = 404, description = "`event_type_not_found`.", body = super::error::ErrorBody),

@@ -13,7 +13,7 @@
 
 mod schemas;
 
-pub use schemas::{Binary, MultipartPublish, PublishEvent};
+pub use schemas::{Binary, EndpointChange, MultipartPublish, NewEndpoint, PublishEvent};
 
 use super::error::{ErrorBody, ErrorCode};
 use super::AppState;
@@ -24,7 +24,7 @@ use axum::Router;
 use std::sync::OnceLock;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::OpenApi;
@@ -119,8 +119,8 @@ const STORELESS: &[&str] = &["egress", "metrics", "openapi"];
 /// the two bearer schemes; `401` where a credential is needed; the body
 /// refusals (`400`, `408`, `413`, `415`, `422`) where a body is read; `422`
 /// where a query is read; `404` (`route_not_found`: a segment that is not
-/// UTF-8 or not a number) where a path segment is read; and `500`/`503` where
-/// the store is read.
+/// UTF-8 or not a number) where a path segment is read; `500`/`503` where
+/// the store is read; and optional bodies that are absent, never `null`.
 fn conventions(document: &mut Document) {
     let components = document.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -134,6 +134,27 @@ fn conventions(document: &mut Document) {
     for item in document.paths.paths.values_mut() {
         for operation in operations(item) {
             shared_refusals(operation);
+            absent_not_null(operation);
+        }
+    }
+}
+
+/// An optional body (`content = Option<T>`) may be left out, but a body of
+/// `null` is refused like any body that is not an object: its schema is `T`,
+/// and the body not required.
+fn absent_not_null(operation: &mut Operation) {
+    let Some(body) = operation.request_body.as_mut() else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = &mut content.schema {
+            let null = serde_json::json!({"type": "null"});
+            one_of
+                .items
+                .retain(|item| serde_json::to_value(item).ok().as_ref() != Some(&null));
+            if one_of.items.len() == 1 {
+                content.schema = one_of.items.pop();
+            }
         }
     }
 }
@@ -243,4 +264,84 @@ fn header(description: &str) -> utoipa::openapi::header::Header {
         .schema(ObjectBuilder::new().schema_type(Type::String))
         .description(Some(description))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Every `pattern` anywhere in `value`.
+    fn patterns(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(p)) = map.get("pattern") {
+                    found.push(p.clone());
+                }
+                map.values().for_each(|v| patterns(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| patterns(v, found)),
+            _ => {}
+        }
+    }
+
+    fn pattern_of<T: utoipa::PartialSchema>() -> String {
+        serde_json::to_value(T::schema()).unwrap()["pattern"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The patterns are written as literals in the annotations (the macros
+    /// take no constant): each must be one of the rules' own.
+    #[test]
+    fn every_pattern_in_the_document_is_a_rule_s_own() {
+        use crate::domain::{subject, validate};
+        let rules = [
+            validate::EVENT_TYPE_PATTERN.to_string(),
+            validate::PROFILE_ID_PATTERN.to_string(),
+            validate::VERSION_PATTERN.to_string(),
+            subject::SUBJECT_PATH_PATTERN.to_string(),
+            pattern_of::<crate::domain::duration::HumanDuration>(),
+            pattern_of::<crate::domain::webhook_url::WebhookUrl>(),
+            pattern_of::<crate::domain::endpoint::RateLimit>(),
+        ];
+        let mut found = Vec::new();
+        patterns(&serde_json::to_value(document()).unwrap(), &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        for pattern in found {
+            assert!(rules.contains(&pattern), "{pattern} is no rule's pattern");
+        }
+    }
+
+    #[test]
+    fn the_duration_pattern_takes_what_humantime_reads_and_writes() {
+        let pattern = pattern_of::<crate::domain::duration::HumanDuration>();
+        let matches = |t: &str| crate::domain::validate::tests::matches(&pattern, t);
+        for text in [
+            "5m", "250ms", "1h 30m", "1h30m", "2 days", "1.5h", "6h", "0s",
+        ] {
+            assert!(matches(text), "{text}");
+            assert!(
+                crate::domain::duration::HumanDuration::parse(text).is_ok(),
+                "{text}"
+            );
+        }
+        for text in ["0A", "30", "", "m", "5 m s"] {
+            assert!(!matches(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_both_bearer_schemes() {
+        let document = serde_json::to_value(document()).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        for scheme in ["account_key", "admin_token"] {
+            let s = &document["components"]["securitySchemes"][scheme];
+            assert_eq!(
+                (&s["type"], &s["scheme"]),
+                (&"http".into(), &"bearer".into())
+            );
+        }
+    }
 }

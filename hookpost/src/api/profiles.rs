@@ -38,7 +38,7 @@ pub(super) struct Api;
     operation_id = "put_profile",
     tag = "profiles",
     security(("account_key" = [])),
-    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).")),
+    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).", pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")),
     request_body = Settings<String>,
     responses(
         (status = 201, description = "Created.", body = ProfileView),
@@ -68,7 +68,7 @@ async fn put_profile(
     operation_id = "show_profile",
     tag = "profiles",
     security(("account_key" = [])),
-    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).")),
+    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).", pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")),
     responses(
         (status = 200, description = "The profile.", body = ProfileView),
         (status = 404, description = "`profile_not_found`.", body = super::error::ErrorBody),
@@ -95,7 +95,7 @@ async fn show(
     operation_id = "delete_profile",
     tag = "profiles",
     security(("account_key" = [])),
-    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).")),
+    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).", pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")),
     responses(
         (status = 204, description = "Deleted."),
         (status = 404, description = "`profile_not_found`.", body = super::error::ErrorBody),

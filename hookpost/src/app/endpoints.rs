@@ -44,7 +44,7 @@ pub struct EndpointFields {
     failover_url: Option<Option<WebhookUrl>>,
     /// The profile whose events it takes; absent or `null`: the account's.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<Option<String>>,
     /// What it subscribes to; empty: every type.
     #[serde(default, deserialize_with = "given")]
@@ -64,7 +64,7 @@ pub struct EndpointFields {
     settings: Option<WebhookSettings>,
     /// Most deliveries in flight at once.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     max_in_flight: Option<Option<u32>>,
     /// Most deliveries started per period.
     #[serde(default, deserialize_with = "nullable")]
@@ -158,6 +158,7 @@ pub struct ReplayRequest {
     event_types: Vec<EventTypePattern>,
     /// Most events looked at per second (default 100).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     rate: Option<u32>,
 }
 

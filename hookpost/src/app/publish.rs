@@ -25,7 +25,7 @@ pub struct PublishRequest {
     /// e.g. `fax.delivered` (required: checked after unknown fields, so that a
     /// misspelt `eventType` is named rather than a missing `event_type`).
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "fax.delivered")]
+    #[schema(value_type = String, required = true, example = "fax.delivered", pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub event_type: Option<String>,
     /// A JSON object, kept byte for byte (required, like `event_type`).
     #[serde(default)]
@@ -37,6 +37,7 @@ pub struct PublishRequest {
     pub occurred_at: Option<String>,
     /// Profile whose settings apply.
     #[serde(default)]
+    #[schema(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     pub profile_id: Option<String>,
     /// De-duplication key.
     #[serde(default)]

@@ -25,9 +25,11 @@ pub struct BulkRetryRequest {
     status: Option<String>,
     /// Only this event type.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     event_type: Option<String>,
     /// Only this profile.
     #[serde(default)]
+    #[schema(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<String>,
     /// Only events with a delivery to this endpoint.
     #[serde(default)]
@@ -42,6 +44,7 @@ pub struct BulkRetryRequest {
     until: Option<String>,
     /// Most events retried per second (default 100).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     rate: Option<u32>,
 }
 

@@ -21,12 +21,12 @@ pub struct EventType {
     pub description: Option<String>,
     /// A JSON Schema that payloads must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, value_type = Object)]
     pub schema: Option<Value>,
     /// A payload of this type, sent by an endpoint test
     /// (`POST /v1/endpoints/{id}/test`); it must satisfy the schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, value_type = Object)]
     pub example: Option<Value>,
     /// The schemas of versioned payloads (`payloads.v2`), by version name: a
     /// receiver pinned to a version gets that payload, so it is checked
@@ -40,9 +40,11 @@ pub struct EventType {
 #[serde(deny_unknown_fields)]
 pub struct VersionSchema {
     /// A JSON Schema that payloads of this version must satisfy.
+    #[schema(value_type = Object)]
     pub schema: Value,
     /// A payload of this version; it must satisfy `schema`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
     pub example: Option<Value>,
 }
 

@@ -158,7 +158,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, pattern = r"^[!-~]{1,64}$")]
     pub version: Option<String>,
     /// Delays between attempts.
     #[serde(

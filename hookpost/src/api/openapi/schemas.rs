@@ -14,6 +14,11 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+/// The units humantime 2 reads (`humantime::parse_duration`).
+const DURATION_UNIT: &str = "(nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|\
+    minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|\
+    years|year|yrs|yr|y)";
+
 /// A string schema with a description and an example.
 fn text(description: &str, example: &str) -> ObjectBuilder {
     ObjectBuilder::new()
@@ -29,7 +34,9 @@ impl PartialSchema for HumanDuration {
              `1h 30m`, `250ms` (a bare number is refused: its unit would be a guess).",
             "5m",
         )
-        .pattern(Some(r"^\s*[0-9]+\s*[a-zA-Z]+(\s*[0-9]+\s*[a-zA-Z]+)*\s*$"))
+        .pattern(Some(format!(
+            "^[0-9]+(\\.[0-9]+)? ?{DURATION_UNIT}( ?[0-9]+(\\.[0-9]+)? ?{DURATION_UNIT})*$"
+        )))
         .into()
     }
 }
@@ -147,6 +154,52 @@ fn object_of(schema: RefOr<Schema>) -> utoipa::openapi::schema::Object {
     match schema {
         RefOr::T(Schema::Object(object)) => object,
         _ => unreachable!("derived struct schemas are inline objects"),
+    }
+}
+
+/// The body of an endpoint's creation: its fields, `url` required.
+pub struct NewEndpoint;
+
+/// The body of an endpoint's change: the fields given replace the stored ones.
+pub struct EndpointChange;
+
+/// An endpoint's fields; its own `settings` carry no URL (its URLs are `url`
+/// and `failover_url`).
+fn endpoint_fields(url_required: bool) -> RefOr<Schema> {
+    let mut fields = object_of(crate::app::endpoints::EndpointFields::schema());
+    let mut settings = object_of(Settings::<String>::schema());
+    settings
+        .properties
+        .retain(|name, _| !name.starts_with("webhook_"));
+    settings.description = Some("Its own webhook settings, without URLs.".into());
+    fields
+        .properties
+        .insert("settings".into(), Schema::Object(settings).into());
+    if url_required {
+        fields.required.insert(0, "url".into());
+    }
+    Schema::Object(fields).into()
+}
+
+impl PartialSchema for NewEndpoint {
+    fn schema() -> RefOr<Schema> {
+        endpoint_fields(true)
+    }
+}
+impl ToSchema for NewEndpoint {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        crate::app::endpoints::EndpointFields::schemas(schemas);
+    }
+}
+
+impl PartialSchema for EndpointChange {
+    fn schema() -> RefOr<Schema> {
+        endpoint_fields(false)
+    }
+}
+impl ToSchema for EndpointChange {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        crate::app::endpoints::EndpointFields::schemas(schemas);
     }
 }
 
