@@ -48,6 +48,9 @@ pub enum Command {
     /// A receiver for development: prints each delivery and whether its
     /// signatures hold, answers a chosen status or forwards to a local app.
     Listen(ListenArgs),
+    /// Print the OpenAPI 3.1 document of this build's API (what `GET
+    /// /openapi.json` serves), as checked in at `hookpost/openapi.json`.
+    Openapi,
     /// The commands that call a running server's API.
     #[command(flatten)]
     Api(ApiCommand),

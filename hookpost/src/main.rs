@@ -75,6 +75,10 @@ async fn run(command: Command) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string()),
         Command::Listen(args) => hookpost::listen::run(args).await,
+        Command::Openapi => {
+            print!("{}", hookpost::api::openapi::json());
+            Ok(())
+        }
     }
 }
 

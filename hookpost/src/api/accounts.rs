@@ -30,15 +30,45 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+/// What the operator says about a new account.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
+    /// 1 to 200 printable characters.
+    #[schema(min_length = 1, max_length = 200, example = "Acme")]
     name: String,
-    /// Read apart, as an object: serde would take `[]` for empty settings.
+    /// Its webhook settings. Read apart, as an object: serde would take `[]`
+    /// for empty settings.
     #[serde(default)]
+    #[schema(value_type = Option<Settings<String>>)]
     settings: Option<Box<serde_json::value::RawValue>>,
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create,
+    show,
+    show_settings,
+    set_settings,
+    show_retention,
+    set_retention
+))]
+pub(super) struct Api;
+
+/// Creates an account; its API key is shown in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    operation_id = "create_account",
+    tag = "accounts",
+    security(("admin_token" = [])),
+    request_body = CreateAccount,
+    responses(
+        (status = 201, description = "The account, with its `api_key` (shown once).", body = AccountView),
+        (status = 409, description = "An account with this key exists already.", body = super::error::ErrorBody),
+    ),
+)]
 async fn create(
     _: Admin,
     State(app): State<AppState>,
@@ -84,14 +114,42 @@ async fn create(
     Ok((StatusCode::CREATED, view))
 }
 
+/// The calling account.
+#[utoipa::path(
+    get,
+    path = "/v1/account",
+    operation_id = "show_account",
+    tag = "accounts",
+    security(("account_key" = [])),
+    responses((status = 200, description = "The account.", body = AccountView)),
+)]
 async fn show(Caller(account): Caller) -> Response {
     Json(AccountView::new(&account, None)).into_response()
 }
 
+/// The account-level webhook settings (URLs masked).
+#[utoipa::path(
+    get,
+    path = "/v1/account/settings",
+    operation_id = "show_account_settings",
+    tag = "accounts",
+    security(("account_key" = [])),
+    responses((status = 200, description = "The settings.", body = Settings<String>)),
+)]
 async fn show_settings(Caller(account): Caller) -> Json<Settings<String>> {
     Json(account.settings.masked())
 }
 
+/// Replaces the account-level webhook settings.
+#[utoipa::path(
+    put,
+    path = "/v1/account/settings",
+    operation_id = "set_account_settings",
+    tag = "accounts",
+    security(("account_key" = [])),
+    request_body = Settings<String>,
+    responses((status = 200, description = "The settings now (URLs masked).", body = Settings<String>)),
+)]
 async fn set_settings(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -101,12 +159,30 @@ async fn set_settings(
     Ok(Json(settings.masked()))
 }
 
+/// How long this account's finished events are kept.
+#[utoipa::path(
+    get,
+    path = "/v1/account/retention",
+    operation_id = "show_retention",
+    tag = "accounts",
+    security(("account_key" = [])),
+    responses((status = 200, description = "The retention times in effect.", body = Retention)),
+)]
 async fn show_retention(Caller(account): Caller, State(app): State<AppState>) -> Json<Retention> {
     Json(app.retention(&account))
 }
 
 /// Replaces the account's own retention times (a field left out is the
 /// server's default); answers the times in effect.
+#[utoipa::path(
+    put,
+    path = "/v1/account/retention",
+    operation_id = "set_retention",
+    tag = "accounts",
+    security(("account_key" = [])),
+    request_body = RetentionOverride,
+    responses((status = 200, description = "The retention times in effect.", body = Retention)),
+)]
 async fn set_retention(
     Caller(account): Caller,
     State(app): State<AppState>,

@@ -13,8 +13,21 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/admin/master-key/rotate", post(rotate_master_key))
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(rotate_master_key))]
+pub(super) struct Api;
+
 /// A new master key first in the key file, then every sealed value sealed
 /// again under it; answers the new key's id and how many values moved.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/master-key/rotate",
+    operation_id = "rotate_master_key",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The new key's id and the values sealed again.", body = RotationView)),
+)]
 async fn rotate_master_key(
     _: Admin,
     State(app): State<AppState>,

@@ -3,12 +3,13 @@
 //! the file from storage a chunk at a time, and serves one byte range.
 
 use super::error::{ApiError, ErrorCode};
-use super::parse::QueryParams;
+use super::openapi::Binary;
+use super::parse::{PathParam, QueryParams};
 use super::AppState;
 use crate::delivery::files::FileReader;
 use crate::delivery::links;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -20,15 +21,48 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/attachments/{event_id}/{position}", get(download))
 }
 
-#[derive(Deserialize)]
+/// The permission a download link carries.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LinkQuery {
+    /// When the link stops working, in Unix seconds.
     expires: i64,
+    /// The link's signature over the event, the file and `expires`.
     signature: String,
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(download))]
+pub(super) struct Api;
+
+/// A file of an event, as linked from JSON deliveries (no API key: the link's
+/// signature is the permission); one `Range: bytes=…` is served.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{event_id}/{position}",
+    operation_id = "download_attachment",
+    tag = "attachments",
+    params(
+        ("event_id" = String, Path, description = "The event."),
+        ("position" = u32, Path, description = "The file's place among the event's files, from 0."),
+        LinkQuery,
+        ("Range" = Option<String>, Header, nullable = false, description = "One range, `bytes=a-b`, `bytes=a-` or `bytes=-n`; others are ignored."),
+    ),
+    responses(
+        (status = 200, description = "The whole file, its `Content-Type` as published.", content_type = "*/*", body = Binary,
+            headers(("ETag" = String, description = "The file's SHA-256, quoted."), ("Accept-Ranges" = String))),
+        (status = 206, description = "The range asked for.", content_type = "*/*", body = Binary,
+            headers(("Content-Range" = String, description = "`bytes a-b/size`."))),
+        (status = 403, description = "`link_refused`: the link expired or was altered.", body = super::error::ErrorBody),
+        (status = 404, description = "`attachment_not_found`: the event was deleted.", body = super::error::ErrorBody),
+        (status = 416, description = "The range starts past the end.",
+            headers(("Content-Range" = String, description = "`bytes */size`."))),
+    ),
+)]
 async fn download(
     State(app): State<AppState>,
-    Path((event_id, position)): Path<(String, u32)>,
+    PathParam((event_id, position)): PathParam<(String, u32)>,
     QueryParams(link): QueryParams<LinkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -13,13 +13,27 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/egress", get(egress))
 }
 
-/// The declared networks; without any, the bind address if one is set.
 /// The networks deliveries leave from.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct Egress {
+    /// CIDR networks (`192.0.2.0/24`).
+    #[schema(example = json!(["192.0.2.0/24"]))]
     networks: Vec<String>,
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(egress))]
+pub(super) struct Api;
+
+/// The declared networks; without any, the bind address if one is set.
+#[utoipa::path(
+    get,
+    path = "/v1/egress",
+    operation_id = "egress",
+    tag = "egress",
+    responses((status = 200, description = "The networks deliveries come from.", body = Egress)),
+)]
 async fn egress(State(app): State<AppState>) -> Json<Egress> {
     let mut networks: Vec<IpNet> = app.config.egress_networks.clone();
     if networks.is_empty() {

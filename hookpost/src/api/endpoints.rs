@@ -4,6 +4,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
+use super::openapi::{EndpointChange, NewEndpoint};
 use super::parse::{JsonBody, OptionalJson, PathParam, QueryParams};
 use super::views::{EndpointStatsView, EndpointView, JobView, Page, PublishedView};
 use super::AppState;
@@ -45,7 +46,25 @@ fn shown(endpoint: Option<Endpoint>, id: &str) -> Result<Response, ApiError> {
     Ok(Json(EndpointView::from(&endpoint)).into_response())
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create, list, show, update, delete, disable, enable, test, replay, stats
+))]
+pub(super) struct Api;
+
 /// `201` with the endpoint, enabled.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints",
+    operation_id = "create_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "The endpoint.", body = EndpointView),
+    ),
+)]
 async fn create(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -58,6 +77,19 @@ async fn create(
     ))
 }
 
+/// One endpoint.
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints/{id}",
+    operation_id = "show_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    responses(
+        (status = 200, description = "The endpoint.", body = EndpointView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -67,6 +99,19 @@ async fn show(
 }
 
 /// The fields given replace the stored ones; `null` clears an optional one.
+#[utoipa::path(
+    patch,
+    path = "/v1/endpoints/{id}",
+    operation_id = "update_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    request_body = EndpointChange,
+    responses(
+        (status = 200, description = "The endpoint now.", body = EndpointView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn update(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -77,6 +122,18 @@ async fn update(
 }
 
 /// Its pending deliveries stop (`failed`, reason `endpoint_deleted`).
+#[utoipa::path(
+    delete,
+    path = "/v1/endpoints/{id}",
+    operation_id = "delete_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn delete(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -88,6 +145,19 @@ async fn delete(
     }
 }
 
+/// Stops new deliveries to it (pending ones are parked).
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/disable",
+    operation_id = "disable_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    responses(
+        (status = 200, description = "The endpoint now.", body = EndpointView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn disable(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -99,6 +169,19 @@ async fn disable(
     shown(endpoint, &id)
 }
 
+/// Resumes deliveries to it.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/enable",
+    operation_id = "enable_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    responses(
+        (status = 200, description = "The endpoint now.", body = EndpointView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn enable(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -111,6 +194,19 @@ async fn enable(
 }
 
 /// `202` with the test event, as a publish answers.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/test",
+    operation_id = "test_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    request_body(content = Option<TestRequest>, description = "Optional: an empty body sends a `hookpost.test` event."),
+    responses(
+        (status = 202, description = "The test event.", body = PublishedView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn test(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -128,6 +224,19 @@ async fn test(
 }
 
 /// `202` with the job; `GET /v1/jobs/{id}` follows it.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/replay",
+    operation_id = "replay_to_endpoint",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    request_body = ReplayRequest,
+    responses(
+        (status = 202, description = "The replay job.", body = JobView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn replay(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -144,6 +253,19 @@ async fn replay(
     ))
 }
 
+/// Deliveries of events published in the last hour and day, by status.
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints/{id}/stats",
+    operation_id = "endpoint_stats",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The endpoint.")),
+    responses(
+        (status = 200, description = "Its recent deliveries and state.", body = EndpointStatsView),
+        (status = 404, description = "`endpoint_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn stats(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -162,15 +284,33 @@ async fn stats(
     Ok(Json(EndpointStatsView::new(&endpoint, &stats)).into_response())
 }
 
-#[derive(Deserialize)]
+/// A page of endpoints, of one profile or all.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Only this profile's endpoints.
+    #[param(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
 /// In id order (oldest first); `next_cursor` fetches the following page.
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints",
+    operation_id = "list_endpoints",
+    tag = "endpoints",
+    security(("account_key" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of endpoints.", body = Page<EndpointView>),
+    ),
+)]
 async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,

@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// The stable error codes of the API: the catalogue clients program against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Its OpenAPI schema is derived from the variants (snake_case, as
+/// [`ErrorCode::as_str`] writes them; a test holds the two together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not well-formed JSON.
     InvalidJson,
@@ -263,18 +266,20 @@ impl From<AppError> for ApiError {
 }
 
 /// Every error answer: `{"error": {...}}`.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// What went wrong.
     pub error: ErrorDetail<'a>,
 }
 
 /// The inside of an error answer.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
     /// A code of [`ErrorCode`]'s catalogue.
+    #[schema(value_type = ErrorCode)]
     pub code: &'static str,
     /// The field at fault, or `null`.
+    #[schema(required = true)]
     pub field: Option<&'a str>,
     /// What to fix, for people.
     pub message: String,
@@ -332,6 +337,20 @@ mod tests {
             assert_eq!(status >= 500, server_side, "{code:?} → {status}");
             assert!(status >= 400, "{code:?} → {status}");
         }
+    }
+
+    #[test]
+    fn the_documented_enum_is_every_code_as_answered() {
+        let schema = serde_json::to_value(<ErrorCode as utoipa::PartialSchema>::schema()).unwrap();
+        let documented: HashSet<&str> = schema["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let answered: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        // The schema is derived from the variants, so this also proves `ALL` whole.
+        assert_eq!(documented, answered);
     }
 
     fn rendered(e: ApiError) -> (u16, serde_json::Value) {

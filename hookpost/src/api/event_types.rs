@@ -32,20 +32,33 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+/// An event type's registration (its name is in the path).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PutEventType {
+    /// `postflight` (the default) or `inflight`.
     #[serde(default)]
     category: Category,
+    /// For people, at most 1000 characters.
     #[serde(default)]
     description: Option<String>,
+    /// A JSON Schema its payloads must satisfy.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     schema: Option<Value>,
+    /// A payload that satisfies the schema, sent by endpoint tests.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     example: Option<Value>,
+    /// A schema per payload version (`{"v2": {"schema", "example"?}}`).
     #[serde(default)]
     versions: BTreeMap<String, VersionSchema>,
 }
+
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, load_catalog, put_type, show, delete))]
+pub(super) struct Api;
 
 fn check(event_type: &EventType) -> Result<(), FieldError> {
     validate::event_type(&event_type.name).map_err(|e| FieldError::new("name", e.message))?;
@@ -62,6 +75,20 @@ fn check(event_type: &EventType) -> Result<(), FieldError> {
     event_type.check_schemas()
 }
 
+/// Registers or replaces an event type.
+#[utoipa::path(
+    put,
+    path = "/v1/event-types/{name}",
+    operation_id = "put_event_type",
+    tag = "event-types",
+    security(("account_key" = [])),
+    params(("name" = String, Path, description = "The event type (`fax.delivered`).", pattern = r"^[A-Za-z0-9._-]{1,128}$")),
+    request_body = PutEventType,
+    responses(
+        (status = 201, description = "Registered.", body = EventType),
+        (status = 200, description = "Replaced.", body = EventType),
+    ),
+)]
 async fn put_type(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -86,6 +113,19 @@ async fn put_type(
     Ok((status, Json(event_type)))
 }
 
+/// One registered event type.
+#[utoipa::path(
+    get,
+    path = "/v1/event-types/{name}",
+    operation_id = "show_event_type",
+    tag = "event-types",
+    security(("account_key" = [])),
+    params(("name" = String, Path, description = "The event type (`fax.delivered`).", pattern = r"^[A-Za-z0-9._-]{1,128}$")),
+    responses(
+        (status = 200, description = "The event type.", body = EventType),
+        (status = 404, description = "`event_type_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -104,6 +144,19 @@ fn missing(name: &str) -> ApiError {
     )
 }
 
+/// Removes a registered event type.
+#[utoipa::path(
+    delete,
+    path = "/v1/event-types/{name}",
+    operation_id = "delete_event_type",
+    tag = "event-types",
+    security(("account_key" = [])),
+    params(("name" = String, Path, description = "The event type (`fax.delivered`).", pattern = r"^[A-Za-z0-9._-]{1,128}$")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "`event_type_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn delete(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -117,6 +170,15 @@ async fn delete(
     }
 }
 
+/// Every registered event type.
+#[utoipa::path(
+    get,
+    path = "/v1/event-types",
+    operation_id = "list_event_types",
+    tag = "event-types",
+    security(("account_key" = [])),
+    responses((status = 200, description = "The registered types.", body = List<EventType>)),
+)]
 async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -127,21 +189,33 @@ async fn list(
 
 /// Which catalog to load; an empty body means Telnyx, as before there was a
 /// choice.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoadCatalog {
+    /// `telnyx` (the default) or `phaxio`.
     #[serde(default)]
     catalog: Catalog,
 }
 
 /// The catalog loaded and the names of the types it registered.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Loaded {
+    /// The catalog.
     catalog: Catalog,
+    /// The types it registered.
     loaded: Vec<String>,
 }
 
 /// Registers (or replaces) every type of a built-in catalog in the account.
+#[utoipa::path(
+    post,
+    path = "/v1/event-types/catalog",
+    operation_id = "load_catalog",
+    tag = "event-types",
+    security(("account_key" = [])),
+    request_body(content = Option<LoadCatalog>, description = "Optional: an empty body loads `telnyx`."),
+    responses((status = 200, description = "The catalog loaded and its types.", body = Loaded)),
+)]
 async fn load_catalog(
     Caller(account): Caller,
     State(app): State<AppState>,

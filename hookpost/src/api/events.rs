@@ -3,6 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
+use super::openapi::{MultipartPublish, PublishEvent};
 use super::parse::{Arrived, JsonBody, PathParam, QueryParams};
 use super::publish_body::{CarriesFiles, JsonPublish, PublishBody};
 use super::views::{DeletedView, EventStateView, EventView, JobView, List, Page, PublishedView};
@@ -38,7 +39,28 @@ pub fn router(publish_limit: usize) -> Router<AppState> {
         .route("/v1/events/{id}/retry", post(retry))
 }
 
-/// `202` once the event is durably stored; `200` for a duplicate.
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(publish, publish_batch, list, show, delete, erase, retry, retry_many))]
+pub(super) struct Api;
+
+/// Publishes one event: `202` once it is durably stored; `200` for a
+/// duplicate (its idempotency key was used within the window).
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "publish_event",
+    tag = "events",
+    security(("account_key" = [])),
+    request_body(content(
+        (PublishEvent = "application/json"),
+        (MultipartPublish = "multipart/form-data"),
+    )),
+    responses(
+        (status = 202, description = "Stored; its deliveries are under way.", body = PublishedView),
+        (status = 200, description = "A duplicate: the first event as it stands.", body = PublishedView),
+    ),
+)]
 async fn publish(
     arrived: Arrived,
     Caller(account): Caller,
@@ -54,9 +76,12 @@ async fn publish(
     Ok((status, Json(PublishedView::from(outcome)).into_response()))
 }
 
-#[derive(Deserialize)]
+/// Several events, published all or nothing.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Batch {
+    /// 1 to `--max-batch` events.
+    #[schema(value_type = Vec<PublishEvent>, min_items = 1)]
     events: Vec<PublishRequest>,
 }
 
@@ -67,6 +92,15 @@ impl CarriesFiles for Batch {
 }
 
 /// All or nothing: one bad item refuses the batch and names it.
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    operation_id = "publish_batch",
+    tag = "events",
+    security(("account_key" = [])),
+    request_body = Batch,
+    responses((status = 202, description = "One result per event, in order.", body = List<PublishedView>)),
+)]
 async fn publish_batch(
     arrived: Arrived,
     Caller(account): Caller,
@@ -96,6 +130,19 @@ async fn timed_publish(
     Ok(outcomes)
 }
 
+/// The event, its status, its deliveries and its attempt log.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    operation_id = "show_event",
+    tag = "events",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The event with its `attempts`.", body = EventView),
+        (status = 404, description = "`event_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -111,6 +158,18 @@ async fn show(
 }
 
 /// Deletes the event with its deliveries and attempts, whatever its state.
+#[utoipa::path(
+    delete,
+    path = "/v1/events/{id}",
+    operation_id = "delete_event",
+    tag = "events",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "What went with it.", body = DeletedView),
+        (status = 404, description = "`event_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn delete(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -126,6 +185,15 @@ async fn delete(
 }
 
 /// Starts an erasure job; `202` with the job, whose progress reports what went.
+#[utoipa::path(
+    post,
+    path = "/v1/erase",
+    operation_id = "erase",
+    tag = "events",
+    security(("account_key" = [])),
+    request_body = EraseRequest,
+    responses((status = 202, description = "The erasure job.", body = JobView)),
+)]
 async fn erase(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -138,19 +206,40 @@ async fn erase(
     ))
 }
 
-#[derive(Deserialize)]
+/// The filters of a listing, all optional.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Only events in this state.
+    #[param(value_type = Option<EventStatus>)]
     status: Option<String>,
+    /// Only this event type.
     event_type: Option<String>,
+    /// Only this profile, which must exist (write a `+` as `%2B`).
     profile_id: Option<String>,
+    /// Only events with a delivery to this endpoint.
     endpoint_id: Option<String>,
+    /// Only events published at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// Newest first; `next_cursor` fetches the following page (`null` on the last).
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "list_events",
+    tag = "events",
+    security(("account_key" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of events (without attempts).", body = Page<EventView>)),
+)]
 async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -219,6 +308,19 @@ async fn known_profile(app: &AppState, account: &Account, id: &str) -> Result<()
 /// Sends an event again: a failed or delivered one gets one more attempt, a
 /// pending one is sent now, a `no_target` or `filtered` one is resolved again
 /// with today's settings.
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/retry",
+    operation_id = "retry_event",
+    tag = "events",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The event.")),
+    responses(
+        (status = 202, description = "Pending: it goes again.", body = EventStateView),
+        (status = 200, description = "It still has nowhere to go: its status.", body = EventStateView),
+        (status = 404, description = "`event_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn retry(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -236,6 +338,15 @@ async fn retry(
 
 /// Retries every event a filter selects, as a job: `202` with the job; `GET
 /// /v1/jobs/{id}` follows it.
+#[utoipa::path(
+    post,
+    path = "/v1/events/retry",
+    operation_id = "retry_events",
+    tag = "events",
+    security(("account_key" = [])),
+    request_body = BulkRetryRequest,
+    responses((status = 202, description = "The retry job.", body = JobView)),
+)]
 async fn retry_many(
     Caller(account): Caller,
     State(app): State<AppState>,

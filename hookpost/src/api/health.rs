@@ -19,16 +19,39 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `{"status": "ok"}` when the database answers.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, example = "ok")]
     status: &'static str,
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health, metrics))]
+pub(super) struct Api;
+
+/// The process is up and its database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "health",
+    responses((status = 200, description = "The database answers.", body = Health)),
+)]
 async fn health(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
     app.store.ping().await?;
     Ok(Json(Health { status: "ok" }))
 }
 
+/// Counters, histograms and gauges in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text format 0.0.4.", content_type = "text/plain", body = String)),
+)]
 async fn metrics(
     State(app): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {

@@ -24,6 +24,24 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(show, cancel))]
+pub(super) struct Api;
+
+/// A job's state and progress.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    operation_id = "show_job",
+    tag = "jobs",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The job.")),
+    responses(
+        (status = 200, description = "The job.", body = JobView),
+        (status = 404, description = "`job_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -38,6 +56,18 @@ async fn show(
 }
 
 /// Stops a running job after its current batch; the job as it stands after.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/cancel",
+    operation_id = "cancel_job",
+    tag = "jobs",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The job.")),
+    responses(
+        (status = 200, description = "The job as it stands after.", body = JobView),
+        (status = 404, description = "`job_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn cancel(
     Caller(account): Caller,
     State(app): State<AppState>,

@@ -32,11 +32,18 @@ pub fn router() -> Router<AppState> {
         .route("/v1/account/signing-keys/rotate", post(rotate_signing_keys))
 }
 
-#[derive(Deserialize, Default)]
+/// How long the old key(s) keep working; an empty body takes the default.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Rotate {
+    /// At most 30 days.
     keep_old_for: Option<HumanDuration>,
 }
+
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(keys, rotate_api_key, rotate_signing_keys))]
+pub(super) struct Api;
 
 impl Rotate {
     fn overlap(&self, default: Duration) -> Result<Duration, FieldError> {
@@ -80,11 +87,28 @@ fn view(keys: &SigningKeys) -> Result<KeysView, ApiError> {
 /// The keys receivers verify with: the HMAC secret (`whsec_`, Standard Webhooks
 /// `v1`), the Ed25519 public key (Telnyx, and `whpk_` for Standard `v1a`) and the
 /// callback token (Phaxio-style HMAC-SHA1); during a rotation, also `previous`.
+#[utoipa::path(
+    get,
+    path = "/v1/account/keys",
+    operation_id = "show_keys",
+    tag = "keys",
+    security(("account_key" = [])),
+    responses((status = 200, description = "The verification keys.", body = KeysView)),
+)]
 async fn keys(Caller(account): Caller) -> Result<Json<KeysView>, ApiError> {
     Ok(Json(view(&account.keys.active(Utc::now()))?))
 }
 
 /// A new API key; the old one stops at once, or after `keep_old_for`.
+#[utoipa::path(
+    post,
+    path = "/v1/account/api-key/rotate",
+    operation_id = "rotate_api_key",
+    tag = "keys",
+    security(("account_key" = [])),
+    request_body(content = Option<Rotate>, description = "Optional: an empty body stops the old key at once."),
+    responses((status = 200, description = "The new key (shown once).", body = ApiKeyView)),
+)]
 async fn rotate_api_key(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -103,6 +127,18 @@ async fn rotate_api_key(
 
 /// New signing keys; the old ones keep signing beside them for `keep_old_for`
 /// (default 24 hours).
+#[utoipa::path(
+    post,
+    path = "/v1/account/signing-keys/rotate",
+    operation_id = "rotate_signing_keys",
+    tag = "keys",
+    security(("account_key" = [])),
+    request_body(content = Option<Rotate>, description = "Optional: an empty body keeps the old keys for 24 hours."),
+    responses(
+        (status = 200, description = "The new keys, and the previous ones while they sign.", body = KeysView),
+        (status = 404, description = "`account_not_found`: the account was deleted meanwhile.", body = super::error::ErrorBody),
+    ),
+)]
 async fn rotate_signing_keys(
     Caller(account): Caller,
     State(app): State<AppState>,

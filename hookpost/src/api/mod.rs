@@ -15,6 +15,7 @@ mod events;
 mod health;
 mod jobs;
 mod keys;
+pub mod openapi;
 pub mod parse;
 mod portal_links;
 mod profiles;
@@ -48,6 +49,7 @@ pub fn router(app: AppState) -> Router {
         .merge(keys::router())
         .merge(endpoints::router())
         .merge(jobs::router())
+        .merge(openapi::router())
         .fallback(|| async {
             ApiError::not_found(
                 ErrorCode::RouteNotFound,

@@ -6,7 +6,7 @@ use super::error::{ApiError, ErrorCode};
 use super::parse::{JsonBody, PathParam, QueryParams};
 use super::views::{Page, ProfileView};
 use super::AppState;
-use crate::domain::settings::WebhookSettings;
+use crate::domain::settings::{Settings, WebhookSettings};
 use crate::domain::validate;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +26,25 @@ pub fn router() -> Router<AppState> {
     )
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, put_profile, show, delete))]
+pub(super) struct Api;
+
+/// Creates or replaces a profile with these settings.
+#[utoipa::path(
+    put,
+    path = "/v1/profiles/{id}",
+    operation_id = "put_profile",
+    tag = "profiles",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).", pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")),
+    request_body = Settings<String>,
+    responses(
+        (status = 201, description = "Created.", body = ProfileView),
+        (status = 200, description = "Replaced.", body = ProfileView),
+    ),
+)]
 async fn put_profile(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -42,6 +61,19 @@ async fn put_profile(
     Ok((status, Json(ProfileView::from(&profile)).into_response()))
 }
 
+/// One profile.
+#[utoipa::path(
+    get,
+    path = "/v1/profiles/{id}",
+    operation_id = "show_profile",
+    tag = "profiles",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).", pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")),
+    responses(
+        (status = 200, description = "The profile.", body = ProfileView),
+        (status = 404, description = "`profile_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn show(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -56,6 +88,19 @@ async fn show(
     }
 }
 
+/// Deletes a profile.
+#[utoipa::path(
+    delete,
+    path = "/v1/profiles/{id}",
+    operation_id = "delete_profile",
+    tag = "profiles",
+    security(("account_key" = [])),
+    params(("id" = String, Path, description = "The profile's id, the caller's own (`+13125550000`, a UUID…).", pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`profile_not_found`.", body = super::error::ErrorBody),
+    ),
+)]
 async fn delete(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -72,13 +117,28 @@ async fn delete(
     }
 }
 
-#[derive(Deserialize)]
+/// A page of profiles.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
+/// Profiles in id order.
+#[utoipa::path(
+    get,
+    path = "/v1/profiles",
+    operation_id = "list_profiles",
+    tag = "profiles",
+    security(("account_key" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of profiles.", body = Page<ProfileView>)),
+)]
 async fn list(
     Caller(account): Caller,
     State(app): State<AppState>,

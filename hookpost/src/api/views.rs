@@ -2,9 +2,16 @@
 //! masked here, which is why targets and settings are never serialized directly.
 
 use crate::app::publish::Outcome;
+use crate::domain::attempt::FailureKind;
 use crate::domain::attempt::LegRecord;
-use crate::domain::endpoint::{CustomHeaders, DeliveryCounts, EndpointState, EventTypePattern};
-use crate::domain::job::{JobKind, JobProgress};
+use crate::domain::control::DisableReason;
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::duration::HumanDuration;
+use crate::domain::endpoint::{
+    CustomHeaders, DeliveryCounts, EndpointState, EventTypePattern, RateLimit,
+};
+use crate::domain::event::EventStatus;
+use crate::domain::job::{JobKind, JobProgress, JobState};
 use crate::domain::settings::Settings;
 use crate::domain::target::{Level, Target};
 use crate::storage::{
@@ -13,6 +20,7 @@ use crate::storage::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -20,15 +28,17 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
 }
 
 /// A resolved target as shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TargetView {
     webhook_url: String,
+    #[schema(required = true)]
     webhook_failover_url: Option<String>,
     level: Level,
     format: crate::domain::settings::Format,
     form_fields: crate::domain::settings::FormFields,
     signatures: Vec<crate::domain::settings::SignatureScheme>,
     inflight: bool,
+    #[schema(required = true)]
     version: Option<String>,
     retry_schedule: crate::domain::retry::RetrySchedule,
     timeout: crate::domain::duration::HumanDuration,
@@ -55,32 +65,45 @@ impl From<&Target> for TargetView {
 
 /// An event as shown, with its deliveries, and its attempt log when read one at
 /// a time.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventView<'a> {
     id: &'a str,
     event_type: &'a str,
+    #[schema(value_type = EventStatus)]
     status: &'static str,
+    #[schema(required = true)]
     profile_id: Option<&'a str>,
+    #[schema(format = DateTime)]
     occurred_at: &'a str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(value_type = Object)]
     payload: &'a RawValue,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = std::collections::HashMap<String, Object>)]
     payloads: Option<&'a RawValue>,
+    #[schema(required = true)]
     idempotency_key: Option<&'a str>,
+    #[schema(required = true)]
     ordering_key: Option<&'a str>,
     /// The files published with it (their descriptions; the bytes are in
     /// deliveries and download links).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<crate::domain::attachment::Attachment>)]
     attachments: &'a [crate::domain::attachment::Attachment],
     /// The delivery of the level's `webhook_url` settings, if it has one.
+    #[schema(required = true)]
     target: Option<TargetView>,
     deliveries: Vec<DeliveryView<'a>>,
     attempts_made: u32,
     in_flight: bool,
+    #[schema(required = true, format = DateTime)]
     next_attempt_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     attempts: Option<Vec<AttemptView<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     unreadable: Option<&'a str>,
 }
 
@@ -122,21 +145,29 @@ impl<'a> EventView<'a> {
 }
 
 /// One delivery of an event as shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DeliveryView<'a> {
     seq: u32,
+    #[schema(required = true)]
     endpoint_id: Option<&'a str>,
+    #[schema(required = true)]
     webhook_url: Option<String>,
+    #[schema(required = true)]
     webhook_failover_url: Option<String>,
+    #[schema(required = true)]
     level: Option<Level>,
+    #[schema(value_type = DeliveryStatus)]
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     reason: Option<&'a str>,
     attempts_made: u32,
     in_flight: bool,
+    #[schema(required = true, format = DateTime)]
     next_attempt_at: Option<String>,
     /// Why delivery control holds it back without an attempt, if it does.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     held: Option<&'a str>,
 }
 
@@ -163,10 +194,12 @@ impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
 }
 
 /// A delivery as a publish answer lists it: where it goes.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PlannedDeliveryView<'a> {
+    #[schema(required = true)]
     endpoint_id: Option<&'a str>,
     webhook_url: String,
+    #[schema(required = true)]
     webhook_failover_url: Option<String>,
     level: Level,
 }
@@ -183,18 +216,24 @@ impl<'a> From<&'a Target> for PlannedDeliveryView<'a> {
 }
 
 /// One request of the attempt log as shown (the URL is stored masked already).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AttemptView<'a> {
     seq: u32,
+    #[schema(required = true)]
     endpoint_id: Option<&'a str>,
     attempt: u32,
     leg: crate::domain::attempt::Leg,
     url: &'a str,
+    #[schema(format = DateTime)]
     started_at: String,
     duration_ms: u64,
+    #[schema(required = true)]
     http_status: Option<u16>,
+    #[schema(required = true, value_type = Option<FailureKind>)]
     error: Option<&'static str>,
+    #[schema(required = true)]
     error_detail: Option<&'a str>,
+    #[schema(required = true)]
     response: Option<&'a str>,
 }
 
@@ -218,11 +257,13 @@ impl<'a> AttemptView<'a> {
 }
 
 /// A profile as shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ProfileView<'a> {
     id: &'a str,
     settings: Settings<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -238,29 +279,32 @@ impl<'a> From<&'a Profile> for ProfileView<'a> {
 }
 
 /// A page of a list: its items and the cursor of the next page, if any.
-#[derive(Serialize)]
-pub struct Page<T: Serialize> {
+#[derive(Serialize, ToSchema)]
+pub struct Page<T: Serialize + ToSchema> {
     /// The items.
     pub data: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last one.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// A list without paging: `{"data": [...]}`.
-#[derive(Serialize)]
-pub struct List<T: Serialize> {
+#[derive(Serialize, ToSchema)]
+pub struct List<T: Serialize + ToSchema> {
     /// The items.
     pub data: Vec<T>,
 }
 
 /// An account as shown; `api_key` only in the answer that created it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AccountView<'a> {
     id: &'a str,
     name: &'a str,
     settings: Settings<String>,
+    #[schema(format = DateTime)]
     created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     api_key: Option<String>,
 }
 
@@ -279,17 +323,19 @@ impl<'a> AccountView<'a> {
 
 /// What one published event became: the same shape for a new event and for
 /// a duplicate (which shows the first event as it stands).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PublishedView<'a> {
     /// The event's id (a duplicate's: the first event's).
     id: &'a str,
     /// `pending`, `no_target` or `filtered` for a new event; a duplicate's
     /// first event's status now.
+    #[schema(value_type = EventStatus)]
     status: &'static str,
     /// Whether the idempotency key was used already.
     duplicate: bool,
     /// The delivery of the level's `webhook_url` settings; `null` when there
     /// is none (no target, or endpoints only).
+    #[schema(required = true)]
     target: Option<TargetView>,
     /// Every delivery: endpoint (`null` for the settings URL), masked URLs,
     /// level.
@@ -325,41 +371,67 @@ impl<'a> From<&'a Outcome> for PublishedView<'a> {
 }
 
 /// An endpoint as shown (URLs masked).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EndpointView<'a> {
     id: &'a str,
     url: String,
+    #[schema(required = true)]
     failover_url: Option<String>,
+    #[schema(required = true)]
     profile_id: Option<&'a str>,
+    #[schema(value_type = Vec<EventTypePattern>)]
     event_types: &'a [EventTypePattern],
+    #[schema(required = true)]
     description: Option<&'a str>,
+    #[schema(value_type = CustomHeaders)]
     headers: &'a CustomHeaders,
     settings: Settings<String>,
+    #[schema(required = true)]
     max_in_flight: Option<u32>,
+    #[schema(required = true, value_type = Option<RateLimit>)]
     rate_limit: Option<String>,
+    #[schema(required = true, value_type = Option<HumanDuration>)]
     disable_after: Option<String>,
+    #[schema(value_type = EndpointState)]
     state: &'static str,
     control: ControlView,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
 /// An endpoint's delivery control as shown: its breaker, any pause or cut
 /// concurrency in force, and why it was disabled.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ControlView {
-    breaker: &'static str,
+    breaker: Breaker,
     failure_streak: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
     breaker_opened_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
     next_probe_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
     paused_until: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     allowed_in_flight: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = DisableReason)]
     disabled_reason: Option<&'static str>,
+}
+
+/// Whether an endpoint's breaker holds its deliveries back.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Breaker {
+    /// Deliveries go.
+    Closed,
+    /// Failures opened it: one probe at a time until one succeeds.
+    Open,
 }
 
 impl ControlView {
@@ -368,9 +440,9 @@ impl ControlView {
         let now = Utc::now();
         ControlView {
             breaker: if c.breaker.is_some() {
-                "open"
+                Breaker::Open
             } else {
-                "closed"
+                Breaker::Closed
             },
             failure_streak: c.failure_streak,
             breaker_opened_at: c.breaker.map(|b| timestamp(b.opened_at)),
@@ -409,14 +481,17 @@ impl<'a> From<&'a Endpoint> for EndpointView<'a> {
 }
 
 /// An endpoint's recent deliveries and state.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EndpointStatsView<'a> {
     id: &'a str,
+    #[schema(value_type = EndpointState)]
     state: &'static str,
     control: ControlView,
     last_hour: DeliveryCounts,
     last_day: DeliveryCounts,
+    #[schema(required = true, format = DateTime)]
     last_success_at: Option<String>,
+    #[schema(required = true, format = DateTime)]
     last_failure_at: Option<String>,
 }
 
@@ -436,14 +511,19 @@ impl<'a> EndpointStatsView<'a> {
 }
 
 /// A job as shown: what it does, where it stands, how far it got.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct JobView<'a> {
     id: &'a str,
     #[serde(flatten)]
+    #[schema(value_type = JobKind)]
     kind: &'a JobKind,
+    #[schema(value_type = JobState)]
     state: &'static str,
+    #[schema(value_type = JobProgress)]
     progress: &'a JobProgress,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -461,59 +541,67 @@ impl<'a> From<&'a Job> for JobView<'a> {
 }
 
 /// An event's id and where it stands, after a retry by hand.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventStateView<'a> {
     /// The event.
     pub id: &'a str,
     /// Its status now.
+    #[schema(value_type = EventStatus)]
     pub status: &'static str,
 }
 
 /// One set of verification keys (the current, or the previous during a rotation).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct KeySetView {
     /// Standard Webhooks HMAC secret (`whsec_…`).
+    #[schema(required = true)]
     pub webhook_secret: Option<String>,
     /// Ed25519 public key, base64 (Telnyx-style).
+    #[schema(required = true)]
     pub public_key: Option<String>,
     /// The same key as Standard Webhooks writes it (`whpk_…`).
+    #[schema(required = true)]
     pub standard_public_key: Option<String>,
     /// Phaxio-style callback token.
+    #[schema(required = true)]
     pub callback_token: Option<String>,
 }
 
 /// The keys receivers verify with, and the previous ones while they still sign.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct KeysView {
     /// The newest keys.
     #[serde(flatten)]
     pub current: KeySetView,
     /// The previous keys, during a rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub previous: Option<PreviousKeysView>,
 }
 
 /// The previous keys and until when they sign.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PreviousKeysView {
     /// The keys.
     #[serde(flatten)]
     pub keys: KeySetView,
     /// When they stop signing.
+    #[schema(format = DateTime)]
     pub valid_until: String,
 }
 
 /// A new API key (shown once).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ApiKeyView<'a> {
     /// The key.
     pub api_key: &'a str,
     /// Until when the old key keeps working, if it does.
+    #[schema(required = true, format = DateTime)]
     pub previous_key_valid_until: Option<String>,
 }
 
 /// A deleted event: its id and what went with it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DeletedView<'a> {
     /// The event.
     pub id: &'a str,
@@ -523,11 +611,12 @@ pub struct DeletedView<'a> {
 
 /// A master key rotation: the new key's id and the values sealed again under
 /// it, by `table.column`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RotationView {
     /// The id sealed values now name.
     pub key_id: String,
     /// Values sealed again, per column.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub resealed: std::collections::BTreeMap<&'static str, u64>,
 }
 

@@ -31,28 +31,48 @@ pub const MAX_JOB_RATE: u32 = 10_000;
 
 /// The fields of a create (`POST`, `url` required) or a change (`PATCH`: the
 /// fields given replace the stored ones; `null` clears an optional one).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointFields {
+    /// Where deliveries go (required to create one).
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = WebhookUrl)]
     url: Option<WebhookUrl>,
+    /// Tried at once, under the same attempt number, when `url` fails.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<WebhookUrl>)]
     failover_url: Option<Option<WebhookUrl>>,
+    /// The profile whose events it takes; absent or `null`: the account's.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<Option<String>>,
+    /// What it subscribes to; empty: every type.
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Vec<EventTypePattern>)]
     event_types: Option<Vec<EventTypePattern>>,
+    /// For people.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
+    /// Sent with every delivery.
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = CustomHeaders)]
     headers: Option<CustomHeaders>,
+    /// Its own webhook settings (`format`, `signatures`…).
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = crate::domain::settings::Settings<String>)]
     settings: Option<WebhookSettings>,
+    /// Most deliveries in flight at once.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     max_in_flight: Option<Option<u32>>,
+    /// Most deliveries started per period.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<RateLimit>)]
     rate_limit: Option<Option<RateLimit>>,
+    /// How long it may fail with no success before it is disabled.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<HumanDuration>)]
     disable_after: Option<Option<HumanDuration>>,
 }
 
@@ -108,27 +128,37 @@ impl EndpointFields {
 }
 
 /// A test event: its type, and a payload (else the type's example).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
+    /// The test event's type (default `hookpost.test`).
     #[serde(default)]
     event_type: Option<String>,
+    /// Its payload (default: the type's registered `example`, else `{}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     payload: Option<Box<RawValue>>,
 }
 
 /// A replay: events published in `[since, until)`, of the given types (else
 /// those the endpoint subscribes to), at most `rate` looked at per second.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
+    /// Events published at or after this time (RFC 3339; required).
     #[serde(default)]
+    #[schema(value_type = String, format = DateTime, required = true)]
     since: Option<String>,
+    /// Events published before this time (default: now).
     #[serde(default)]
+    #[schema(format = DateTime)]
     until: Option<String>,
+    /// Only these types (default: those the endpoint subscribes to).
     #[serde(default)]
     event_types: Vec<EventTypePattern>,
+    /// Most events looked at per second (default 100).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     rate: Option<u32>,
 }
 

@@ -37,16 +37,37 @@ where
 }
 
 /// `POST /v1/erase`: whose data to erase.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EraseRequest {
     /// Where in the payload, e.g. `payload.to[].phone_number`.
+    #[schema(
+        pattern = r"^payload\.[^.\[\]]+(\.[^.\[\]]+|\[\])*$",
+        example = "payload.to[].phone_number"
+    )]
     path: String,
     /// The value that names the subject.
+    #[schema(schema_with = subject_value)]
     value: serde_json::Value,
     /// Most events looked at per second.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     rate: Option<u32>,
+}
+
+/// [`EraseRequest::value`]'s schema, as `subject::check_value` reads it.
+fn subject_value() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .examples([serde_json::json!("+13125550000")])
+        .into()
 }
 
 impl App {

@@ -20,20 +20,24 @@ use serde_json::value::RawValue;
 /// One event as a publisher sends it. Webhook settings (`webhook_url`, `format`,
 /// `timeout`…) may sit beside the event fields; they override the profile's and
 /// the account's for this event.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PublishRequest {
     /// e.g. `fax.delivered` (required: checked after unknown fields, so that a
     /// misspelt `eventType` is named rather than a missing `event_type`).
     #[serde(default)]
+    #[schema(value_type = String, required = true, example = "fax.delivered", pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub event_type: Option<String>,
     /// A JSON object, kept byte for byte (required, like `event_type`).
     #[serde(default)]
+    #[schema(value_type = Object, required = true)]
     pub payload: Option<Box<RawValue>>,
     /// RFC 3339; defaults to now.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub occurred_at: Option<String>,
     /// Profile whose settings apply.
     #[serde(default)]
+    #[schema(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     pub profile_id: Option<String>,
     /// De-duplication key.
     #[serde(default)]
@@ -43,15 +47,18 @@ pub struct PublishRequest {
     pub ordering_key: Option<String>,
     /// Payloads per version.
     #[serde(default)]
+    #[schema(value_type = Option<std::collections::HashMap<String, Object>>)]
     pub payloads: Option<Box<RawValue>>,
     /// Files, their contents in base64.
     #[serde(default)]
     pub attachments: Option<Vec<Base64File>>,
     /// Files read from a multipart publish's file parts.
     #[serde(skip)]
+    #[schema(ignore)]
     pub files: Vec<NewAttachment>,
     /// Every other field: read as webhook settings, which refuse unknown names.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -16,22 +16,35 @@ use chrono::Utc;
 use serde::Deserialize;
 
 /// A bulk retry: which events (every filter optional), and how fast.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRetryRequest {
+    /// Only events in this state.
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::event::EventStatus>)]
     status: Option<String>,
+    /// Only this event type.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     event_type: Option<String>,
+    /// Only this profile.
     #[serde(default)]
+    #[schema(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<String>,
+    /// Only events with a delivery to this endpoint.
     #[serde(default)]
     endpoint_id: Option<String>,
+    /// Only events published at or after this time (RFC 3339).
     #[serde(default)]
+    #[schema(format = DateTime)]
     since: Option<String>,
+    /// Only events published before this time (default: now).
     #[serde(default)]
+    #[schema(format = DateTime)]
     until: Option<String>,
+    /// Most events retried per second (default 100).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     rate: Option<u32>,
 }
 

@@ -43,7 +43,7 @@ impl std::fmt::Debug for NewAttachment {
 
 /// A stored file's description: what deliveries, listings and download links
 /// need without reading its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attachment {
     /// The form field it is sent as (`file`).
     pub name: String,
@@ -67,7 +67,7 @@ impl Attachment {
 }
 
 /// A file in a JSON publish: its bytes in base64.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Base64File {
     /// Form field name; defaults to `file`.

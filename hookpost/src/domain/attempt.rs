@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const KEPT_RESPONSE_BYTES: usize = 1024;
 
 /// Which URL of the target a request went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Leg {
     /// The target's `webhook_url`.
@@ -29,7 +29,7 @@ impl Leg {
 }
 
 /// Why a request did not succeed. The names are part of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The receiver answered, but not 2xx (and not a redirect).

@@ -171,7 +171,7 @@ pub struct Signal {
 }
 
 /// Why an endpoint was disabled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisableReason {
     /// It answered `410 Gone`.

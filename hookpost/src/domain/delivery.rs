@@ -158,7 +158,8 @@ pub mod reason {
 }
 
 /// Where one delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or in one).
     Pending,

@@ -47,7 +47,7 @@ const RESERVED_HEADERS: &[&str] = &[
 const RESERVED_PREFIXES: &[&str] = &["webhook-", "telnyx-"];
 
 /// Whether an endpoint receives new deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointState {
     /// Takes the events it subscribes to.
@@ -472,7 +472,7 @@ impl EndpointTally {
 }
 
 /// Deliveries by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
     /// Waiting or under way.
     pub pending: u64,

@@ -17,7 +17,7 @@ pub enum Shape {
 }
 
 /// Where an event stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     /// Waiting for its next attempt (or in one).
@@ -60,7 +60,7 @@ impl EventStatus {
 
 /// Whether an event type reports progress (`inflight`) or a state change
 /// (`postflight`). Unregistered types are postflight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Progress during a transmission, such as a page sent.

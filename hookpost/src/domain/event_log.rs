@@ -108,7 +108,17 @@ pub enum Published {
 }
 
 /// What a deletion took away: events with their deliveries and attempt legs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Removed {
     /// Events deleted.
     pub events: u64,

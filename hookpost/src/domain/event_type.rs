@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A registered event type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventType {
     /// e.g. `fax.delivered`.
     pub name: String,
@@ -17,13 +17,16 @@ pub struct EventType {
     pub category: Category,
     /// What the type means, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<String>,
     /// A JSON Schema that payloads must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Object)]
     pub schema: Option<Value>,
     /// A payload of this type, sent by an endpoint test
     /// (`POST /v1/endpoints/{id}/test`); it must satisfy the schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Object)]
     pub example: Option<Value>,
     /// The schemas of versioned payloads (`payloads.v2`), by version name: a
     /// receiver pinned to a version gets that payload, so it is checked
@@ -33,13 +36,15 @@ pub struct EventType {
 }
 
 /// The schema of one payload version, and an example of it for people.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionSchema {
     /// A JSON Schema that payloads of this version must satisfy.
+    #[schema(value_type = Object)]
     pub schema: Value,
     /// A payload of this version; it must satisfy `schema`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
     pub example: Option<Value>,
 }
 
@@ -128,7 +133,18 @@ fn pointer_to_path(root: &str, pointer: &str) -> String {
 /// The ready-made catalogs of event types, one per provider style: the choice
 /// a caller makes when loading one (`{"catalog": "phaxio"}`, `--catalog phaxio`).
 /// Each is a JSON file under `catalogs/`, compiled into the binary.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Catalog {
     /// Telnyx style: every fax and message status is delivered, so every type

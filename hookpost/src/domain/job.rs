@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Batches remain.
@@ -47,7 +47,7 @@ impl JobState {
 }
 
 /// What a job does, with its parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
     /// Past events sent to one endpoint.
@@ -81,22 +81,27 @@ impl JobKind {
 /// A bulk retry: the events a filter selects, published before `until`, each
 /// retried as `POST /v1/events/{id}/retry` would (oldest first, so that
 /// same-key events are sent again in publish order).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RetryParams {
     /// Only events in this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub status: Option<EventStatus>,
     /// Only this event type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub event_type: Option<String>,
     /// Only this profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub profile_id: Option<String>,
     /// Only events with a delivery to this endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub endpoint_id: Option<String>,
     /// Only events published at or after this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub since: Option<DateTime<Utc>>,
     /// Only events published before this time (the job's start by default,
     /// so events published meanwhile are not retried).
@@ -108,7 +113,7 @@ pub struct RetryParams {
 /// An erasure: every event published before `until` whose payload (or one of
 /// its versions) holds the value at `path` (see [`crate::domain::subject`]),
 /// deleted with its deliveries and attempts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EraseParams {
     /// Where in the payload, e.g. `payload.to[].phone_number`.
     pub path: String,
@@ -123,7 +128,7 @@ pub struct EraseParams {
 
 /// A replay: events published in `[since, until)` whose type matches, each
 /// given a delivery to `endpoint_id` unless it has one there already.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplayParams {
     /// The endpoint.
     pub endpoint_id: String,
@@ -149,7 +154,7 @@ pub struct ReplayCandidate {
 }
 
 /// How far a job got.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobProgress {
     /// Events looked at.
     pub scanned: u64,
@@ -162,11 +167,14 @@ pub struct JobProgress {
     pub skipped: u64,
     /// What an erasure deleted so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub removed: Option<Removed>,
     /// The last event looked at: the next batch starts after it.
+    #[schema(required = true)]
     pub cursor: Option<String>,
     /// Why it failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
 }
 

@@ -37,7 +37,7 @@ impl Outcome {
 }
 
 /// An account's own retention times; an unset one is the server's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionOverride {
     /// How long `delivered` events are kept.
@@ -52,7 +52,7 @@ pub struct RetentionOverride {
 }
 
 /// The retention times in effect for one account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Retention {
     /// For `delivered` events.
     pub delivered: HumanDuration,

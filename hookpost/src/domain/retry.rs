@@ -13,7 +13,7 @@ pub const MAX_STEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Delays before each retry, in order: step *i* is waited after the *i*-th failed
 /// attempt. A schedule of *n* steps allows *n + 1* attempts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct RetrySchedule(pub Vec<HumanDuration>);
 

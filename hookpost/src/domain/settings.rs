@@ -12,7 +12,7 @@ use std::time::Duration;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How a delivery's body is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// `application/json`, the envelope of the spec.
@@ -23,7 +23,7 @@ pub enum Format {
 }
 
 /// Which fields a `form` delivery has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FormFields {
     /// `event_type`, `id`, `occurred_at`, `attempt`, `delivered_to` and
@@ -37,7 +37,7 @@ pub enum FormFields {
 }
 
 /// A signature scheme whose headers a delivery carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureScheme {
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
@@ -101,7 +101,7 @@ impl<'de> Deserialize<'de> for Success {
 /// Webhook settings at one level, generic over how URLs are represented so that the
 /// stored form (`Settings<WebhookUrl>`) and the shown form (`Settings<String>`, with
 /// passwords masked) are one definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "U: Deserialize<'de>"))]
 pub struct Settings<U> {
     /// Primary destination.
@@ -110,6 +110,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = WebhookUrl, nullable = false)]
     pub webhook_url: Option<U>,
     /// Tried at once, under the same attempt number, when the primary fails.
     #[serde(
@@ -117,6 +118,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = WebhookUrl, nullable = false)]
     pub webhook_failover_url: Option<U>,
     /// Body encoding.
     #[serde(
@@ -124,6 +126,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub format: Option<Format>,
     /// For `format: form`: the envelope's fields or the payload's.
     #[serde(
@@ -131,6 +134,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub form_fields: Option<FormFields>,
     /// Signature schemes to attach.
     #[serde(
@@ -138,6 +142,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub signatures: Option<Vec<SignatureScheme>>,
     /// Whether inflight (progress) events are delivered.
     #[serde(
@@ -145,6 +150,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub inflight: Option<bool>,
     /// Payload version the receiver is pinned to.
     #[serde(
@@ -152,6 +158,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false, pattern = r"^[!-~]{1,64}$")]
     pub version: Option<String>,
     /// Delays between attempts.
     #[serde(
@@ -159,6 +166,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub retry_schedule: Option<RetrySchedule>,
     /// Deadline for one request.
     #[serde(
@@ -166,6 +174,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub timeout: Option<HumanDuration>,
     /// Which answers count as delivered.
     #[serde(
@@ -173,6 +182,7 @@ pub struct Settings<U> {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(nullable = false)]
     pub success: Option<Success>,
 }
 

@@ -22,6 +22,9 @@ pub struct SubjectPath {
     steps: Vec<Step>,
 }
 
+/// [`SubjectPath::parse`]'s rule as a pattern (ECMA-262), for the API's schema.
+pub const SUBJECT_PATH_PATTERN: &str = "^payload\\.[^.\\[\\]]+(\\.[^.\\[\\]]+|\\[\\])*$";
+
 impl SubjectPath {
     /// Reads `payload.a.b`, `payload.a[].b`; anything else (another root, an
     /// index such as `[0]`, an empty name) is refused, so a typo cannot
@@ -94,6 +97,29 @@ pub fn check_value(value: &Value) -> Result<(), FieldError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_documented_pattern_says_what_parse_checks() {
+        let pattern = super::SUBJECT_PATH_PATTERN;
+        for path in [
+            "payload.to",
+            "payload.to[].phone_number",
+            "payload.a.b[][]",
+            "payload",
+            "to",
+            "payload[]",
+            "payload.to[0]",
+            "payload..to",
+            "payload.to]",
+            "payload.to[",
+        ] {
+            assert_eq!(
+                crate::domain::validate::tests::matches(pattern, path),
+                SubjectPath::parse(path).is_ok(),
+                "{path:?}"
+            );
+        }
+    }
     use super::*;
     use serde_json::json;
 

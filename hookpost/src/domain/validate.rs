@@ -40,6 +40,14 @@ impl FieldError {
     }
 }
 
+/// [`event_type`]'s rule as a pattern (ECMA-262), for the API's schema.
+pub const EVENT_TYPE_PATTERN: &str = "^[A-Za-z0-9._-]{1,128}$";
+/// [`profile_id`]'s rule as a pattern (its bound is in bytes, the pattern's
+/// in characters).
+pub const PROFILE_ID_PATTERN: &str = "^[^/\\u0000-\\u001f\\u007f-\\u009f]{1,128}$";
+/// [`version`]'s rule as a pattern.
+pub const VERSION_PATTERN: &str = "^[!-~]{1,64}$";
+
 /// Event types look like `fax.delivered`: letters, digits, `.`, `_`, `-`.
 pub fn event_type(name: &str) -> Result<(), FieldError> {
     let ok = !name.is_empty()
@@ -253,11 +261,62 @@ pub fn json_depth(text: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    /// Whether `text` matches `pattern` as a JSON Schema validator reads it.
+    pub(crate) fn matches(pattern: &str, text: &str) -> bool {
+        let schema = serde_json::json!({"type": "string", "pattern": pattern});
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .is_valid(&serde_json::json!(text))
+    }
+
+    #[test]
+    fn the_documented_patterns_say_what_the_rules_check() {
+        let long = "a".repeat(129);
+        for name in [
+            "fax.delivered",
+            "a_b-c.9",
+            "",
+            "fax delivered",
+            "fax/x",
+            "é",
+            &long,
+        ] {
+            assert_eq!(
+                matches(EVENT_TYPE_PATTERN, name),
+                event_type(name).is_ok(),
+                "{name:?}"
+            );
+        }
+        for id in [
+            "+13125550000",
+            "a b",
+            "é",
+            "",
+            "a/b",
+            "a\u{7}b",
+            "a\u{85}",
+            &long,
+        ] {
+            assert_eq!(
+                matches(PROFILE_ID_PATTERN, id),
+                profile_id(id).is_ok(),
+                "{id:?}"
+            );
+        }
+        for v in ["v2", "2024-01-01", "", "v 2", "v\u{e9}", &"v".repeat(65)] {
+            assert_eq!(
+                matches(VERSION_PATTERN, v),
+                version("v", v).is_ok(),
+                "{v:?}"
+            );
+        }
     }
 
     #[test]

@@ -514,13 +514,14 @@ const SUBCOMMANDS: &[(&str, &[&str])] = &[
 ];
 
 /// Routes with no subcommand, and why: a download link carries its own
-/// permission and is fetched as it is (`curl -O "$link"`).
-const WITHOUT_SUBCOMMAND: &[&str] = &["GET /v1/attachments/{event_id}/{n}"];
+/// permission and is fetched as it is (`curl -O "$link"`); `hookpost openapi`
+/// prints the document of its own build, without asking a server.
+const WITHOUT_SUBCOMMAND: &[&str] = &["GET /v1/attachments/{event_id}/{n}", "GET /openapi.json"];
 
 /// The routes of the README's API table, as `METHOD /path` (queries left
 /// out). A cell lists several: "`GET`, `PUT /v1/x`" is two methods on one
 /// path, and "`POST /v1/x/{id}/disable`, `/enable`" a sibling path.
-fn readme_routes() -> Vec<String> {
+pub(crate) fn readme_routes() -> Vec<String> {
     let readme = include_str!("../../../README.md");
     let table = readme
         .split("| route | what |")

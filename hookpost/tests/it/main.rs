@@ -29,6 +29,7 @@ mod keys;
 mod lifecycle;
 mod listen;
 mod metrics;
+mod openapi;
 mod ordering;
 mod phaxio_url;
 mod signatures;
