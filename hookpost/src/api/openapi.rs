@@ -53,6 +53,7 @@ use utoipa::OpenApi;
         (name = "attachments", description = "Files of events, through signed links."),
         (name = "egress", description = "The networks deliveries leave from."),
         (name = "health", description = "Health and metrics."),
+        (name = "portal", description = "Portal links: signed, expiring URLs opening the console on an account or a profile."),
         (name = "admin", description = "Operator routes (admin token)."),
         (name = "meta", description = "This document."),
     ),
@@ -75,6 +76,7 @@ pub fn document() -> Document {
         super::egress::Api::openapi(),
         super::health::Api::openapi(),
         super::admin::Api::openapi(),
+        super::portal_links::Api::openapi(),
     ] {
         document.merge(part);
     }

@@ -33,7 +33,21 @@ fn base(app: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
+/// The documented operations of this resource.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, revoke))]
+pub(super) struct Api;
+
 /// `201` with the link.
+#[utoipa::path(
+    post,
+    path = "/v1/portal-links",
+    operation_id = "create_portal_link",
+    tag = "portal",
+    security(("account_key" = [])),
+    request_body(content = Option<PortalLinkRequest>, description = "Optional: an empty body makes a one-hour link to the whole account."),
+    responses((status = 201, description = "The link, to hand to a customer.", body = PortalLinkView)),
+)]
 async fn create(
     Caller(account): Caller,
     State(app): State<AppState>,
@@ -60,6 +74,14 @@ async fn create(
 }
 
 /// Every link of the account made until now stops working, at once.
+#[utoipa::path(
+    post,
+    path = "/v1/portal-links/revoke",
+    operation_id = "revoke_portal_links",
+    tag = "portal",
+    security(("account_key" = [])),
+    responses((status = 200, description = "When the links were revoked.", body = RevokedView)),
+)]
 async fn revoke(
     Caller(account): Caller,
     State(app): State<AppState>,

@@ -621,7 +621,7 @@ pub struct RotationView {
 }
 
 /// A portal link: the URL to hand a customer, and when it stops working.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PortalLinkView {
     /// Opens the console on the account (or the profile).
     pub url: String,
@@ -634,7 +634,7 @@ pub struct PortalLinkView {
 }
 
 /// When an account's portal links were revoked.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RevokedView {
     /// Links made until this time no longer work.
     pub revoked_at: String,

@@ -18,13 +18,13 @@ pub const DEFAULT_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 pub const MAX_LINK_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// `POST /v1/portal-links`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalLinkRequest {
     /// The one profile the console shows; the whole account when absent.
     #[serde(default)]
     pub profile_id: Option<String>,
-    /// How long the link works (`1h`, `7d`).
+    /// How long the link works (`1h`, `7d`; default `1h`, at most `30d`).
     #[serde(default)]
     pub expires_in: Option<HumanDuration>,
     /// Whether the console may change nothing.
