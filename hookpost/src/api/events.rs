@@ -217,6 +217,7 @@ struct ListQuery {
     /// Only this event type.
     event_type: Option<String>,
     /// Only this profile, which must exist (write a `+` as `%2B`).
+    #[param(pattern = r"^[^/\u0000-\u001f\u007f-\u009f]{1,128}$")]
     profile_id: Option<String>,
     /// Only events with a delivery to this endpoint.
     endpoint_id: Option<String>,

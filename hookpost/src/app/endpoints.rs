@@ -133,6 +133,7 @@ impl EndpointFields {
 pub struct TestRequest {
     /// The test event's type (default `hookpost.test`).
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     event_type: Option<String>,
     /// Its payload (default: the type's registered `example`, else `{}`).
     #[serde(default)]
