@@ -76,8 +76,12 @@ async fn run(command: Command) -> Result<(), String> {
             .map_err(|e| e.to_string()),
         Command::Listen(args) => hookpost::listen::run(args).await,
         Command::Openapi => {
-            print!("{}", hookpost::api::openapi::json());
-            Ok(())
+            // A reader that stops early (`| head`) is not an error.
+            use std::io::Write;
+            match std::io::stdout().write_all(hookpost::api::openapi::json().as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+                _ => Ok(()),
+            }
         }
     }
 }
