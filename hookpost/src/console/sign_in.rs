@@ -16,8 +16,6 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use maud::html;
 use serde::Deserialize;
 
@@ -109,7 +107,7 @@ async fn sign_in(
         }
     } else if app.account_by_key(hash_token(credential)).await?.is_some() {
         Grant::Key {
-            h: URL_SAFE_NO_PAD.encode(hash_token(credential)),
+            h: token_hash(credential),
         }
     } else {
         let page = sign_in_page(Some(
