@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -341,8 +341,14 @@ class Console:
             try:
                 old.tag_name
                 return False
-            except StaleElementReferenceException:
+            except WebDriverException:
+                # Stale, or, while Chromium swaps documents, "Node with given
+                # id does not belong to the document": the old page is gone.
+                pass
+            try:
                 return self.driver.execute_script("return document.readyState") == "complete"
+            except WebDriverException:
+                return False  # the new document is not ready to be asked yet
 
         WebDriverWait(self.driver, PAGE_WAIT).until(lambda _: replaced())
         return self
