@@ -10,7 +10,9 @@
 //! every loop is bounded in count and time.
 
 mod api;
+mod cpu;
 mod files;
+mod floor;
 mod keys;
 mod load;
 mod notes;
@@ -107,7 +109,8 @@ pub enum Scenario {
     /// The receiver answers 503 while a backlog is published, then recovers.
     Backlog,
     /// Every endpoint answers 200; each event, published without a profile,
-    /// goes to all `--fanout` account endpoints.
+    /// goes to all `--fanout` account endpoints; compared (in time and CPU per
+    /// delivery) with a healthy run of single-endpoint events.
     Fanout,
     /// `--events` events to an endpoint answering 500 on a short retry
     /// schedule; while their retries come due, fresh events are published at a

@@ -235,6 +235,18 @@ pub struct Figures {
     pub first_arrival: Option<Instant>,
     /// When the last counted delivery arrived.
     pub last_arrival: Option<Instant>,
+    /// CPU time the nodes spent from the first publish until the last
+    /// delivery arrived, in phases that measure it.
+    pub cpu: Option<Duration>,
+}
+
+impl Figures {
+    /// The nodes' CPU time per delivery that arrived, in µs.
+    pub fn cpu_us_per_delivery(&self) -> Option<f64> {
+        let arrived = self.deliveries - self.missing;
+        let cpu = self.cpu.filter(|_| arrived > 0)?;
+        Some(cpu.as_secs_f64() * 1e6 / arrived as f64)
+    }
 }
 
 /// The deliveries of `publishing` to endpoints where `counted` holds: the event
@@ -291,6 +303,7 @@ pub async fn settle(
         latency: Latency::of(latencies),
         first_arrival,
         last_arrival,
+        cpu: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! and the ratios to the ceiling. Delivered rates, missing and duplicates count
 //! deliveries: in a fan-out run, each event makes one per account endpoint.
 
+use crate::floor::Floor;
 use crate::notes::Notes;
 use crate::phase::Figures;
 use crate::stats::Latency;
@@ -38,6 +39,8 @@ pub struct Report {
     pub plan: Plan,
     /// Requests/s straight to the receiver.
     pub ceiling_rps: f64,
+    /// What the parts of a delivered event cost at least on this machine.
+    pub floor: Floor,
     /// The runs, in order.
     pub runs: Vec<Run>,
     /// Requests the receiver got, of any answer.
@@ -122,6 +125,19 @@ impl Report {
         })
     }
 
+    /// Per phase of the fan-out run: the nodes' CPU time per delivery over
+    /// their CPU time per event in the single-endpoint healthy run, when both
+    /// ran and were metered.
+    fn delivery_cpu_cost(&self) -> Vec<(&'static str, f64)> {
+        let cost = self.compare("healthy", "fanout", |healthy, fanout| {
+            let per = |f: &Figures| f.cpu_us_per_delivery();
+            per(fanout)
+                .zip(per(healthy))
+                .map_or(f64::NAN, |(f, h)| ratio(f, h))
+        });
+        cost.into_iter().filter(|(_, c)| c.is_finite()).collect()
+    }
+
     /// `figure` of the phases that runs `first` and `second` both have, in
     /// order; nothing unless both ran.
     fn compare(
@@ -148,11 +164,16 @@ impl Report {
             p.scenario.name(), p.events, p.concurrency, p.payload_bytes, p.endpoints, p.nodes, store(p)
         );
         println!(
-            "ceiling (straight to the receiver): {:.0} req/s\n",
+            "ceiling (straight to the receiver): {:.0} req/s",
             self.ceiling_rps
         );
+        let f = &self.floor;
         println!(
-            "{:<9} {:<8} {:>7} {:>10} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>5} {:>6}",
+            "floor per delivered event: {:.1} µs CPU = exchange {:.1} + 2 × Ed25519 {:.1} + HMAC {:.1} + commit {:.1}\n",
+            f.per_event_us(), f.exchange_us, f.ed25519_us, f.hmac_us, f.commit_us
+        );
+        println!(
+            "{:<9} {:<8} {:>7} {:>10} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>5} {:>6} {:>8}",
             "run",
             "phase",
             "events",
@@ -165,7 +186,8 @@ impl Report {
             "max ms",
             "missing",
             "dups",
-            "errors"
+            "errors",
+            "cpu µs"
         );
         for run in &self.runs {
             for (name, f) in &run.phases {
@@ -180,6 +202,11 @@ impl Report {
         for (name, cost) in self.delivery_cost() {
             println!(
                 "fanout: one delivery costs {cost:.2}× its time in the healthy run ({name}: healthy delivered/s ÷ fan-out deliveries/s)"
+            );
+        }
+        for (name, cost) in self.delivery_cpu_cost() {
+            println!(
+                "fanout: one delivery costs {cost:.2}× the CPU of a healthy-run event ({name}: CPU µs per delivery, fan-out ÷ healthy)"
             );
         }
         self.print_comparisons();
@@ -234,7 +261,7 @@ impl Report {
     fn print_row(&self, run: &str, name: &str, f: &Figures) {
         let l = &f.latency;
         println!(
-            "{:<9} {:<8} {:>7} {:>10.1} {:>12.1} {:>8.3} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>5} {:>6}",
+            "{:<9} {:<8} {:>7} {:>10.1} {:>12.1} {:>8.3} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>5} {:>6} {:>8}",
             run,
             name,
             f.events,
@@ -247,7 +274,9 @@ impl Report {
             ms(l.max),
             f.missing,
             f.duplicates,
-            f.publish_errors
+            f.publish_errors,
+            f.cpu_us_per_delivery()
+                .map_or_else(|| "—".to_owned(), |us| format!("{us:.1}"))
         );
     }
 
@@ -294,6 +323,13 @@ impl Report {
             "nodes": p.nodes,
             "store": store(p),
             "ceiling_rps": round(self.ceiling_rps, 1),
+            "floor_us": {
+                "per_event": round(self.floor.per_event_us(), 1),
+                "exchange": round(self.floor.exchange_us, 1),
+                "ed25519": round(self.floor.ed25519_us, 1),
+                "hmac": round(self.floor.hmac_us, 1),
+                "commit": round(self.floor.commit_us, 1),
+            },
             "runs": runs,
             "receiver": {"requests": self.receiver_requests, "ok": self.receiver_ok},
             "missing": missing,
@@ -326,6 +362,10 @@ impl Report {
         let cost = self.delivery_cost();
         if !cost.is_empty() {
             out["delivery_cost_vs_healthy"] = json!(rounded(cost, 3));
+        }
+        let cpu_cost = self.delivery_cpu_cost();
+        if !cpu_cost.is_empty() {
+            out["delivery_cpu_vs_healthy"] = json!(rounded(cpu_cost, 3));
         }
         out
     }
@@ -367,6 +407,10 @@ impl Report {
             "missing": f.missing,
             "duplicates": f.duplicates,
             "publish_errors": f.publish_errors,
+            "cpu_us_per_delivery": f.cpu_us_per_delivery().map(|us| round(us, 1)),
+            "cpu_vs_floor": f
+                .cpu_us_per_delivery()
+                .map(|us| round(ratio(us, self.floor.per_event_us()), 3)),
         })
     }
 }

@@ -5,7 +5,9 @@
 //! endpoint, taking forms, on a files endpoint of the receiver.
 
 use crate::api::{Account, Routing};
+use crate::cpu;
 use crate::files::{self, FILE_BYTES};
+use crate::floor::Floor;
 use crate::keys::Keys;
 use crate::notes::{self, Notes};
 use crate::phase::{self, Figures, Publishing, Shape};
@@ -118,7 +120,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
         receiver,
         payload,
     };
-    let ceiling_rps = bench.ceiling().await?;
+    let (ceiling_rps, floor) = bench.ceiling().await?;
     let runs = match bench.plan.scenario {
         Scenario::Healthy if bench.plan.smoke => vec![
             bench.measured("healthy", false).await?,
@@ -130,7 +132,10 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
             bench.measured("failing", true).await?,
         ],
         Scenario::Backlog => vec![bench.backlog().await?],
-        Scenario::Fanout => vec![bench.fanout().await?],
+        Scenario::Fanout => vec![
+            bench.measured("healthy", false).await?,
+            bench.fanout().await?,
+        ],
         Scenario::Storm => vec![bench.storm().await?],
         Scenario::Dead => vec![
             bench.dead("baseline", false).await?,
@@ -147,6 +152,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     Ok(Report {
         plan: bench.plan,
         ceiling_rps,
+        floor,
         runs,
         receiver_requests,
         receiver_ok,
@@ -160,15 +166,22 @@ fn payload(bytes: usize) -> String {
 }
 
 impl Bench {
-    /// Requests/s of delivery-sized POSTs straight to the receiver.
-    async fn ceiling(&self) -> Result<f64, String> {
+    /// Requests/s of delivery-sized POSTs straight to the receiver, and the
+    /// floor: the bench's CPU per such request, and the other parts of a
+    /// delivered event measured over the same body.
+    async fn ceiling(&self) -> Result<(f64, Floor), String> {
         let url = self.receiver.url(0);
         let body = format!(
             r#"{{"data":{{"record_type":"event","id":"ceiling","event_type":"bench.event","occurred_at":"2026-01-01T00:00:00Z","payload":{}}},"meta":{{"attempt":1,"delivered_to":"{url}"}}}}"#,
             self.payload
         );
         let (events, concurrency) = (self.plan.events, self.plan.concurrency);
-        phase::ceiling(&self.client, url, body, events, concurrency).await
+        let before = cpu::of_bench();
+        let rps = phase::ceiling(&self.client, url, body.clone(), events, concurrency).await?;
+        let exchange = cpu::of_bench().saturating_sub(before);
+        let exchange_us = exchange.as_secs_f64() * 1e6 / events.max(1) as f64;
+        let floor = tokio::task::block_in_place(|| Floor::measure(exchange_us, body.as_bytes()))?;
+        Ok((rps, floor))
     }
 
     /// Starts the run's hookpost processes, and an account with a profile or an
@@ -240,18 +253,40 @@ impl Bench {
     /// Publishes and measures a closed-loop phase of `shape`; with `keys`
     /// ordering keys, each owned by one publisher so that its events are
     /// published in order.
-    async fn closed(&self, account: &Account, shape: Shape, keys: Option<usize>) -> Figures {
+    async fn closed(
+        &self,
+        cluster: &Cluster,
+        account: &Account,
+        shape: Shape,
+        keys: Option<usize>,
+    ) -> Figures {
         let (events, concurrency) = (self.plan.events, self.plan.concurrency);
-        let publishing = match keys {
-            None => shape.publish(account, events, concurrency).await,
-            Some(keys) => {
-                let per_request = shape.per_request();
-                let keys = Keys::new(shape.name(), keys, concurrency, events, per_request);
-                let keyed = account.keyed(keys);
-                shape.publish(&keyed, events, keys.publishers()).await
+        let publishing = async {
+            match keys {
+                None => shape.publish(account, events, concurrency).await,
+                Some(keys) => {
+                    let per_request = shape.per_request();
+                    let keys = Keys::new(shape.name(), keys, concurrency, events, per_request);
+                    let keyed = account.keyed(keys);
+                    shape.publish(&keyed, events, keys.publishers()).await
+                }
             }
         };
-        self.settle(publishing).await
+        self.metered(cluster, publishing).await
+    }
+
+    /// Publishes with `publishing`, waits for and measures its events, with
+    /// the CPU time the cluster's nodes spent from the first publish until the
+    /// last delivery arrived.
+    async fn metered(
+        &self,
+        cluster: &Cluster,
+        publishing: impl std::future::Future<Output = Publishing>,
+    ) -> Figures {
+        let before = cluster.cpu_time();
+        let mut figures = self.settle(publishing.await).await;
+        figures.cpu = Some(cluster.cpu_time().saturating_sub(before));
+        figures
     }
 
     /// Stores `--prefill` events that go nowhere, if asked, and says how long it took.
@@ -300,7 +335,7 @@ impl Bench {
             .set_broken(dead.then_some((endpoint, DEAD_STATUS)));
         let before = self.receiver.requests_to(endpoint);
         let (cluster, account) = self.setup(routing).await?;
-        let phases = self.measure(&account, false, None).await?;
+        let phases = self.measure(&cluster, &account, false, None).await?;
         let mut run = finish(label, phases, &cluster, routing, None);
         run.fanout = Some(healthy);
         if dead {
@@ -345,7 +380,7 @@ impl Bench {
         keys: Option<usize>,
     ) -> Result<Run, String> {
         let (cluster, account) = self.setup(routing).await?;
-        let phases = self.measure(&account, paced, keys).await?;
+        let phases = self.measure(&cluster, &account, paced, keys).await?;
         Ok(finish(label, phases, &cluster, routing, None))
     }
 
@@ -353,20 +388,23 @@ impl Bench {
     /// ordering keys, if given), then the paced one if `paced`.
     async fn measure(
         &self,
+        cluster: &Cluster,
         account: &Account,
         paced: bool,
         keys: Option<usize>,
     ) -> Result<Vec<(&'static str, Figures)>, String> {
         self.prefill(account).await?;
-        let single = self.closed(account, Shape::Single, keys).await;
-        let batch = self.closed(account, Shape::Batch, keys).await;
+        let single = self.closed(cluster, account, Shape::Single, keys).await;
+        let batch = self.closed(cluster, account, Shape::Batch, keys).await;
         // Latency at half the delivered rate; none to pace at if nothing arrived.
         let rate = single.delivered_rate / 2.0;
         let mut phases = vec![(Shape::Single.name(), single), (Shape::Batch.name(), batch)];
         if paced && rate >= 1.0 {
             let events = self.plan.events;
             let count = ((rate * PACED_SECS) as usize).clamp(1, (events / 2).max(1));
-            let paced = self.settle(phase::paced(account, count, rate).await).await;
+            let paced = self
+                .metered(cluster, phase::paced(account, count, rate))
+                .await;
             phases.push(("paced", paced));
         }
         Ok(phases)
@@ -464,10 +502,10 @@ impl Bench {
         self.prefill(&account).await?;
         let first = self.fill(&account).await?;
         let first_bytes = cluster.store_bytes();
-        let baseline = self.closed(&account, Shape::Single, None).await;
+        let baseline = self.closed(&cluster, &account, Shape::Single, None).await;
         let before = account.purged().await?;
         let stored = (first.accepted + baseline.events) as u64;
-        let (during, purging) = self.purging(&account, before, stored).await?;
+        let (during, purging) = self.purging(&cluster, &account, before, stored).await?;
         let second = self.fill(&account).await?;
         let published = stored + (during.events + second.accepted) as u64;
         let target = before + published;
@@ -492,6 +530,7 @@ impl Bench {
     /// until then: the phase's figures, and what the purge did.
     async fn purging(
         &self,
+        cluster: &Cluster,
         account: &Account,
         before: u64,
         stored: u64,
@@ -502,7 +541,7 @@ impl Bench {
         let start = phase::purged(account, first, PURGE_START_MAX, PURGE_START_MAX).await?;
         let measured = async {
             let at_start = account.purged().await?;
-            let figures = self.closed(account, Shape::Single, None).await;
+            let figures = self.closed(cluster, account, Shape::Single, None).await;
             Ok::<_, String>((figures, account.purged().await? - at_start))
         };
         let target = before + stored;

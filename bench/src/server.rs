@@ -3,6 +3,7 @@
 //! by a thread, and killed when dropped (so on every exit path, panics included);
 //! the size of the embedded store it keeps there.
 
+use crate::cpu;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -26,6 +27,9 @@ const SHOWN_WARNINGS: usize = 10;
 /// database and its write-ahead log (not the WAL's shared-memory index).
 const STORE_FILES: [&str; 2] = ["hookpost.db", "hookpost.db-wal"];
 
+/// The master key file hookpost makes in its data directory when it is given none.
+const MASTER_KEY_FILE: &str = "master.key";
+
 /// One running hookpost process.
 struct Node {
     /// The process.
@@ -39,8 +43,14 @@ struct Node {
 }
 
 impl Node {
-    /// Starts one node and waits until it listens.
-    fn start(bin: &Path, database: &str, node_id: Option<String>) -> Result<Node, String> {
+    /// Starts one node and waits until it listens; with `master_key`, the
+    /// master key file of the node that made the database's secrets.
+    fn start(
+        bin: &Path,
+        database: &str,
+        node_id: Option<String>,
+        master_key: Option<&Path>,
+    ) -> Result<Node, String> {
         let data = tempfile::Builder::new()
             .prefix("hookpost-bench-")
             .tempdir()
@@ -61,6 +71,9 @@ impl Node {
         }
         if let Some(id) = node_id {
             command.args(["--node-id", &id]);
+        }
+        if let Some(key) = master_key {
+            command.arg("--master-key-file").arg(key);
         }
         // The bench's settings only: none inherited from the environment.
         for (key, _) in std::env::vars_os() {
@@ -104,6 +117,11 @@ impl Node {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// CPU time the process has used so far.
+    fn cpu_time(&self) -> Option<Duration> {
+        cpu::of_process(self.child.id())
     }
 
     /// Bytes of the embedded store's [`STORE_FILES`] in its data directory
@@ -154,7 +172,12 @@ impl Cluster {
             // A fresh name per run: no node takes back claims of an earlier run.
             let node_id =
                 (!database.is_empty()).then(|| format!("bench-{}-{i}", std::process::id()));
-            nodes.push(Node::start(bin, database, node_id)?);
+            // The first node makes the master key in its data directory; the
+            // others share it, or they could not open the secrets it sealed.
+            let key = nodes
+                .first()
+                .map(|n: &Node| n.data.path().join(MASTER_KEY_FILE));
+            nodes.push(Node::start(bin, database, node_id, key.as_deref())?);
         }
         Ok(Cluster { nodes })
     }
@@ -168,6 +191,12 @@ impl Cluster {
     pub fn peak_rss_kib(&self) -> Vec<u64> {
         let peak = |n: &Node| n.peak_rss_kib().unwrap_or(0);
         self.nodes.iter().map(peak).collect()
+    }
+
+    /// CPU time the nodes have used so far, summed (a node whose time cannot
+    /// be read counts nothing).
+    pub fn cpu_time(&self) -> Duration {
+        self.nodes.iter().filter_map(Node::cpu_time).sum()
     }
 
     /// Bytes of the nodes' embedded stores on disk, database and WAL (0 on a
