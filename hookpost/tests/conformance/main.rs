@@ -82,6 +82,7 @@ conformance!(
     expired_idempotency_keys_are_deleted_in_batches,
     each_delivery_of_a_fanned_out_event_has_its_own_state,
     concurrent_outcomes_of_one_event_sum_up,
+    many_writes_at_once_each_come_out_as_alone,
     endpoints_are_stored_listed_by_level_and_deleted,
     endpoint_stats_count_recent_deliveries,
     a_delivery_is_added_once_per_endpoint,

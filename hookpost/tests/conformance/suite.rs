@@ -675,6 +675,66 @@ pub async fn concurrent_outcomes_of_one_event_sum_up(store: Arc<dyn Store>) {
     }
 }
 
+/// Writes that arrive together (and so share commits where a backend groups
+/// them) each come out as they would alone: plain events, a batch, repeated
+/// idempotency keys; then deliveries, retries and a stale report at once.
+pub async fn many_writes_at_once_each_come_out_as_alone(store: Arc<dyn Store>) {
+    let a = account(&store, "hp_many").await;
+    let lease = Duration::from_secs(30);
+    let mut singles: Vec<NewEvent> = (0..20).map(|_| event(&a, None, lease)).collect();
+    singles.extend((0..10).map(|i| event(&a, Some(&format!("k{}", i % 5)), lease)));
+    let batch: Vec<NewEvent> = (0..10).map(|_| event(&a, None, lease)).collect();
+    let publishes = singles
+        .iter()
+        .map(|e| vec![e.clone()])
+        .chain([batch.clone()]);
+    let results = futures::future::join_all(publishes.map(|events| {
+        let store = store.clone();
+        async move { store.publish(events, WINDOW).await.expect("publish") }
+    }))
+    .await;
+    let outcomes: Vec<&Published> = results.iter().flatten().collect();
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Published::Created))
+        .count();
+    assert_eq!((outcomes.len(), created), (40, 35), "{outcomes:?}");
+    let claimed = store.claim_due("node-a", 100).await.unwrap();
+    assert_eq!(claimed.len(), 35);
+    let retry_at = Utc::now() + Span::minutes(5);
+    let policy = ControlPolicy::default();
+    let reports = claimed.iter().enumerate().map(|(i, c)| {
+        let next = match i % 2 {
+            0 => NextState::Delivered,
+            _ => NextState::RetryAt(retry_at, 1),
+        };
+        report(&c.id, 1, next)
+    });
+    // The first delivery reported twice: only one of the two counts.
+    let stale = report(&claimed[0].id, 1, NextState::RetryAt(retry_at, 1));
+    let recorded = futures::future::join_all(reports.chain([stale]).map(|r| {
+        let (store, policy) = (store.clone(), policy.clone());
+        async move { store.record_attempt(r, &policy).await.expect("record") }
+    }))
+    .await;
+    assert_eq!(recorded.iter().filter(|r| **r).count(), 35, "{recorded:?}");
+    for (i, c) in claimed.iter().enumerate() {
+        let shown = store.event(&a.id, &c.id).await.unwrap().unwrap();
+        let first = &claimed[0].id;
+        let expected = match i % 2 {
+            _ if c.id == *first && !recorded[0] => EventStatus::Pending,
+            0 => EventStatus::Delivered,
+            _ => EventStatus::Pending,
+        };
+        assert_eq!(
+            (shown.status, shown.attempts.len()),
+            (expected, 1),
+            "{}",
+            c.id
+        );
+    }
+}
+
 fn endpoint(account: &Account, id: &str, profile: Option<&str>) -> Endpoint {
     let spec = serde_json::json!({
         "url": "https://receiver.invalid/ep", "profile_id": profile, "event_types": ["fax.*"],

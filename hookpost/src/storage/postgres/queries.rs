@@ -498,6 +498,17 @@ pub async fn record_attempt<C: GenericClient>(
         .await?;
         execute(c, sql::SUM_UP_EVENT.postgres(), &[&report.event_id, &now]).await?;
     }
+    after_recorded(c, report, policy).await?;
+    Ok(true)
+}
+
+/// What follows a recorded attempt at its endpoint: the endpoint's last
+/// success or failure, and delivery control fed the outcome.
+pub async fn after_recorded<C: GenericClient>(
+    c: &C,
+    report: &AttemptReport,
+    policy: &ControlPolicy,
+) -> Sql<()> {
     let row = match &report.endpoint_id {
         Some(endpoint) => {
             let (success, failure) = health_columns(report);
@@ -513,8 +524,7 @@ pub async fn record_attempt<C: GenericClient>(
         }
         None => None,
     };
-    super::control::after_attempt(c, report, row, policy).await?;
-    Ok(true)
+    super::control::after_attempt(c, report, row, policy).await
 }
 
 // ----- endpoints -----
