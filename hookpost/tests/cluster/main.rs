@@ -82,8 +82,8 @@ async fn three_nodes_fan_out_to_three_endpoints_and_a_killed_node_loses_nothing_
 #[tokio::test]
 async fn api_and_worker_roles_split_the_jobs() {
     let database = fresh_database(&helpers::postgres::admin_url()).await;
-    let api = TestServer::start_on(Some(&database), &["--role", "api"]).await;
-    let worker = TestServer::start_on(Some(&database), &["--role", "worker"]).await;
+    let api = TestServer::start_on(Some(&database.url), &["--role", "api"]).await;
+    let worker = TestServer::start_on(Some(&database.url), &["--role", "worker"]).await;
     let rx = Receiver::start().await;
     let acct = api.account_with(json!({"webhook_url": rx.url("/h")})).await;
     let id = api
@@ -104,7 +104,7 @@ async fn api_and_worker_roles_split_the_jobs() {
 async fn a_database_restart_under_load_answers_503_and_loses_nothing() {
     let cluster = PgCluster::start();
     let database = fresh_database(&cluster.url()).await;
-    let server = TestServer::start_on(Some(&database), &[]).await;
+    let server = TestServer::start_on(Some(&database.url), &[]).await;
     let rx = Receiver::start().await;
     let acct = server
         .account_with(json!({"webhook_url": rx.url("/h")}))

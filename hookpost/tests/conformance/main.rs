@@ -19,6 +19,7 @@ pub struct Backend {
     /// The store.
     pub store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
+    _database: Option<postgres_helpers::TestDatabase>,
 }
 
 async fn sqlite() -> Backend {
@@ -27,21 +28,22 @@ async fn sqlite() -> Backend {
     Backend {
         store: Arc::new(store),
         _dir: Some(dir),
+        _database: None,
     }
 }
 
-/// A fresh, empty database on the test cluster; its URL.
-async fn fresh_pg_database() -> String {
+/// A fresh, empty database on the test cluster.
+async fn fresh_pg_database() -> postgres_helpers::TestDatabase {
     postgres_helpers::fresh_database(&postgres_helpers::admin_url()).await
 }
 
 async fn postgres() -> Backend {
-    let store = PostgresStore::open(&fresh_pg_database().await, 8)
-        .await
-        .expect("open");
+    let database = fresh_pg_database().await;
+    let store = PostgresStore::open(&database.url, 8).await.expect("open");
     Backend {
         store: Arc::new(store),
         _dir: None,
+        _database: Some(database),
     }
 }
 
@@ -125,9 +127,10 @@ async fn the_backends_have_the_same_tables_and_columns() {
         .unwrap();
     sqlite.sort();
 
-    let url = fresh_pg_database().await;
-    PostgresStore::open(&url, 1).await.expect("open");
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let database = fresh_pg_database().await;
+    let url = &database.url;
+    PostgresStore::open(url, 1).await.expect("open");
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);

@@ -12,21 +12,53 @@ pub fn admin_url() -> String {
         .expect("PostgreSQL tests need the cluster that scripts/test starts (HOOKPOST_TEST_PG_ADMIN_URL)")
 }
 
-/// Creates an empty database on the cluster of `admin_url` and answers its URL.
-pub async fn fresh_database(admin_url: &str) -> String {
+/// A database made for one test; dropped when the test lets go of it, so a
+/// run of hundreds of tests does not fill the disk with their databases.
+pub struct TestDatabase {
+    /// Its URL.
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+/// Creates an empty database on the cluster of `admin_url`.
+pub async fn fresh_database(admin_url: &str) -> TestDatabase {
     let name = format!("hookpost_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test PostgreSQL");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
+    admin_statement(admin_url, &format!("CREATE DATABASE {name}"))
         .await
         .expect("create a test database");
     let (base, _) = admin_url
         .rsplit_once('/')
         .expect("a URL with a database name");
-    format!("{base}/{name}")
+    TestDatabase {
+        url: format!("{base}/{name}"),
+        admin_url: admin_url.to_string(),
+        name,
+    }
+}
+
+async fn admin_statement(admin_url: &str, statement: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client.batch_execute(statement).await
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop runs inside the test's runtime, which may not be blocked on:
+        // the statement runs on a thread and a runtime of its own. A cluster
+        // the test stopped already has nothing left to drop.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let _ = runtime.block_on(admin_statement(&admin_url, &statement));
+        })
+        .join();
+    }
 }
 
 /// A PostgreSQL cluster of one test's own, which it may stop and start.

@@ -1,6 +1,7 @@
 //! A real hookpost process for tests: started from the built binary on a free
 //! loopback port, with its own data directory, and its log lines captured.
 
+use super::postgres::{fresh_database, TestDatabase};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub struct TestServer {
     pub url: String,
     data_dir: PathBuf,
     _tmp: Option<Arc<TempDir>>,
+    /// The database made for this server (and its restarts), dropped with it.
+    database: Option<Arc<TestDatabase>>,
     extra_args: Vec<String>,
     /// A program (with its arguments) the binary is started through, e.g. `prlimit`.
     launcher: Vec<String>,
@@ -55,21 +58,26 @@ impl TestServer {
     /// on: PostgreSQL (a fresh database) when `HOOKPOST_TEST_DATABASE_URL` is set,
     /// the embedded store otherwise.
     pub async fn start_with(extra: &[&str]) -> TestServer {
-        let database = match std::env::var("HOOKPOST_TEST_DATABASE_URL") {
-            Ok(admin) => Some(super::postgres::fresh_database(&admin).await),
-            Err(_) => None,
-        };
-        Self::start_on(database.as_deref(), extra).await
+        let database = suite_database().await;
+        let url = database.as_ref().map(|d| d.url.as_str());
+        Self::start_on(url, extra).await.owning(database)
     }
 
     /// `n` nodes sharing one fresh PostgreSQL database.
     pub async fn start_nodes(n: usize, extra: &[&str]) -> Vec<TestServer> {
-        let database = super::postgres::fresh_database(&super::postgres::admin_url()).await;
+        let database = Arc::new(fresh_database(&super::postgres::admin_url()).await);
         let mut nodes = Vec::with_capacity(n);
         for _ in 0..n {
-            nodes.push(Self::start_on(Some(&database), extra).await);
+            let node = Self::start_on(Some(&database.url), extra).await;
+            nodes.push(node.owning(Some(database.clone())));
         }
         nodes
+    }
+
+    /// This server holding `database`, so that it is dropped after the server.
+    fn owning(mut self, database: Option<impl Into<Arc<TestDatabase>>>) -> TestServer {
+        self.database = database.map(Into::into);
+        self
     }
 
     /// A server on `database` (a PostgreSQL URL) or, if `None`, the embedded store.
@@ -90,17 +98,17 @@ impl TestServer {
     /// A server (on the suite's backend) started under a descriptor limit of
     /// `nofile` (soft and hard): `prlimit --nofile=N:N -- hookpost serve …`.
     pub async fn start_limited(nofile: u64, extra: &[&str]) -> TestServer {
-        let database = match std::env::var("HOOKPOST_TEST_DATABASE_URL") {
-            Ok(admin) => Some(super::postgres::fresh_database(&admin).await),
-            Err(_) => None,
-        };
-        let (tmp, data_dir, args) = Self::node_args(database.as_deref(), extra);
+        let database = suite_database().await;
+        let url = database.as_ref().map(|d| d.url.as_str());
+        let (tmp, data_dir, args) = Self::node_args(url, extra);
         let launcher = vec![
             "prlimit".to_string(),
             format!("--nofile={nofile}:{nofile}"),
             "--".to_string(),
         ];
-        Self::spawn(data_dir, Some(tmp), args, launcher).await
+        Self::spawn(data_dir, Some(tmp), args, launcher)
+            .await
+            .owning(database)
     }
 
     /// A fresh data directory and the node's own arguments.
@@ -190,6 +198,7 @@ impl TestServer {
             url: format!("http://{addr}"),
             data_dir,
             _tmp: tmp,
+            database: None,
             extra_args,
             launcher,
             logs,
@@ -270,13 +279,19 @@ impl TestServer {
     /// Kills the server (SIGKILL) and starts a new one on the same data.
     pub async fn crash_and_restart(&mut self) {
         self.kill9();
+        self.respawn(self.extra_args.clone()).await;
+    }
+
+    /// Starts a new process in place of this one, on the same data, with `args`.
+    async fn respawn(&mut self, args: Vec<String>) {
         let next = Self::spawn(
             self.data_dir.clone(),
             self._tmp.clone(),
-            self.extra_args.clone(),
+            args,
             self.launcher.clone(),
         )
-        .await;
+        .await
+        .owning(self.database.clone());
         let old = std::mem::replace(self, next);
         drop(old);
     }
@@ -298,15 +313,7 @@ impl TestServer {
                 _ => args.push(arg.to_string()),
             }
         }
-        let next = Self::spawn(
-            self.data_dir.clone(),
-            self._tmp.clone(),
-            args,
-            self.launcher.clone(),
-        )
-        .await;
-        let old = std::mem::replace(self, next);
-        drop(old);
+        self.respawn(args).await;
     }
 
     /// Sends a request; `token` is an API key or the admin token.
@@ -519,6 +526,15 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A fresh database when the suite runs on PostgreSQL (`HOOKPOST_TEST_DATABASE_URL`
+/// names its cluster), `None` on the embedded store.
+async fn suite_database() -> Option<TestDatabase> {
+    match std::env::var("HOOKPOST_TEST_DATABASE_URL") {
+        Ok(admin) => Some(fresh_database(&admin).await),
+        Err(_) => None,
     }
 }
 
