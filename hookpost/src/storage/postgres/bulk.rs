@@ -137,9 +137,10 @@ struct DeliveryArrays<'a> {
 }
 
 /// Writes plain records' next states, their attempts and their events'
-/// statuses in three statements and one pipelined statement per event. Answers, for each report, whether it was
-/// recorded (`false`: stale, its delivery moved on; nothing written for it).
-/// The reports must name distinct deliveries.
+/// statuses: three statements, then one pipelined statement per finished
+/// event. Answers, for each report, whether it was recorded (`false`: stale,
+/// its delivery moved on; nothing written for it). The reports must name
+/// distinct deliveries.
 pub async fn record_attempts<C: GenericClient>(
     c: &C,
     reports: &[&AttemptReport],

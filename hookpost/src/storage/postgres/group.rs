@@ -19,7 +19,7 @@ use super::{bulk, queries};
 use crate::domain::event::NewEvent;
 use crate::storage::rows::now_ms;
 use crate::storage::{AttemptReport, ControlPolicy, Published, StoreError, StoreResult};
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::{Client, Pool, Transaction};
 use futures::future::try_join_all;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -147,11 +147,7 @@ async fn run(pool: &Pool, group: Vec<Write>) {
             return group.into_iter().for_each(|w| answer(w, Err(e.clone())));
         }
     };
-    let result = match client.transaction().await {
-        Ok(tx) => in_one_transaction(tx, &group).await,
-        Err(e) => Err(GroupError::Statement(from_pg(e))),
-    };
-    match result {
+    match in_one_transaction(&mut client, &group).await {
         Ok(outcomes) => {
             for (write, outcome) in group.into_iter().zip(outcomes) {
                 answer(write, Ok(outcome));
@@ -161,11 +157,7 @@ async fn run(pool: &Pool, group: Vec<Write>) {
         Err(GroupError::Statement(e)) => {
             tracing::debug!(error = %e, writes = group.len(), "a group failed; running its writes one by one");
             for write in group {
-                let alone = match client.transaction().await {
-                    Ok(tx) => in_one_transaction(tx, std::slice::from_ref(&write)).await,
-                    Err(e) => Err(GroupError::Statement(from_pg(e))),
-                };
-                match alone {
+                match in_one_transaction(&mut client, std::slice::from_ref(&write)).await {
                     Ok(mut outcomes) => answer(write, Ok(outcomes.remove(0))),
                     Err(GroupError::Statement(e) | GroupError::Commit(e)) => answer(write, Err(e)),
                 }
@@ -200,9 +192,13 @@ fn answer(write: Write, outcome: StoreResult<Outcome>) {
 /// The group's publishes, then its records, then one commit. The outcomes come
 /// in the group's order.
 async fn in_one_transaction(
-    tx: Transaction<'_>,
+    client: &mut Client,
     group: &[Write],
 ) -> Result<Vec<Outcome>, GroupError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| GroupError::Statement(from_pg(e)))?;
     let outcomes = group_statements(&tx, group)
         .await
         .map_err(GroupError::Statement)?;
