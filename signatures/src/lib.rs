@@ -15,7 +15,9 @@
 //! - `keys`: decoding secrets, seeds, public keys and tokens; [`KeyError`].
 //! - `content`: what each scheme signs, shared by the signer and the verifier so
 //!   the two cannot drift apart.
-//! - `sign`: [`Keys`] and [`Message`], the sender's side.
+//! - `sign`: [`Keys`] and [`Message`], the sender's side; `ed25519` makes its
+//!   Ed25519 signatures (with the `aws-lc` feature, through AWS-LC's faster
+//!   signer for bodies in memory).
 //! - `verify`: [`VerifyKeys`], [`Request`], [`Verifier`] and [`VerifyError`], the
 //!   receiver's side: timestamp tolerance, key rotation, constant-time comparisons.
 //! - `dedup` and `latest`: the two other things a receiver needs, because
@@ -102,6 +104,7 @@
 
 mod content;
 mod dedup;
+mod ed25519;
 mod keys;
 mod latest;
 mod sign;

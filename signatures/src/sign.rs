@@ -1,14 +1,12 @@
 //! Signing: the headers hookpost puts on a delivery, per scheme.
 
 use crate::content::{self, FormParts};
+use crate::ed25519::Ed25519Key;
 use crate::keys::{decode_seed, decode_whsec, KeyError};
 use crate::Scheme;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::hazmat::{raw_sign_byupdate, ExpandedSecretKey};
-use ed25519_dalek::{SignatureError, SigningKey};
 use hmac::Mac;
-use sha2::{Digest, Sha512};
 
 /// What one request's signatures cover.
 #[derive(Clone, Copy)]
@@ -55,7 +53,11 @@ pub struct ReplayError(pub String);
 
 impl Body<'_> {
     /// Feeds `prefix` then the body to `sink`.
-    fn feed(&self, prefix: &str, sink: &mut dyn FnMut(&[u8])) -> Result<(), ReplayError> {
+    pub(crate) fn feed(
+        &self,
+        prefix: &str,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), ReplayError> {
         sink(prefix.as_bytes());
         match self {
             Body::Bytes(bytes) => {
@@ -81,7 +83,7 @@ impl Body<'_> {
 /// several signatures (Standard Webhooks) sign with both.
 pub struct Keys {
     hmac: Vec<Vec<u8>>,
-    ed25519: Vec<SigningKey>,
+    ed25519: Vec<Ed25519Key>,
     phaxio: Vec<Vec<u8>>,
 }
 
@@ -100,7 +102,7 @@ impl Keys {
                 .collect::<Result<_, _>>()?,
             ed25519: ed25519_seeds
                 .iter()
-                .map(|s| decode_seed(s))
+                .map(|s| decode_seed(s).map(Ed25519Key::new))
                 .collect::<Result<_, _>>()?,
             phaxio: phaxio_tokens
                 .iter()
@@ -154,7 +156,7 @@ impl Keys {
             ));
         }
         for key in &self.ed25519 {
-            signatures.push(format!("v1a,{}", ed25519(key, &prefix, m.body)?));
+            signatures.push(format!("v1a,{}", key.sign(&prefix, m.body)?));
         }
         Ok(signatures.join(" "))
     }
@@ -166,7 +168,7 @@ impl Keys {
             return Ok(None);
         };
         let prefix = content::telnyx_prefix(&m.timestamp.to_string());
-        ed25519(key, &prefix, m.body).map(Some)
+        key.sign(&prefix, m.body).map(Some)
     }
 
     /// Hex HMAC-SHA1 with the newest callback token over the URL, then each form
@@ -187,27 +189,6 @@ impl Keys {
                 .map(|b| format!("{b:02x}"))
                 .collect(),
         )
-    }
-}
-
-/// Base64 Ed25519 (RFC 8032, not prehashed) over `prefix` then `body`. The
-/// message is hashed twice, so a replayed body is read twice and never held
-/// whole.
-fn ed25519(key: &SigningKey, prefix: &str, body: Body<'_>) -> Result<String, ReplayError> {
-    let expanded = ExpandedSecretKey::from(key.as_bytes());
-    let failed = std::cell::RefCell::new(None);
-    let update = |digest: &mut Sha512| {
-        body.feed(prefix, &mut |chunk| digest.update(chunk))
-            .map_err(|e| {
-                *failed.borrow_mut() = Some(e);
-                SignatureError::new()
-            })
-    };
-    match raw_sign_byupdate::<Sha512, _>(&expanded, update, &key.verifying_key()) {
-        Ok(signature) => Ok(STANDARD.encode(signature.to_bytes())),
-        Err(_) => Err(failed
-            .into_inner()
-            .unwrap_or_else(|| ReplayError("the Ed25519 signer refused".into()))),
     }
 }
 
