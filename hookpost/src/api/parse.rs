@@ -161,8 +161,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Arrived {
 }
 
 /// Parses JSON text: malformed JSON is `invalid_json` (400), JSON of the wrong
-/// shape is a field error (422).
+/// shape is a field error (422). A body is read once as it is; only one that
+/// fails is read again to name the culprit's path, so a good body does not pay
+/// for tracking the path of each of its keys (a copy of every key).
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).or_else(|_| refusal_of(bytes))
+}
+
+/// Why `bytes` do not read as a `T`, with the path of the culprit (`Ok` only
+/// if they do after all).
+fn refusal_of<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

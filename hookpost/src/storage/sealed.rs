@@ -8,6 +8,15 @@
 //! 8 bytes of the key's SHA-256, in hex) says which key of the [`Keyring`]
 //! opens it, so a rotation can re-seal row by row while both keys work.
 //!
+//! A value sealed again under the same key is not encrypted again: each key
+//! keeps the values it sealed lately ([`RecentSeals`]) and gives the same
+//! sealed text back. Every event to one destination stores the same target,
+//! and sealing it afresh (a random nonce, the cipher, base64) was a tenth of
+//! the embedded store's writer thread. The price is that equal plain values
+//! under one key read alike in the database, which tells whoever holds a copy
+//! only that two rows hold the same value (as their `endpoint_id` already
+//! does), never what it is.
+//!
 //! The keyring is installed once per process ([`install`]), like the
 //! allocator: every store in the process seals with it, and each row
 //! conversion reaches it without a key threaded through every query. A
@@ -21,7 +30,8 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The mark every sealed value starts with.
 pub const PREFIX: &str = "hpenc1:";
@@ -32,6 +42,7 @@ pub struct MasterKey {
     id: String,
     cipher: XChaCha20Poly1305,
     link_key: [u8; 32],
+    recent: Arc<RecentSeals>,
 }
 
 impl MasterKey {
@@ -42,7 +53,20 @@ impl MasterKey {
             id: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
             cipher: XChaCha20Poly1305::new(bytes.into()),
             link_key: derive(bytes, b"hookpost attachment links v1"),
+            recent: Arc::default(),
         }
+    }
+
+    /// Seals `plain` with a fresh random nonce.
+    fn seal_afresh(&self, plain: &str) -> String {
+        let nonce: [u8; 24] = crate::secrets::random_bytes();
+        let sealed = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), plain.as_bytes())
+            .expect("sealing a value in memory cannot fail");
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        format!("{PREFIX}{}:{}", self.id, STANDARD.encode(bytes))
     }
 
     /// Its id, as sealed values name it.
@@ -91,17 +115,13 @@ impl Keyring {
         self.keys.iter().any(|k| k.id == id)
     }
 
-    /// Seals `plain`.
+    /// Seals `plain` under the current key (as that key sealed it lately, if
+    /// it did).
     pub fn seal(&self, plain: &str) -> String {
         let key = self.current();
-        let nonce: [u8; 24] = crate::secrets::random_bytes();
-        let sealed = key
-            .cipher
-            .encrypt(XNonce::from_slice(&nonce), plain.as_bytes())
-            .expect("sealing a value in memory cannot fail");
-        let mut bytes = nonce.to_vec();
-        bytes.extend(sealed);
-        format!("{PREFIX}{}:{}", key.id, STANDARD.encode(bytes))
+        key.recent
+            .sealed(plain)
+            .unwrap_or_else(|| key.recent.keep(plain, key.seal_afresh(plain)))
     }
 
     /// Opens a sealed value; a value that is not sealed (written before
@@ -130,6 +150,36 @@ impl Keyring {
             .decrypt(XNonce::from_slice(nonce), sealed)
             .map_err(|_| unreadable("a sealed value does not open with its master key (altered, or a different key with the same id)"))?;
         String::from_utf8(plain).map_err(|_| unreadable("a sealed value is not text"))
+    }
+}
+
+/// Values one key sealed lately, by their plain text. Bounded in count and
+/// in the size of a value kept; emptied when full, which costs one fresh seal
+/// per value in use.
+#[derive(Default)]
+struct RecentSeals(Mutex<HashMap<String, String>>);
+
+/// Values a key keeps sealed at most.
+const RECENT_SEALS: usize = 512;
+/// Longest plain value kept (targets and settings are far smaller).
+const RECENT_SEAL_BYTES: usize = 4096;
+
+impl RecentSeals {
+    /// What `plain` was sealed as lately.
+    fn sealed(&self, plain: &str) -> Option<String> {
+        self.0.lock().expect("recent seals").get(plain).cloned()
+    }
+
+    /// Keeps `sealed` as the sealed text of `plain`, and answers it.
+    fn keep(&self, plain: &str, sealed: String) -> String {
+        if plain.len() <= RECENT_SEAL_BYTES {
+            let mut recent = self.0.lock().expect("recent seals");
+            if recent.len() >= RECENT_SEALS {
+                recent.clear();
+            }
+            recent.insert(plain.to_string(), sealed.clone());
+        }
+        sealed
     }
 }
 
@@ -243,13 +293,37 @@ mod tests {
         let keys = ring(&[1]);
         let sealed = keys.seal(r#"{"hmac":["whsec_secret"]}"#);
         assert!(sealed.starts_with(PREFIX) && !sealed.contains("whsec"));
-        assert_ne!(
-            sealed,
-            keys.seal(r#"{"hmac":["whsec_secret"]}"#),
-            "nonces repeat"
-        );
         assert_eq!(keys.open(&sealed).unwrap(), r#"{"hmac":["whsec_secret"]}"#);
         assert_eq!(sealed_under(&sealed), Some(keys.current().id()));
+    }
+
+    #[test]
+    fn a_value_sealed_again_reads_alike_under_one_key_only() {
+        let keys = ring(&[1]);
+        let value = r#"{"primary":"https://example.com/hook"}"#;
+        let sealed = keys.seal(value);
+        assert_eq!(keys.seal(value), sealed, "sealed afresh");
+        assert_ne!(keys.seal("{}"), sealed);
+        let rotated = ring(&[2]).with_older(&keys);
+        let resealed = rotated.seal(value);
+        assert_eq!(sealed_under(&resealed), Some(rotated.current().id()));
+        assert_eq!(rotated.open(&resealed).unwrap(), value);
+        // Nonces stay random: a value sealed afresh reads otherwise.
+        assert_ne!(keys.current().seal_afresh(value), sealed, "nonces repeat");
+    }
+
+    #[test]
+    fn recent_seals_stay_bounded() {
+        let keys = ring(&[1]);
+        let first = keys.seal("0");
+        for n in 1..=RECENT_SEALS {
+            keys.seal(&n.to_string());
+        }
+        let held = keys.current().recent.0.lock().unwrap().len();
+        assert!(held <= RECENT_SEALS, "{held} values kept");
+        assert_ne!(keys.seal("0"), first, "kept past the bound");
+        let long = "x".repeat(RECENT_SEAL_BYTES + 1);
+        assert_ne!(keys.seal(&long), keys.seal(&long), "a long value kept");
     }
 
     #[test]

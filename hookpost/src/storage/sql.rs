@@ -84,13 +84,20 @@ macro_rules! columns {
 }
 
 /// An event's status from its deliveries' (the rule of
-/// [`crate::domain::delivery::summary`]), for the event row `events.id`.
+/// [`crate::domain::delivery::summary`]), for the event whose id is `$event`
+/// (a column such as `events.id`, or a parameter).
 macro_rules! summary_of_deliveries {
-    () => {
-        "CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status IN ('pending', 'paused'))
+    ($event:literal) => {
+        concat!(
+            "CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = ",
+            $event,
+            " AND s.status IN ('pending', 'paused'))
                 THEN 'pending'
-              WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = events.id AND s.status = 'failed') THEN 'failed'
+              WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = ",
+            $event,
+            " AND s.status = 'failed') THEN 'failed'
               ELSE 'delivered' END"
+        )
     };
 }
 
@@ -327,11 +334,15 @@ pub static RETRY_STATE: Statement = Statement::new(
 pub static RETARGET_EVENT: Statement = Statement::new(
     "UPDATE events SET status = ?1, updated_at = ?2 WHERE id = ?3 AND account_id = ?4 AND status = ?5",
 );
-/// `(id, now ms)`: the event's status summed up from its deliveries.
+/// `(id, now ms)`: the event's status summed up from its deliveries, written
+/// only when it changed: of an event fanned out to five endpoints, the first
+/// four deliveries to finish leave it pending, and rewriting its row (payload
+/// and all) each time was most of what recording them cost. The sum reads
+/// the deliveries once, by the parameter, so each backend computes it once.
 pub static SUM_UP_EVENT: Statement = Statement::new(concat!(
-    "UPDATE events SET status = ",
-    summary_of_deliveries!(),
-    ", updated_at = ?2 WHERE id = ?1"
+    "UPDATE events SET status = summed.status, updated_at = ?2 FROM (SELECT ",
+    summary_of_deliveries!("?1"),
+    " AS status) summed WHERE events.id = ?1 AND events.status <> summed.status"
 ));
 
 // ----- delivery queue -----
@@ -532,7 +543,7 @@ pub static STOP_ENDPOINT_DELIVERIES: Statement = Statement::new(
 /// summed up again after its deliveries stopped.
 pub static SUM_UP_ENDPOINT_EVENTS: Statement = Statement::new(concat!(
     "UPDATE events SET status = ",
-    summary_of_deliveries!(),
+    summary_of_deliveries!("events.id"),
     ", updated_at = ?2 WHERE status = 'pending' AND id IN (SELECT event_id FROM deliveries WHERE endpoint_id = ?1)"
 ));
 /// `(endpoint, from event id)`: its deliveries of events published since
