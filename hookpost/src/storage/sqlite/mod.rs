@@ -256,7 +256,7 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<Option<crate::secrets::SigningKeys>> {
         let id = id.to_string();
         self.writer
-            .write(move |c| queries::rotate_signing_keys(c, &id, fresh, keep_old_until))
+            .write(move |c| queries::rotate_signing_keys(c, &id, fresh.clone(), keep_old_until))
             .await
     }
     async fn set_account_settings(&self, id: &str, settings: &WebhookSettings) -> StoreResult<()> {
