@@ -7,9 +7,9 @@
 //! piece fails (its writes may be half done) is the transaction rolled back and
 //! the group run again with each piece in its own savepoint, so the failure
 //! undoes nothing of its neighbours. Work is therefore `FnMut`: it may run
-//! twice, and only the writes of its last run are kept. Savepoints for every
-//! piece cost a copy of each page a piece touched (SQLite's sub-journal), a
-//! fifteenth of the writer's time, though nearly every group succeeds.
+//! twice, and only the writes of its last run are kept. A savepoint for every
+//! piece cost two more statements per piece and a copy of each page it
+//! touched (SQLite's sub-journal), though nearly every group succeeds.
 
 use super::errors::from_sqlite;
 use crate::storage::{StoreError, StoreResult};
