@@ -336,9 +336,9 @@ pub static RETARGET_EVENT: Statement = Statement::new(
 );
 /// `(id, now ms)`: the event's status summed up from its deliveries, written
 /// only when it changed: of an event fanned out to five endpoints, the first
-/// four deliveries to finish leave it pending, and rewriting its row (payload
-/// and all) each time was most of what recording them cost. The sum reads
-/// the deliveries once, by the parameter, so each backend computes it once.
+/// four deliveries to finish leave it pending, and each of them rewrote its
+/// row (payload and all) for nothing. The sum reads the deliveries by the
+/// parameter, so each backend computes it once per statement.
 pub static SUM_UP_EVENT: Statement = Statement::new(concat!(
     "UPDATE events SET status = summed.status, updated_at = ?2 FROM (SELECT ",
     summary_of_deliveries!("?1"),
